@@ -1,0 +1,133 @@
+#include "engine/util/npy.h"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "engine/util/error.h"
+
+namespace streammoe {
+namespace {
+
+std::string shape_tuple(std::span<const int64_t> shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) s += std::to_string(shape[i]) + (shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
+  return s + ")";
+}
+
+void write_npy(const std::filesystem::path& path, const char* descr, std::span<const int64_t> shape,
+               const void* data, size_t bytes) {
+  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr,
+                                   shape_tuple(shape));
+  // magic(6) + version(2) + header_len(2) + header + '\n' padded to a multiple of 64
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  if (!out) fail("{}: cannot open for writing", path.string());
+  const uint16_t len = static_cast<uint16_t>(header.size());
+  out.write("\x93NUMPY\x01\x00", 8);
+  out.write(reinterpret_cast<const char*>(&len), 2);
+  out << header;
+  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+  if (!out) fail("{}: write failed", path.string());
+}
+
+std::string dict_value(const std::string& header, const std::string& key, const std::string& path) {
+  auto pos = header.find("'" + key + "'");
+  if (pos == std::string::npos) fail("{}: npy header has no '{}'", path, key);
+  pos = header.find(':', pos);
+  auto start = header.find_first_not_of(' ', pos + 1);
+  auto end = header[start] == '(' ? header.find(')', start) + 1 : header.find_first_of(",}", start);
+  return header.substr(start, end - start);
+}
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = (h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: renormalise
+      exp = 127 - 15 + 1;
+      while ((mant & 0x400) == 0) { mant <<= 1; --exp; }
+      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+}  // namespace
+
+int64_t NpyArray::numel() const {
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+void write_npy_f32(const std::filesystem::path& path, std::span<const int64_t> shape,
+                   std::span<const float> data) {
+  write_npy(path, "<f4", shape, data.data(), data.size_bytes());
+}
+
+void write_npy_i64(const std::filesystem::path& path, std::span<const int64_t> shape,
+                   std::span<const int64_t> data) {
+  write_npy(path, "<i8", shape, data.data(), data.size_bytes());
+}
+
+NpyArray read_npy(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open", name);
+  char magic[8];
+  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) fail("{}: not a .npy file", name);
+  uint32_t header_len = 0;
+  if (magic[6] == 1) {
+    uint16_t len16;
+    in.read(reinterpret_cast<char*>(&len16), 2);
+    header_len = len16;
+  } else {
+    in.read(reinterpret_cast<char*>(&header_len), 4);
+  }
+  std::string header(header_len, '\0');
+  if (!in.read(header.data(), header_len)) fail("{}: truncated npy header", name);
+  if (dict_value(header, "fortran_order", name) != "False") fail("{}: fortran order unsupported", name);
+  const std::string descr = dict_value(header, "descr", name);
+  NpyArray arr;
+  std::string tuple = dict_value(header, "shape", name);
+  std::stringstream ss(tuple.substr(1, tuple.size() - 2));
+  for (std::string item; std::getline(ss, item, ',');)
+    if (item.find_first_not_of(' ') != std::string::npos) arr.shape.push_back(std::stoll(item));
+  const int64_t n = arr.numel();
+  auto read_into = [&](void* dst, size_t bytes) {
+    if (!in.read(static_cast<char*>(dst), static_cast<std::streamsize>(bytes)))
+      fail("{}: truncated npy data (expected {} bytes)", name, bytes);
+  };
+  if (descr == "'<f4'") {
+    arr.f32.resize(n);
+    read_into(arr.f32.data(), n * 4);
+  } else if (descr == "'<f2'") {
+    std::vector<uint16_t> h(n);
+    read_into(h.data(), n * 2);
+    arr.f32.resize(n);
+    for (int64_t i = 0; i < n; ++i) arr.f32[i] = half_to_float(h[i]);
+  } else if (descr == "'<i8'") {
+    arr.i64.resize(n);
+    read_into(arr.i64.data(), n * 8);
+  } else if (descr == "'<i4'") {
+    std::vector<int32_t> v(n);
+    read_into(v.data(), n * 4);
+    arr.i64.assign(v.begin(), v.end());
+  } else {
+    fail("{}: unsupported npy dtype {}", name, descr);
+  }
+  return arr;
+}
+
+}  // namespace streammoe
