@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/model/dtype.h"
+#include "engine/util/dtype.h"
 
 namespace streammoe {
 
