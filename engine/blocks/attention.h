@@ -1,0 +1,54 @@
+#pragma once
+// Softmax attention for one decode step with a KV cache: per-head q/k RMSNorm, partial RoPE, GQA,
+// and (Qwen3.5) a sigmoid output gate carried by q_proj.
+//   q, gate = q_proj(x).view(heads, 2 * head_dim).chunk(2)      (gated variant)
+//   q = rope(q_norm(q)); k = rope(k_norm(k_proj(x))); v = v_proj(x)
+//   o = softmax(q k^T / sqrt(head_dim)) v;  o *= sigmoid(gate);  out = o_proj(o)
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/blocks/rope.h"
+#include "engine/ops/matvec.h"
+
+namespace streammoe {
+
+struct AttentionShape {
+  int64_t hidden = 0;
+  int64_t heads = 0;
+  int64_t kv_heads = 0;
+  int64_t head_dim = 0;
+  bool output_gate = false;
+  bool norm_one_plus_weight = false;
+  float eps = 1e-6f;
+};
+
+struct AttentionWeights {
+  MatRef q_proj;  // [heads * head_dim * (output_gate ? 2 : 1), hidden]
+  MatRef k_proj;  // [kv_heads * head_dim, hidden]
+  MatRef v_proj;  // [kv_heads * head_dim, hidden]
+  MatRef o_proj;  // [hidden, heads * head_dim]
+  std::vector<float> q_norm;  // [head_dim]
+  std::vector<float> k_norm;  // [head_dim]
+};
+
+struct KvCache {
+  std::vector<float> keys;    // [len, kv_heads, head_dim]
+  std::vector<float> values;  // [len, kv_heads, head_dim]
+  int64_t len = 0;
+};
+
+class Attention {
+ public:
+  Attention(const AttentionShape& shape, AttentionWeights weights, const Rope& rope);
+  // x: normalised hidden state [hidden]; pos: absolute position; out: [hidden].
+  void step(std::span<const float> x, int64_t pos, KvCache& cache, std::span<float> out);
+
+ private:
+  AttentionShape shape_;
+  AttentionWeights w_;
+  const Rope& rope_;
+  std::vector<float> q_full_, q_, gate_, k_, v_, scores_, attn_out_;
+};
+
+}  // namespace streammoe

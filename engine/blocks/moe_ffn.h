@@ -1,0 +1,66 @@
+#pragma once
+// Feed-forward blocks: SwiGLU MLP, and the sparse MoE block
+//   p = softmax(router(x)); top-K of p (renormalised when norm_topk_prob)
+//   y = sum_k p_k * down_k(silu(gate_k(x)) * up_k(x))
+//     + sigmoid(shared_expert_gate(x)) * shared_expert(x)          (when there is a shared expert)
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/io/expert_source.h"
+#include "engine/ops/matvec.h"
+#include "engine/util/phase_timer.h"
+
+namespace streammoe {
+
+struct MlpWeights {
+  MatRef gate;  // [intermediate, hidden]
+  MatRef up;    // [intermediate, hidden]
+  MatRef down;  // [hidden, intermediate]
+};
+
+// Computes down(silu(gate(x)) * up(x)) into out; scratch vectors are resized as needed.
+void swiglu_mlp(const MlpWeights& w, std::span<const float> x, std::span<float> out,
+                std::vector<float>& scratch_gate, std::vector<float>& scratch_up);
+
+struct MoeShape {
+  int64_t hidden = 0;
+  int64_t num_experts = 0;
+  int64_t top_k = 0;
+  int64_t expert_intermediate = 0;
+  bool norm_topk_prob = true;
+};
+
+struct MoeWeights {
+  MatRef router;                     // [num_experts, hidden]
+  bool has_shared = false;
+  MlpWeights shared;                 // shared expert
+  MatRef shared_gate;                // [1, hidden]
+};
+
+// The routing decision of one token in one layer (recorded for traces and telemetry).
+struct Routing {
+  std::vector<int32_t> experts;  // top-K expert ids, by descending probability
+  std::vector<float> weights;    // their (renormalised) weights
+};
+
+class MoeBlock {
+ public:
+  MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, ExpertSource& experts);
+  void step(std::span<const float> x, std::span<float> out, PhaseTimes* times);
+  // Router only: probabilities -> top-K (used by step and by predictors).
+  Routing route(std::span<const float> x);
+  const Routing& last_routing() const { return last_; }
+  void set_top_k(int64_t k) { shape_.top_k = k; }
+
+ private:
+  int64_t layer_;
+  MoeShape shape_;
+  MoeWeights w_;
+  ExpertSource& experts_;
+  Routing last_;
+  std::vector<float> logits_, gate_, up_, expert_out_, shared_out_;
+  std::vector<ExpertWeights> fetched_;
+};
+
+}  // namespace streammoe

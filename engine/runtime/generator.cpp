@@ -1,0 +1,56 @@
+#include "engine/runtime/generator.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "engine/util/error.h"
+
+namespace streammoe {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+}  // namespace
+
+double GenerationResult::decode_tok_s() const {
+  double total = 0.0;
+  for (double ms : decode_ms) total += ms;
+  return total > 0.0 ? 1000.0 * static_cast<double>(decode_ms.size()) / total : 0.0;
+}
+
+double GenerationResult::prefill_tok_s(size_t prompt_tokens) const {
+  return prefill_ms > 0.0 ? 1000.0 * static_cast<double>(prompt_tokens) / prefill_ms : 0.0;
+}
+
+GenerationResult generate(Model& model, ModelState& state, const GenerationRequest& req, Sampler& sampler) {
+  if (req.prompt.empty()) fail("generate: the prompt has no tokens");
+  const auto& eos = model.config().eos_token_ids;
+  std::vector<float> logits(model.config().vocab_size);
+  GenerationResult result;
+  const auto start = Clock::now();
+  for (int32_t token : req.prompt) {
+    model.forward(state, token, logits);
+    if (req.after_step) req.after_step(model);
+  }
+  result.prefill_ms = ms_since(start);
+  for (int64_t i = 0; i < req.max_new_tokens; ++i) {
+    const auto step_start = Clock::now();
+    if (i > 0) {
+      model.forward(state, result.output_ids.back(), logits, &result.decode_phases);
+      if (req.after_step) req.after_step(model);
+    }
+    const int32_t next = sampler.next(logits);
+    if (i == 0) result.ttft_ms = ms_since(start);
+    else result.decode_ms.push_back(ms_since(step_start));
+    result.output_ids.push_back(next);
+    if (req.on_token) req.on_token(next);
+    if (req.stop_at_eos && std::find(eos.begin(), eos.end(), next) != eos.end()) {
+      result.stopped_at_eos = true;
+      break;
+    }
+  }
+  return result;
+}
+
+}  // namespace streammoe

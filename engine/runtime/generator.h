@@ -1,0 +1,37 @@
+#pragma once
+// The generation loop: prefill the prompt token by token, then decode, timing each phase.
+// Decode tok/s counts only tokens generated after the first (the first is the prefill's output).
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "engine/models/model.h"
+#include "engine/runtime/sampler.h"
+#include "engine/util/phase_timer.h"
+
+namespace streammoe {
+
+struct GenerationResult {
+  std::vector<int32_t> output_ids;
+  double prefill_ms = 0.0;          // consuming the prompt
+  double ttft_ms = 0.0;             // start -> first generated token chosen
+  std::vector<double> decode_ms;    // one sample per token after the first
+  PhaseTimes decode_phases;         // summed over decode steps
+  bool stopped_at_eos = false;
+
+  double decode_tok_s() const;
+  double prefill_tok_s(size_t prompt_tokens) const;
+};
+
+struct GenerationRequest {
+  std::vector<int32_t> prompt;
+  int64_t max_new_tokens = 16;
+  bool stop_at_eos = true;
+  std::function<void(int32_t)> on_token;  // streaming output (may be empty)
+  std::function<void(const Model&)> after_step;  // telemetry hook (routing traces)
+};
+
+GenerationResult generate(Model& model, ModelState& state, const GenerationRequest& request, Sampler& sampler);
+
+}  // namespace streammoe

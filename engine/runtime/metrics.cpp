@@ -1,0 +1,62 @@
+#include "engine/runtime/metrics.h"
+
+#include <sys/resource.h>
+
+#include "build_info.h"
+
+namespace streammoe {
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+nlohmann::json build_info_json() {
+  return {{"git_commit", build::kGitCommit}, {"build_type", build::kBuildType}, {"flags", build::kFlags},
+          {"avx2", build::kAvx2}};
+}
+
+nlohmann::json phase_ms_per_token(const GenerationResult& r) {
+  nlohmann::json phases = nlohmann::json::object();
+  const double n = static_cast<double>(r.decode_ms.size());
+  double step_ms = 0.0;
+  for (double ms : r.decode_ms) step_ms += ms;
+  double named_ms = 0.0;
+  for (int p = 0; p < static_cast<int>(Phase::kCount); ++p) {
+    if (static_cast<Phase>(p) == Phase::kOther) continue;
+    const double ms = r.decode_phases.seconds[p] * 1000.0;
+    named_ms += ms;
+    phases[std::string(kPhaseNames[p])] = n > 0 ? ms / n : 0.0;
+  }
+  phases["other"] = n > 0 ? std::max(0.0, step_ms - named_ms) / n : 0.0;
+  return phases;
+}
+
+nlohmann::json generation_metrics(const GenerationResult& r, const Model& model,
+                                  const EngineOptions& options, const RunInfo& info) {
+  const ModelConfig& c = model.config();
+  return {
+      {"schema", 1},
+      {"prompt_tokens", info.prompt_tokens},
+      {"generated_tokens", r.output_ids.size()},
+      {"ttft_ms", r.ttft_ms},
+      {"prefill_ms", r.prefill_ms},
+      {"prefill_tok_s", r.prefill_tok_s(info.prompt_tokens)},
+      {"decode_tok_s", r.decode_tok_s()},
+      {"decode_ms", r.decode_ms},
+      {"phase_ms_per_token", phase_ms_per_token(r)},
+      {"peak_rss_mb", peak_rss_mb()},
+      {"options", options.to_json()},
+      {"build", build_info_json()},
+      {"model",
+       {{"path", info.model_path},
+        {"model_type", c.model_type},
+        {"params_total", model.params_total()},
+        {"params_active", model.params_active()}}},
+      {"output_ids", r.output_ids},
+      {"output_text", info.output_text},
+  };
+}
+
+}  // namespace streammoe
