@@ -30,8 +30,9 @@ import sysconfig
 HELDOUT_PER_MILLE = 20
 SPECIAL_STRINGS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 
-# Byte caps per kind; the defaults give roughly 75 MB of text (about 22M tokens at a 6k vocab).
-DEFAULT_CAPS = {"code": 40_000_000, "docs": 14_000_000, "json": 9_000_000, "json_synth": 12_000_000}
+# Byte caps per kind (about 20M tokens at a 6k vocab on the GPU machine, where docs and real JSON
+# fall short of their caps).
+DEFAULT_CAPS = {"code": 40_000_000, "docs": 14_000_000, "json": 9_000_000, "json_synth": 14_000_000}
 
 CODE_SUFFIXES = (".py", ".pyi")
 DOC_SUFFIXES = (".md", ".rst", ".txt")
@@ -304,12 +305,15 @@ def build(caps: dict[str, int] | None = None, roots: list[tuple[str, str]] | Non
     used_by_package: dict[tuple[str, str], int] = {}
     seen_contents: set[int] = set()
     synth: list[Document] = []
+    synth_bytes = 0
     for kind in ("code", "docs", "json"):
         for source, path in candidates[kind]:
-            if used[kind] >= caps[kind]:
+            # Past the code cap, further sources still feed the JSON records until those are full.
+            synth_only = used[kind] >= caps[kind]
+            if synth_only and (kind != "code" or synth_bytes >= caps["json_synth"]):
                 break
             package = (kind, package_of(source))
-            if used_by_package.get(package, 0) >= PACKAGE_SHARE * caps[kind]:
+            if not synth_only and used_by_package.get(package, 0) >= PACKAGE_SHARE * caps[kind]:
                 continue
             text = read_text(path)
             if text is None:
@@ -327,10 +331,15 @@ def build(caps: dict[str, int] | None = None, roots: list[tuple[str, str]] | Non
                 continue
             seen_contents.add(content_hash)
             doc = Document(kind, source, text, is_heldout(source), note)
+            records = synthesise(doc)
+            synth.extend(records)
+            synth_bytes += sum(len(r.text.encode("utf-8")) for r in records)
+            if synth_only:
+                continue
             documents.append(doc)
-            used[kind] += len(text.encode("utf-8"))
-            used_by_package[package] = used_by_package.get(package, 0) + len(text.encode("utf-8"))
-            synth.extend(synthesise(doc))
+            size = len(text.encode("utf-8"))
+            used[kind] += size
+            used_by_package[package] = used_by_package.get(package, 0) + size
     rng = random.Random(1234)
     rng.shuffle(synth)
     for doc in synth:
