@@ -1,0 +1,88 @@
+#include "engine/cli/common.h"
+
+#include <filesystem>
+
+#include "engine/util/error.h"
+
+#ifndef STREAMMOE_SOURCE_DIR
+#define STREAMMOE_SOURCE_DIR "."
+#endif
+
+namespace streammoe::cli {
+namespace {
+
+// Registers one CLI flag per engine switch, all values kept as strings until resolve_options.
+struct FlagRegistrar {
+  CLI::App& app;
+  std::map<std::string, std::string>& out;
+  template <typename T>
+  void option(const char* name, const T& default_value, const char* help, std::vector<std::string> values) {
+    std::string text = help;
+    if (!values.empty()) text += " {" + CLI::detail::join(values, "|") + "}";
+    if constexpr (std::is_same_v<T, std::string>) text += " [default: " + default_value + "]";
+    else text += " [default: " + std::to_string(default_value) + "]";
+    app.add_option_function<std::string>(std::string("--") + name,
+                                         [&map = out, key = std::string(name)](const std::string& v) { map[key] = v; },
+                                         text)
+        ->group("Engine switches");
+  }
+};
+
+std::filesystem::path variants_dir() {
+  if (const char* env = std::getenv("STREAMMOE_VARIANTS")) return env;
+  return std::filesystem::path(STREAMMOE_SOURCE_DIR) / "variants";
+}
+
+}  // namespace
+
+void add_engine_args(CLI::App& app, EngineArgs& args) {
+  app.add_option("--model", args.model, "model folder (Hugging Face checkpoint)")->required();
+  app.add_option("--variant", args.variant, "named bundle of switches (variants/NAME.yaml) or a YAML file; later flags override it")
+      ->group("Engine switches");
+  FlagRegistrar registrar{app, args.switches};
+  EngineOptions defaults;
+  defaults.visit(registrar);
+}
+
+EngineOptions resolve_options(const EngineArgs& args) {
+  EngineOptions options;
+  if (!args.variant.empty()) options.apply_variant(args.variant, variants_dir());
+  for (const auto& [name, value] : args.switches) options.set(name, value);
+  return options;
+}
+
+std::unique_ptr<Model> load_model(const std::string& folder, const EngineOptions& options) {
+  auto model = Model::load(folder);
+  model->set_top_k(options.k);
+  return model;
+}
+
+std::vector<int32_t> parse_ids(const std::string& list) {
+  std::vector<int32_t> ids;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t end = std::min(list.find(',', start), list.size());
+    const std::string item = list.substr(start, end - start);
+    size_t used = 0;
+    long long v = -1;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || item.empty() || v < 0 || v > INT32_MAX)
+      fail("--ids: '{}' is not a token id (expected a comma-separated list like 5,17,3)", item);
+    ids.push_back(static_cast<int32_t>(v));
+    start = end + 1;
+  }
+  return ids;
+}
+
+Tokenizer load_tokenizer(const std::string& model_folder) {
+  const auto path = std::filesystem::path(model_folder) / "tokenizer.json";
+  if (!std::filesystem::exists(path))
+    fail("{}: no tokenizer.json in the model folder (use --ids)", path.string());
+  return Tokenizer::load(path);
+}
+
+}  // namespace streammoe::cli

@@ -1,0 +1,34 @@
+#pragma once
+// Pieces every `streammoe` subcommand shares: --model, the engine switches (derived from
+// EngineOptions::visit), --variant, token-id lists.
+#include <CLI/CLI.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/models/model.h"
+#include "engine/runtime/options.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace streammoe::cli {
+
+struct EngineArgs {
+  std::string model;
+  std::string variant;
+  std::map<std::string, std::string> switches;  // flags given on the command line
+};
+
+void add_engine_args(CLI::App& app, EngineArgs& args);
+// Variant first, then explicit flags (which override it).
+EngineOptions resolve_options(const EngineArgs& args);
+std::unique_ptr<Model> load_model(const std::string& folder, const EngineOptions& options);
+std::vector<int32_t> parse_ids(const std::string& list);
+Tokenizer load_tokenizer(const std::string& model_folder);
+
+void register_eval(CLI::App& app);
+void register_generate(CLI::App& app);
+void register_options(CLI::App& app);
+
+}  // namespace streammoe::cli

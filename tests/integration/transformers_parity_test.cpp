@@ -1,0 +1,113 @@
+// Whole-model parity with Hugging Face transformers on the reference fixtures
+// (tests/fixtures/reference/<name>/, made by tools/make_fixtures.py and tools/train_tiny_moe.py):
+// teacher-forced logits within 1e-3 x max(1, |ref|) with the same argmax at every position, and
+// greedy continuations identical token for token.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/models/model.h"
+#include "engine/runtime/evaluator.h"
+#include "engine/runtime/generator.h"
+#include "engine/util/npy.h"
+
+namespace streammoe {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kFixtures = fs::path(STREAMMOE_SOURCE_DIR) / "tests" / "fixtures";
+
+// Every fixture: a reference folder with logits.npy, and its model folder.
+struct Fixture {
+  std::string name;
+  fs::path model;
+  fs::path reference;
+};
+
+std::vector<Fixture> fixtures() {
+  std::vector<Fixture> out;
+  const fs::path refs = kFixtures / "reference";
+  if (!fs::exists(refs)) return out;
+  for (const auto& entry : fs::directory_iterator(refs)) {
+    if (!fs::exists(entry.path() / "logits.npy")) continue;
+    const std::string name = entry.path().filename().string();
+    fs::path model = kFixtures / "models" / name;
+    if (!fs::exists(model)) model = fs::path(STREAMMOE_SOURCE_DIR) / "models" / name;
+    out.push_back({name, model, entry.path()});
+  }
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  return out;
+}
+
+std::vector<int32_t> as_ids(const std::vector<int64_t>& v) { return {v.begin(), v.end()}; }
+
+std::vector<int32_t> greedy(Model& model, const std::vector<int32_t>& prompt, int64_t n) {
+  ModelState state = model.new_state();
+  Sampler sampler({});
+  GenerationRequest req;
+  req.prompt = prompt;
+  req.max_new_tokens = n;
+  req.stop_at_eos = false;
+  return generate(model, state, req, sampler).output_ids;
+}
+
+class Parity : public ::testing::TestWithParam<Fixture> {};
+
+TEST_P(Parity, TeacherForcedLogitsMatchTransformers) {
+  const Fixture& f = GetParam();
+  auto model = Model::load(f.model);
+  const auto ids = as_ids(read_npy(f.reference / "input_ids.npy").i64);
+  const NpyArray ref = read_npy(f.reference / "logits.npy");
+  const int64_t vocab = model->config().vocab_size;
+  ASSERT_EQ(ref.shape, (std::vector<int64_t>{static_cast<int64_t>(ids.size()), vocab}));
+  const std::vector<float> logits = teacher_forced_logits(*model, ids);
+  double worst = 0.0;
+  int64_t worst_at = -1;
+  for (size_t t = 0; t < ids.size(); ++t) {
+    for (int64_t v = 0; v < vocab; ++v) {
+      const float r = ref.f32[t * vocab + v], got = logits[t * vocab + v];
+      const double excess = std::abs(got - r) / (1e-3 * std::max(1.0f, std::abs(r)));
+      if (excess > worst) worst = excess, worst_at = static_cast<int64_t>(t * vocab + v);
+    }
+    std::span<const float> row(logits.data() + t * vocab, vocab), ref_row(ref.f32.data() + t * vocab, vocab);
+    EXPECT_EQ(argmax(row), argmax(ref_row)) << f.name << " position " << t;
+  }
+  std::printf("%s: worst |logit - ref| = %.4f x tolerance (1e-3 x max(1, |ref|))\n", f.name.c_str(), worst);
+  EXPECT_LE(worst, 1.0) << f.name << ": worst |logit - ref| is " << worst
+                        << " x the tolerance, at position " << worst_at / vocab << " token " << worst_at % vocab;
+}
+
+TEST_P(Parity, GreedyContinuationMatchesTransformers) {
+  const Fixture& f = GetParam();
+  auto model = Model::load(f.model);
+  if (fs::exists(f.reference / "greedy_ids.npy")) {
+    const auto prompt = as_ids(read_npy(f.reference / "input_ids.npy").i64);
+    const auto expected = as_ids(read_npy(f.reference / "greedy_ids.npy").i64);
+    EXPECT_EQ(greedy(*model, prompt, static_cast<int64_t>(expected.size())), expected) << f.name;
+  }
+  if (fs::exists(f.reference / "prompts.json")) {
+    std::ifstream in(f.reference / "prompts.json");
+    const nlohmann::json prompts = nlohmann::json::parse(in);
+    const auto& list = prompts.is_array() ? prompts : prompts.at("prompts");
+    ASSERT_FALSE(list.empty());
+    for (const auto& p : list) {
+      const auto prompt = p.at("prompt_ids").get<std::vector<int32_t>>();
+      const auto expected = p.at("greedy_ids").get<std::vector<int32_t>>();
+      EXPECT_EQ(greedy(*model, prompt, static_cast<int64_t>(expected.size())), expected)
+          << f.name << " prompt " << p.value("prompt", std::string());
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Parity, ::testing::ValuesIn(fixtures()),
+                         [](const auto& info) { return info.param.name; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Parity);
+
+TEST(Fixtures, AreCommitted) { EXPECT_GE(fixtures().size(), 5u) << "tests/fixtures/reference is incomplete"; }
+
+}  // namespace
+}  // namespace streammoe
