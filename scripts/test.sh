@@ -1,8 +1,24 @@
 #!/usr/bin/env bash
-# Builds everything and runs the whole test suite (CTest). Exit status is non-zero on any failure.
+# Builds everything and runs the whole test suite (CTest), then rebuilds the input-parsing tests
+# and the command under AddressSanitizer + UBSan and runs the bad-input tests there.
+# Exit status is non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
+JOBS=$(nproc)
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSTREAMMOE_WERROR=${WERROR:-OFF} >/dev/null
-cmake --build "$BUILD" -j"$(nproc)"
-ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)" "$@"
+cmake --build "$BUILD" -j"$JOBS"
+ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" "$@"
+
+if [ "${SKIP_ASAN:-0}" != 1 ]; then
+  ASAN_BUILD=${ASAN_BUILD:-build-asan}
+  ASAN_TESTS="bad_input_test safetensors_test tensor_store_test config_test tokenizer_errors_test tokenizer_fixture_test"
+  cmake -S . -B "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DSTREAMMOE_SANITIZE=ON -DSTREAMMOE_BENCHMARKS=OFF >/dev/null
+  targets=""
+  for t in streammoe $ASAN_TESTS; do
+    if cmake --build "$ASAN_BUILD" --target help | grep -q "^\.\.\. $t\$"; then targets="$targets --target $t"; fi
+  done
+  cmake --build "$ASAN_BUILD" -j"$JOBS" $targets
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ctest --test-dir "$ASAN_BUILD" --output-on-failure -j"$JOBS" -R 'BadInput|SafetensorsTest|TensorStoreTest|Config\.|Tokenizer|FixtureTest'
+fi
