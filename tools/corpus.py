@@ -32,7 +32,7 @@ SPECIAL_STRINGS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 
 # Byte caps per kind (about 20M tokens at a 6k vocab on the GPU machine, where docs and real JSON
 # fall short of their caps).
-DEFAULT_CAPS = {"code": 40_000_000, "docs": 14_000_000, "json": 9_000_000, "json_synth": 14_000_000}
+DEFAULT_CAPS = {"code": 56_000_000, "docs": 14_000_000, "json": 9_000_000, "json_synth": 14_000_000}
 
 CODE_SUFFIXES = (".py", ".pyi")
 DOC_SUFFIXES = (".md", ".rst", ".txt")
@@ -174,6 +174,7 @@ DEF_PATTERN = re.compile(
 )
 CLASS_PATTERN = re.compile(r"^class[ \t]+(\w+)[ \t]*(?:\(([^)]*)\))?[ \t]*:", re.M)
 IMPORT_PATTERN = re.compile(r"^(?:from[ \t]+([\w.]+)[ \t]+import|import[ \t]+([\w.]+))", re.M)
+TOP_LEVEL_PATTERN = re.compile(r"^[^\s#]", re.M)  # the first line of the next top-level statement
 DOCSTRING_PATTERN = re.compile(r'^(?:#[^\n]*\n|\s)*[rRuU]?("""|\'\'\')(.*?)\1', re.S)
 
 
@@ -190,6 +191,10 @@ def first_line(text: str | None) -> str | None:
         if line.strip():
             return line.strip()[:160]
     return None
+
+
+def unique(names) -> list[str]:
+    return list(dict.fromkeys(names))
 
 
 def split_args(args: str) -> list[str]:
@@ -218,7 +223,7 @@ def code_records(doc: Document) -> list[object]:
             "size_bytes": len(text.encode("utf-8")),
             "doc": first_line(docstring.group(2)) if docstring else None,
             "classes": [name for name, _ in classes[:10]],
-            "functions": [d[2] for d in defs if not d[0]][:12],
+            "functions": unique(d[2] for d in defs if not d[0])[:12],
             "imports": sorted(set(imports))[:10],
             "has_main": "__main__" in text,
         }
@@ -239,13 +244,16 @@ def code_records(doc: Document) -> list[object]:
         )
     for start in range(0, len(functions), 8):
         records.append(functions[start : start + 8])
-    for name, bases in classes[:6]:
+    for match in list(CLASS_PATTERN.finditer(text))[:6]:
+        name, bases = match.group(1), match.group(2)
+        body_end = TOP_LEVEL_PATTERN.search(text, match.end())
+        body = text[match.end() : body_end.start() if body_end else len(text)]
         records.append(
             {
                 "class": name,
                 "module": module_name(doc.source),
                 "bases": [b.strip() for b in bases.split(",") if b.strip()] if bases else [],
-                "methods": [d[2] for d in defs if d[0] and text.find(f"def {d[2]}") > text.find(f"class {name}")][:8],
+                "methods": unique(d[2] for d in DEF_PATTERN.findall(body) if d[0])[:8],
             }
         )
     return records

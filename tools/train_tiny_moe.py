@@ -463,7 +463,7 @@ def prompt_candidates(heldout: list[corpus.Document], tokenizer) -> dict[str, li
                 text = text[: cut + 1] if cut > 20 else text
             if fits(text):
                 out["json"].append(text)
-        elif doc.kind == "docs" and len(out["prose"]) < 2 and not doc.source.endswith("METADATA"):
+        elif doc.kind == "docs" and len(out["prose"]) < 3:  # header blocks fail the word test below
             for paragraph in doc.text.split("\n\n"):
                 words = paragraph.split()
                 if len(words) >= 12 and sum(w.isalpha() for w in words) > 0.7 * len(words):
@@ -563,7 +563,7 @@ JSON_CUT = re.compile(r'":|,')
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
-    parser.add_argument("--steps", type=int, default=1400)
+    parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seq", type=int, default=1024)
     parser.add_argument("--lr", type=float, default=2e-3)
