@@ -1,0 +1,182 @@
+// streammoe-lab: runs YAML experiments over the engine's switches, stores every run in SQLite,
+// and renders results tables, charts and keep/discard verdicts.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "engine/util/error.h"
+#include "harness/executor.h"
+#include "harness/runner.h"
+#include "harness/spec.h"
+#include "harness/store.h"
+#include "report/exporter.h"
+#include "report/terminal.h"
+
+namespace fs = std::filesystem;
+using namespace streammoe;
+using namespace streammoe::lab;
+
+namespace {
+
+fs::path default_engine() {
+  if (const char* env = std::getenv("STREAMMOE_ENGINE")) return env;
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path("streammoe") : self.parent_path() / "streammoe";
+}
+
+SwitchCatalog engine_switches(const fs::path& engine, const std::string& options_json) {
+  if (!options_json.empty()) return SwitchCatalog::from_file(options_json);
+  SubprocessExecutor executor;
+  Command command;
+  command.argv = {engine.string(), "options", "--json"};
+  command.timeout_s = 60;
+  ExecResult result = executor.execute(command);
+  if (!result.ok())
+    fail("cannot list the engine's switches with '{}' ({}{}); build it, or pass --engine PATH or "
+         "--options-json FILE",
+         shell_join(command.argv), describe(result),
+         result.stderr_tail.empty() ? "" : ": " + result.stderr_tail.substr(0, 200));
+  return SwitchCatalog::parse(result.stdout_text, engine.string() + " options --json");
+}
+
+int64_t experiment_id(Store& store, const std::string& key) {
+  auto id = find_experiment(store, key);
+  if (!id) fail("{}: no experiment named or numbered '{}'", store.db().path().string(), key);
+  return *id;
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) fail("{}: cannot write", path.string());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"streammoe-lab: YAML experiments in, SQLite results and reports out"};
+  app.require_subcommand(1);
+  std::string db = "results/results.db";
+
+  auto* run = app.add_subcommand("run", "Run an experiment file and print its results table");
+  std::string spec_file, engine_path, options_json, root, build_root, cache_dir;
+  bool resume = false, dry_run = false, quiet = false;
+  int jobs = 2;
+  run->add_option("FILE", spec_file, "experiment YAML (experiments/*.yaml)")->required();
+  run->add_option("--db", db, "SQLite database")->capture_default_str();
+  run->add_flag("--resume", resume, "continue the latest experiment of this name, skipping "
+                                    "finished runs");
+  run->add_flag("--dry-run", dry_run, "validate and print the planned runs; run nothing");
+  run->add_option("--engine", engine_path,
+                  "streammoe binary (default: $STREAMMOE_ENGINE, else next to streammoe-lab)");
+  run->add_option("--options-json", options_json,
+                  "switch list to validate against instead of asking `streammoe options --json`");
+  run->add_option("--root", root, "project root for relative paths (default: nearest folder "
+                                  "with variants/)");
+  run->add_option("--build-root", build_root,
+                  "where variants with compile-time options are built (default: ROOT/build-variants)");
+  run->add_option("--cache-dir", cache_dir, "reference-logits cache (default: next to the db)");
+  run->add_option("-j,--jobs", jobs, "parallel jobs for variant builds")->capture_default_str();
+  run->add_flag("-q,--quiet", quiet, "no progress output");
+
+  auto* report = app.add_subcommand("report", "Write results.md, index.html and results.tsv");
+  std::string out_dir;
+  std::vector<std::string> only;
+  report->add_option("--db", db, "SQLite database")->capture_default_str();
+  report->add_option("--out", out_dir, "output folder")->required();
+  report->add_option("--experiment", only, "only these experiments (name or id; repeatable)");
+
+  auto* list = app.add_subcommand("list", "List the experiments in the database");
+  list->add_option("--db", db, "SQLite database")->capture_default_str();
+
+  auto* show = app.add_subcommand("show", "Show one experiment: conditions, table, failures");
+  std::string show_key;
+  show->add_option("EXP", show_key, "experiment name (latest with it) or id")->required();
+  show->add_option("--db", db, "SQLite database")->capture_default_str();
+
+  auto* compare = app.add_subcommand("compare", "Compare the variants two experiments share");
+  std::string key_a, key_b;
+  compare->add_option("EXP_A", key_a, "experiment name or id")->required();
+  compare->add_option("EXP_B", key_b, "experiment name or id")->required();
+  compare->add_option("--db", db, "SQLite database")->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    auto need_db = [&]() {
+      if (!fs::exists(db)) fail("{}: no such database (run an experiment first)", db);
+    };
+    if (*run) {
+      fs::path engine = engine_path.empty() ? default_engine() : fs::path(engine_path);
+      SwitchCatalog catalog = engine_switches(engine, options_json);
+      SpecOptions spec_options;
+      spec_options.catalog = &catalog;
+      if (!root.empty()) spec_options.root = fs::absolute(root);
+      ExperimentSpec spec = load_experiment(spec_file, spec_options);
+      fs::path builds = build_root.empty() ? spec.root / "build-variants" : fs::path(build_root);
+      if (dry_run) {
+        print_plan(spec, engine, builds, std::cout);
+        return 0;
+      }
+      Store store(db);
+      SubprocessExecutor executor;
+      RunnerOptions options;
+      options.engine = fs::absolute(engine);
+      options.source_dir = spec.root;
+      options.build_root = fs::absolute(builds);
+      options.cache_dir = cache_dir.empty() ? fs::absolute(db).parent_path() / "ref-logits"
+                                            : fs::path(cache_dir);
+      options.resume = resume;
+      options.progress = quiet ? nullptr : &std::cerr;
+      options.progress_tty = isatty(STDERR_FILENO);
+      options.build_jobs = jobs;
+      RunnerSummary summary = Runner(spec, store, executor, options).run();
+      LabResults results = load_results(store, {summary.experiment_id});
+      std::cout << fmt::format("\n## {} (#{}){}\n\n", spec.name, summary.experiment_id,
+                               summary.resumed ? ", resumed" : "");
+      std::cout << markdown_table(results_table(results.experiments.front()));
+      std::cout << fmt::format("\n{} runs planned, {} run now, {} already recorded, {} failed; "
+                               "database {}\n",
+                               summary.planned, summary.executed, summary.skipped, summary.failed,
+                               db);
+    } else if (*report) {
+      need_db();
+      Store store(db);
+      std::vector<int64_t> ids;
+      for (const auto& key : only) ids.push_back(experiment_id(store, key));
+      LabResults results = load_results(store, ids);
+      fs::create_directories(out_dir);
+      write_file(fs::path(out_dir) / "results.md", MarkdownExporter().render(results));
+      write_file(fs::path(out_dir) / "index.html", HtmlExporter().render(results));
+      write_file(fs::path(out_dir) / "results.tsv", TsvExporter().render(results));
+      std::cout << fmt::format("wrote {0}/results.md, {0}/index.html, {0}/results.tsv ({1} "
+                               "experiments)\n",
+                               out_dir, results.experiments.size());
+    } else if (*list) {
+      need_db();
+      Store store(db);
+      std::cout << list_view(store);
+    } else if (*show) {
+      need_db();
+      Store store(db);
+      std::cout << show_view(store, experiment_id(store, show_key));
+    } else if (*compare) {
+      need_db();
+      Store store(db);
+      std::cout << compare_view(store, experiment_id(store, key_a), experiment_id(store, key_b));
+    }
+  } catch (const Error& e) {
+    std::cerr << "streammoe-lab: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "streammoe-lab: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

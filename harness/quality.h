@@ -1,0 +1,60 @@
+#pragma once
+// The quality suite, per variant, against the reference (the unquantised model with all
+// experts): teacher-forced KL divergence (mean and percentiles), top-1 agreement and perplexity
+// ratio from `streammoe eval --ref-logits`, and JSON validity of greedy continuations of
+// JSON-start prompts. Reference logits are computed once per (model, text, length) and cached.
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/executor.h"
+#include "harness/spec.h"
+#include "harness/store.h"
+#include "harness/verdict.h"
+
+namespace streammoe::lab {
+
+struct QualityMeasurement {
+  bool ok = false;
+  std::string error;
+  nlohmann::json eval;  // the object `eval --json` printed (empty when not measured)
+  int json_valid = 0;
+  int json_total = 0;
+  std::filesystem::path reference_logits;
+
+  QualityResult result() const;
+  Fields fields() const;  // quality-table columns (without experiment/variant/model)
+};
+
+struct QualityRun {
+  std::filesystem::path engine;
+  std::filesystem::path model;
+  std::map<std::string, std::string> switches;
+  double timeout_s = 600;
+  std::filesystem::path cgroup_procs;
+};
+
+class QualitySuite {
+ public:
+  QualitySuite(Executor& executor, std::filesystem::path cache_dir, std::filesystem::path scratch);
+
+  // The cached reference logits for the spec's text, computing them on first use.
+  std::filesystem::path reference_logits(const QualitySpec& spec, const QualityRun& reference);
+  QualityMeasurement measure(const QualitySpec& spec, const QualityRun& run,
+                             const std::filesystem::path& reference_logits);
+  // The cache key: reference model files (names, sizes, mtimes), text content, length, switches.
+  static std::string reference_key(const QualitySpec& spec, const QualityRun& reference);
+
+ private:
+  Executor& executor_;
+  std::filesystem::path cache_dir_;
+  std::filesystem::path scratch_;
+};
+
+// `--name value` for each switch, in name order.
+std::vector<std::string> switch_args(const std::map<std::string, std::string>& switches);
+
+}  // namespace streammoe::lab

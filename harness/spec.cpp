@@ -1,0 +1,560 @@
+#include "harness/spec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "engine/util/error.h"
+#include "harness/hash.h"
+#include "harness/variant_bundle.h"
+#include "harness/yaml_reader.h"
+
+namespace streammoe::lab {
+
+namespace fs = std::filesystem;
+
+std::string to_string(CacheState state) { return state == CacheState::kCold ? "cold" : "warm"; }
+
+std::optional<uint64_t> parse_bytes(std::string_view text) {
+  std::string s(text);
+  s.erase(std::remove_if(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); }),
+          s.end());
+  if (s.empty()) return std::nullopt;
+  size_t unit_at = s.find_first_not_of("0123456789.");
+  std::string number = s.substr(0, unit_at);
+  std::string unit = unit_at == std::string::npos ? "" : s.substr(unit_at);
+  if (number.empty() || std::count(number.begin(), number.end(), '.') > 1) return std::nullopt;
+  std::transform(unit.begin(), unit.end(), unit.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  static const std::vector<std::pair<std::vector<std::string>, double>> units = {
+      {{"", "b"}, 1.0},
+      {{"k", "kb", "kib"}, 1024.0},
+      {{"m", "mb", "mib"}, 1024.0 * 1024},
+      {{"g", "gb", "gib"}, 1024.0 * 1024 * 1024},
+      {{"t", "tb", "tib"}, 1024.0 * 1024 * 1024 * 1024},
+  };
+  for (const auto& [names, scale] : units)
+    if (std::find(names.begin(), names.end(), unit) != names.end()) {
+      double value = std::stod(number) * scale;
+      if (!(value >= 1.0) || value > 1e18) return std::nullopt;
+      return static_cast<uint64_t>(std::llround(value));
+    }
+  return std::nullopt;
+}
+
+fs::path find_project_root(const fs::path& start) {
+  std::error_code ec;
+  fs::path dir = fs::weakly_canonical(start, ec);
+  if (ec) dir = start;
+  for (fs::path p = dir; !p.empty(); p = p.parent_path()) {
+    if (fs::is_directory(p / "variants", ec)) return p;
+    if (p == p.parent_path()) break;
+  }
+  return dir;
+}
+
+std::vector<std::string> cmake_options(const fs::path& cmakelists) {
+  std::ifstream in(cmakelists);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string content = text.str();
+  std::vector<std::string> names;
+  static const std::regex option_re(R"(option\s*\(\s*(STREAMMOE_[A-Z0-9_]+))");
+  for (auto it = std::sregex_iterator(content.begin(), content.end(), option_re);
+       it != std::sregex_iterator(); ++it)
+    names.push_back((*it)[1]);
+  return names;
+}
+
+const Variant& ExperimentSpec::baseline_variant() const {
+  for (const auto& v : variants)
+    if (v.name == baseline) return v;
+  fail("{}: baseline {} is not among the variants", file.string(), baseline);
+}
+
+nlohmann::json ExperimentSpec::to_json() const {
+  nlohmann::json j;
+  j["name"] = name;
+  j["hypothesis"] = hypothesis;
+  j["track"] = track;
+  j["models"] = nlohmann::json::array();
+  for (const auto& m : models) j["models"].push_back(m.string());
+  j["workload"] = {{"prompts", workload.prompts},
+                   {"token_ids", workload.token_ids},
+                   {"source", workload.source},
+                   {"tokens", workload.tokens},
+                   {"prefill", workload.prefill}};
+  j["repeats"] = repeats;
+  j["cache"] = to_string(cache);
+  j["drop_caches"] = drop_caches;
+  j["memory_budget_bytes"] = memory_budget_bytes ? nlohmann::json(*memory_budget_bytes) : nullptr;
+  j["timeout_s"] = timeout_s;
+  j["order"] = order == RunOrder::kGrouped ? "grouped" : "interleaved";
+  j["baseline"] = baseline;
+  j["variants"] = nlohmann::json::array();
+  for (const auto& v : variants)
+    j["variants"].push_back({{"name", v.name},
+                             {"origin", v.origin},
+                             {"bundle", v.bundle},
+                             {"switches", v.switches},
+                             {"build", v.build_options}});
+  if (quality.enabled)
+    j["quality"] = {{"text_file", quality.text_file.string()},
+                    {"ids", quality.ids},
+                    {"max_tokens", quality.max_tokens},
+                    {"reference_model", quality.reference_model.string()},
+                    {"reference_switches", quality.reference_switches},
+                    {"json_prompts", quality.json_prompts.string()},
+                    {"json_tokens", quality.json_tokens},
+                    {"json_limit", quality.json_limit}};
+  auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nullptr; };
+  j["keep"] = {{"min_speedup", keep.min_speedup},
+               {"confidence", keep.confidence},
+               {"max_kld_mean", opt(keep.max_kld_mean)},
+               {"max_kld_p99", opt(keep.max_kld_p99)},
+               {"min_top1_agree", opt(keep.min_top1_agree)},
+               {"max_ppl_ratio", opt(keep.max_ppl_ratio)},
+               {"min_json_validity", opt(keep.min_json_validity)},
+               {"max_json_validity_drop", opt(keep.max_json_validity_drop)}};
+  return j;
+}
+
+std::string ExperimentSpec::identity_hash() const {
+  nlohmann::json j = to_json();
+  for (const char* ignored : {"name", "hypothesis", "track", "timeout_s", "keep", "order"})
+    j.erase(ignored);
+  return StableHash().add(j.dump()).hex();
+}
+
+namespace {
+
+// Parses one experiment file; a class only to keep the file and options at hand.
+class SpecReader {
+ public:
+  SpecReader(const fs::path& path, const SpecOptions& options)
+      : file_(YamlFile::load(path)), options_(options) {
+    if (!options.catalog) fail("{}: no engine switch list to validate against", path.string());
+  }
+
+  ExperimentSpec read() {
+    ExperimentSpec spec;
+    spec.file = file_.path();
+    spec.yaml_text = file_.text();
+    auto keys = file_.keys(file_.root(), "the experiment",
+                           {"name", "hypothesis", "track", "root", "model", "models", "workload",
+                            "repeats", "cache", "drop_caches", "memory_budget", "timeout_s",
+                            "order", "baseline", "variants", "matrix", "quality", "keep"});
+    auto required = [&](const char* key) -> YAML::Node {
+      if (!keys.count(key)) file_.fail_at(file_.root(), fmt::format("missing key '{}'", key));
+      return keys[key];
+    };
+
+    spec.name = file_.text_value(required("name"), "name");
+    if (keys.count("hypothesis")) spec.hypothesis = file_.scalar(keys["hypothesis"], "hypothesis");
+    spec.track = keys.count("track") ? file_.text_value(keys["track"], "track") : spec.name;
+
+    if (options_.root) {
+      root_ = *options_.root;
+    } else if (keys.count("root")) {
+      root_ = file_.path().parent_path() / file_.text_value(keys["root"], "root");
+    } else {
+      root_ = find_project_root(file_.path().parent_path().empty() ? fs::path(".")
+                                                                   : file_.path().parent_path());
+    }
+    spec.root = root_;
+    build_option_names_ = options_.build_options.empty() ? cmake_options(root_ / "CMakeLists.txt")
+                                                         : options_.build_options;
+
+    read_models(spec, keys);
+    read_workload(spec, required("workload"));
+    if (keys.count("repeats"))
+      spec.repeats = static_cast<int>(file_.integer(keys["repeats"], "repeats", 1, 10000));
+    if (keys.count("cache")) {
+      std::string cache = file_.scalar(keys["cache"], "cache");
+      if (cache == "cold") {
+        spec.cache = CacheState::kCold;
+      } else if (cache == "warm") {
+        spec.cache = CacheState::kWarm;
+      } else {
+        file_.fail_at(keys["cache"], fmt::format("cache must be cold or warm, got '{}'", cache));
+      }
+    }
+    if (keys.count("drop_caches"))
+      spec.drop_caches = file_.boolean(keys["drop_caches"], "drop_caches");
+    if (keys.count("memory_budget") && !keys["memory_budget"].IsNull()) {
+      std::string text = file_.scalar(keys["memory_budget"], "memory_budget");
+      spec.memory_budget_bytes = parse_bytes(text);
+      if (!spec.memory_budget_bytes)
+        file_.fail_at(keys["memory_budget"],
+                      fmt::format("memory_budget must be a size like 8GiB or 512MiB, got '{}'",
+                                  text));
+    }
+    if (keys.count("timeout_s")) {
+      spec.timeout_s = file_.number(keys["timeout_s"], "timeout_s");
+      if (!(spec.timeout_s > 0)) file_.fail_at(keys["timeout_s"], "timeout_s must be positive");
+    }
+    if (keys.count("order")) {
+      std::string order = file_.scalar(keys["order"], "order");
+      if (order == "interleaved") {
+        spec.order = RunOrder::kInterleaved;
+      } else if (order == "grouped") {
+        spec.order = RunOrder::kGrouped;
+      } else {
+        file_.fail_at(keys["order"],
+                      fmt::format("order must be interleaved or grouped, got '{}'", order));
+      }
+    }
+
+    read_variants(spec, required("variants"));
+    YAML::Node baseline_node = required("baseline");
+    spec.baseline = file_.text_value(baseline_node, "baseline");
+    auto baseline_it = std::find_if(spec.variants.begin(), spec.variants.end(),
+                                    [&](const Variant& v) { return v.name == spec.baseline; });
+    if (baseline_it == spec.variants.end())
+      file_.fail_at(baseline_node, fmt::format("baseline '{}' is not one of the variants",
+                                               spec.baseline));
+    std::rotate(spec.variants.begin(), baseline_it, baseline_it + 1);  // baseline first
+    if (keys.count("matrix")) read_matrix(spec, keys["matrix"]);
+    if (keys.count("quality") && !keys["quality"].IsNull()) read_quality(spec, keys["quality"]);
+    if (keys.count("keep")) read_keep(spec, keys["keep"]);
+    return spec;
+  }
+
+ private:
+  fs::path resolve(const std::string& relative) const {
+    fs::path p(relative);
+    return p.is_absolute() ? p : root_ / p;
+  }
+
+  fs::path existing_file(const YAML::Node& node, std::string_view what) const {
+    fs::path path = resolve(file_.text_value(node, what));
+    if (!fs::is_regular_file(path))
+      file_.fail_at(node, fmt::format("{} '{}' not found (looked for {})", what, node.Scalar(),
+                                      path.string()));
+    return path;
+  }
+
+  fs::path existing_model(const YAML::Node& node) const {
+    fs::path path = resolve(file_.text_value(node, "model"));
+    if (!fs::is_directory(path))
+      file_.fail_at(node, fmt::format("model '{}' not found: no such directory {}", node.Scalar(),
+                                      path.string()));
+    return path;
+  }
+
+  void read_models(ExperimentSpec& spec, std::map<std::string, YAML::Node>& keys) {
+    if (keys.count("model") && keys.count("models"))
+      file_.fail_at(keys["models"], "give either 'model' or 'models', not both");
+    if (keys.count("model")) {
+      spec.models.push_back(existing_model(keys["model"]));
+    } else if (keys.count("models")) {
+      file_.require_sequence(keys["models"], "models");
+      for (const auto& m : keys["models"]) spec.models.push_back(existing_model(m));
+      if (spec.models.empty()) file_.fail_at(keys["models"], "models must list at least one model");
+    } else {
+      file_.fail_at(file_.root(), "missing key 'model' (or 'models')");
+    }
+  }
+
+  static std::vector<std::string> read_lines(const fs::path& path) {
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) lines.push_back(line);
+    }
+    return lines;
+  }
+
+  void read_workload(ExperimentSpec& spec, const YAML::Node& node) {
+    auto keys =
+        file_.keys(node, "workload", {"prompt", "prompts", "text_file", "ids", "prefill", "tokens"});
+    int sources = static_cast<int>(keys.count("prompt") + keys.count("prompts") +
+                                   keys.count("text_file") + keys.count("ids"));
+    if (sources != 1)
+      file_.fail_at(node, "workload needs exactly one of prompt, prompts (a file, one prompt per "
+                          "line), text_file or ids (token ids)");
+    Workload& w = spec.workload;
+    if (keys.count("tokens"))
+      w.tokens = static_cast<int>(file_.integer(keys["tokens"], "workload.tokens", 1, 1 << 20));
+    if (keys.count("prefill")) {
+      if (!keys.count("text_file"))
+        file_.fail_at(keys["prefill"], "workload.prefill applies to text_file only");
+      w.prefill = static_cast<int>(file_.integer(keys["prefill"], "workload.prefill", 1, 1 << 24));
+    }
+    if (keys.count("ids")) {
+      w.prompts = {read_ids(keys["ids"], "workload.ids")};
+      w.token_ids = true;
+      w.source = "ids";
+    } else if (keys.count("prompt")) {
+      w.prompts = {file_.text_value(keys["prompt"], "workload.prompt")};
+      w.source = "prompt";
+    } else if (keys.count("prompts")) {
+      fs::path path = existing_file(keys["prompts"], "workload.prompts file");
+      w.prompts = read_lines(path);
+      w.source = path.string();
+      if (w.prompts.empty()) file_.fail_at(keys["prompts"], "workload.prompts file has no prompts");
+    } else {
+      fs::path path = existing_file(keys["text_file"], "workload.text_file");
+      std::ifstream in(path);
+      std::stringstream text;
+      text << in.rdbuf();
+      std::string prompt = text.str();
+      if (w.prefill > 0) {
+        // Words stand in for tokens: the lab does not tokenize; the engine reports the
+        // actual prompt_tokens of every run.
+        std::istringstream words(prompt);
+        std::string word, cut;
+        for (int i = 0; i < w.prefill && words >> word; ++i) cut += (i ? " " : "") + word;
+        prompt = cut;
+      }
+      if (prompt.empty()) file_.fail_at(keys["text_file"], "workload.text_file is empty");
+      w.prompts = {prompt};
+      w.source = path.string();
+    }
+  }
+
+  // Token ids as a YAML list [1, 2, 3] or a string "1,2,3"; returned as "1,2,3".
+  std::string read_ids(const YAML::Node& node, std::string_view what) const {
+    std::vector<YAML::Node> items;
+    if (node.IsSequence()) {
+      for (const auto& item : node) items.push_back(item);
+    } else {
+      std::string text = file_.text_value(node, what);
+      std::string joined;
+      std::stringstream parts(text);
+      for (std::string part; std::getline(parts, part, ',');) {
+        part.erase(std::remove_if(part.begin(), part.end(), [](unsigned char c) { return std::isspace(c); }),
+                   part.end());
+        if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos)
+          file_.fail_at(node, fmt::format("{} must be token ids like 1,2,3, got '{}'", what, text));
+        joined += (joined.empty() ? "" : ",") + part;
+      }
+      return joined;
+    }
+    std::string joined;
+    for (const auto& item : items)
+      joined += (joined.empty() ? "" : ",") +
+                std::to_string(file_.integer(item, fmt::format("a token id in {}", what), 0, 1 << 30));
+    if (joined.empty()) file_.fail_at(node, fmt::format("{} must list at least one token id", what));
+    return joined;
+  }
+
+  void check_name(const YAML::Node& node, const std::string& name) const {
+    static const std::regex allowed(R"([A-Za-z0-9][A-Za-z0-9._+=,:-]*)");
+    if (!std::regex_match(name, allowed))
+      file_.fail_at(node, fmt::format("variant name '{}' may use letters, digits and ._+=,:- only",
+                                      name));
+  }
+
+  void add_variant(ExperimentSpec& spec, Variant variant, const YAML::Node& node) {
+    variant.options = options_.catalog->defaults();
+    for (const auto& [name, value] : variant.switches) variant.options[name] = value;
+    for (const auto& existing : spec.variants)
+      if (existing.name == variant.name)
+        file_.fail_at(node, fmt::format("variant '{}' is defined twice (first at {})",
+                                        variant.name, existing.where));
+    spec.variants.push_back(std::move(variant));
+  }
+
+  void read_variants(ExperimentSpec& spec, const YAML::Node& node) {
+    file_.require_sequence(node, "variants");
+    fs::path variants_dir = root_ / "variants";
+    for (const auto& entry : node) {
+      Variant v;
+      v.where = file_.where(entry);
+      if (entry.IsScalar()) {
+        v.name = entry.Scalar();
+        check_name(entry, v.name);
+        v.origin = "bundle";
+        v.bundle = v.name;
+        VariantBundle bundle = load_bundle_at(entry, variants_dir, v.bundle);
+        v.description = bundle.description;
+        v.switches = bundle.switches;
+        v.build_options = bundle.build_options;
+      } else {
+        auto keys = file_.keys(entry, "a variant",
+                               {"name", "description", "bundle", "switches", "build"});
+        if (!keys.count("name")) file_.fail_at(entry, "a variant needs a 'name'");
+        v.name = file_.text_value(keys["name"], "variant name");
+        check_name(keys["name"], v.name);
+        v.origin = "inline";
+        if (keys.count("bundle")) {
+          v.origin = "bundle";
+          v.bundle = file_.text_value(keys["bundle"], "bundle");
+          VariantBundle bundle = load_bundle_at(keys["bundle"], variants_dir, v.bundle);
+          v.description = bundle.description;
+          v.switches = bundle.switches;
+          v.build_options = bundle.build_options;
+        }
+        if (keys.count("description")) v.description = file_.scalar(keys["description"], "description");
+        if (keys.count("switches"))
+          for (auto& [name, value] :
+               read_switches(file_, keys["switches"], *options_.catalog, "switches"))
+            v.switches[name] = value;  // inline switches override the bundle's
+        if (keys.count("build"))
+          for (auto& [name, value] : read_build_options(file_, keys["build"], build_option_names_))
+            v.build_options[name] = value;  // inline options override the bundle's
+      }
+      add_variant(spec, std::move(v), entry);
+    }
+    if (spec.variants.empty()) file_.fail_at(node, "variants must list at least the baseline");
+  }
+
+  VariantBundle load_bundle_at(const YAML::Node& node, const fs::path& dir,
+                               const std::string& name) {
+    if (!fs::exists(dir / (name + ".yaml")))
+      file_.fail_at(node, fmt::format("no variant bundle '{}' (looked for {})", name,
+                                      (dir / (name + ".yaml")).string()));
+    return load_bundle(dir, name, *options_.catalog, build_option_names_);
+  }
+
+  void read_matrix(ExperimentSpec& spec, const YAML::Node& node) {
+    if (node.IsSequence()) {
+      for (const auto& sweep : node) read_sweep(spec, sweep);
+    } else {
+      read_sweep(spec, node);
+    }
+  }
+
+  // One sweep: the cartesian product of the listed switch values, each applied on top of the
+  // base variant (default: the baseline).
+  void read_sweep(ExperimentSpec& spec, const YAML::Node& node) {
+    auto keys = file_.keys(node, "matrix", {"base", "switches"});
+    if (!keys.count("switches")) file_.fail_at(node, "matrix needs 'switches: {name: [values]}'");
+    const Variant* base = &spec.variants.front();  // the baseline, rotated first
+    if (keys.count("base")) {
+      std::string base_name = file_.text_value(keys["base"], "matrix.base");
+      auto it = std::find_if(spec.variants.begin(), spec.variants.end(),
+                             [&](const Variant& v) { return v.name == base_name; });
+      if (it == spec.variants.end())
+        file_.fail_at(keys["base"], fmt::format("matrix.base '{}' is not one of the variants",
+                                                base_name));
+      base = &*it;
+    }
+    Variant base_copy = *base;  // spec.variants grows below
+    const YAML::Node sweep = keys["switches"];
+    file_.require_map(sweep, "matrix.switches");
+    std::vector<std::pair<std::string, std::vector<std::string>>> axes;
+    for (const auto& entry : sweep) {
+      const YAML::Node name_node = entry.first;
+      const YAML::Node values_node = entry.second;
+      std::string name = file_.scalar(name_node, "a matrix switch");
+      const SwitchInfo* info = options_.catalog->find(name);
+      if (!info)
+        file_.fail_at(name_node, fmt::format("unknown switch '{}' (the engine has: {})", name,
+                                             options_.catalog->names()));
+      std::vector<std::string> values;
+      auto check = [&](const YAML::Node& value) {
+        std::string problem;
+        auto normalized = options_.catalog->normalize(*info, file_.scalar(value, name), problem);
+        if (!normalized) file_.fail_at(value, problem);
+        values.push_back(*normalized);
+      };
+      if (values_node.IsSequence()) {
+        for (const auto& value : values_node) check(value);
+      } else {
+        check(values_node);
+      }
+      if (values.empty())
+        file_.fail_at(values_node, fmt::format("matrix switch {} has no values", name));
+      axes.emplace_back(info->name, std::move(values));
+    }
+    // Odometer over the axes, the last axis fastest: k=2,io=pread; k=2,io=mmap; k=4,...
+    std::vector<size_t> index(axes.size(), 0);
+    while (true) {
+      Variant v = base_copy;
+      v.origin = "matrix";
+      v.where = file_.where(node);
+      std::string suffix;
+      for (size_t a = 0; a < axes.size(); ++a) {
+        v.switches[axes[a].first] = axes[a].second[index[a]];
+        suffix += fmt::format("{}{}={}", a ? "," : "", axes[a].first, axes[a].second[index[a]]);
+      }
+      v.name = base_copy.name == spec.baseline ? suffix : base_copy.name + "+" + suffix;
+      if (v.description.empty()) v.description = "matrix: " + suffix;
+      add_variant(spec, std::move(v), node);
+      size_t a = axes.size();
+      while (a > 0 && ++index[a - 1] == axes[a - 1].second.size()) index[--a] = 0;
+      if (a == 0) break;
+    }
+  }
+
+  void read_quality(ExperimentSpec& spec, const YAML::Node& node) {
+    auto keys = file_.keys(node, "quality",
+                           {"text_file", "ids", "max_tokens", "reference_model", "reference_switches",
+                            "json_prompts", "json_tokens", "json_limit"});
+    QualitySpec& q = spec.quality;
+    q.enabled = true;
+    if (keys.count("text_file") && keys.count("ids"))
+      file_.fail_at(keys["ids"], "quality takes text_file or ids, not both");
+    if (keys.count("text_file")) q.text_file = existing_file(keys["text_file"], "quality.text_file");
+    if (keys.count("ids")) q.ids = read_ids(keys["ids"], "quality.ids");
+    if (keys.count("max_tokens"))
+      q.max_tokens = static_cast<int>(file_.integer(keys["max_tokens"], "quality.max_tokens", 2,
+                                                    1 << 24));
+    if (keys.count("reference_model")) q.reference_model = existing_model(keys["reference_model"]);
+    if (keys.count("reference_switches"))
+      q.reference_switches = read_switches(file_, keys["reference_switches"], *options_.catalog,
+                                           "quality.reference_switches");
+    if (keys.count("json_prompts"))
+      q.json_prompts = existing_file(keys["json_prompts"], "quality.json_prompts");
+    if (keys.count("json_tokens"))
+      q.json_tokens = static_cast<int>(file_.integer(keys["json_tokens"], "quality.json_tokens", 1,
+                                                     1 << 20));
+    if (keys.count("json_limit"))
+      q.json_limit = static_cast<int>(file_.integer(keys["json_limit"], "quality.json_limit", 0,
+                                                    1 << 20));
+    if (q.text_file.empty() && q.ids.empty() && q.json_prompts.empty())
+      file_.fail_at(node, "quality needs text_file or ids (KL divergence, perplexity) and/or "
+                          "json_prompts");
+  }
+
+  void read_keep(ExperimentSpec& spec, const YAML::Node& node) {
+    auto keys = file_.keys(node, "keep",
+                           {"min_speedup", "confidence", "max_kld_mean", "max_kld_p99",
+                            "min_top1_agree", "max_ppl_ratio", "min_json_validity",
+                            "max_json_validity_drop"});
+    KeepRule& k = spec.keep;
+    auto number = [&](const char* key) -> std::optional<double> {
+      if (!keys.count(key)) return std::nullopt;
+      double v = file_.number(keys[key], fmt::format("keep.{}", key));
+      if (!(v >= 0)) file_.fail_at(keys[key], fmt::format("keep.{} must not be negative", key));
+      return v;
+    };
+    if (auto v = number("min_speedup")) {
+      if (*v <= 0) file_.fail_at(keys["min_speedup"], "keep.min_speedup must be positive");
+      k.min_speedup = *v;
+    }
+    if (auto v = number("confidence")) {
+      if (!(*v > 0.5 && *v < 1))
+        file_.fail_at(keys["confidence"], "keep.confidence must be between 0.5 and 1");
+      k.confidence = *v;
+    }
+    k.max_kld_mean = number("max_kld_mean");
+    k.max_kld_p99 = number("max_kld_p99");
+    k.min_top1_agree = number("min_top1_agree");
+    k.max_ppl_ratio = number("max_ppl_ratio");
+    k.min_json_validity = number("min_json_validity");
+    k.max_json_validity_drop = number("max_json_validity_drop");
+  }
+
+  YamlFile file_;
+  const SpecOptions& options_;
+  fs::path root_;
+  std::vector<std::string> build_option_names_;
+};
+
+}  // namespace
+
+ExperimentSpec load_experiment(const fs::path& file, const SpecOptions& options) {
+  return SpecReader(file, options).read();
+}
+
+}  // namespace streammoe::lab

@@ -1,0 +1,113 @@
+#pragma once
+// An experiment as written in YAML (experiments/*.yaml), validated and resolved: models exist,
+// every switch is one the engine knows with a legal value, bundles are loaded from variants/,
+// matrix sweeps are expanded into variants. Every problem is an Error at file:line:column.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/switch_catalog.h"
+
+namespace streammoe::lab {
+
+enum class CacheState { kCold, kWarm };
+std::string to_string(CacheState state);
+
+enum class RunOrder {
+  kInterleaved,  // repeat-major within a build and model: drift hits every variant alike
+  kGrouped,      // all repeats of a variant back to back (hyperfine's order)
+};
+
+struct Variant {
+  std::string name;
+  std::string description;
+  std::string origin;  // inline | bundle | matrix
+  std::string bundle;  // variants/<bundle>.yaml when it came from one
+  std::map<std::string, std::string> switches;       // passed as --<name> <value>
+  std::map<std::string, std::string> options;        // every switch: engine defaults + switches
+  std::map<std::string, std::string> build_options;  // CMake -D options; empty = default build
+  std::string where;                                 // file:line:column of its definition
+};
+
+struct Workload {
+  std::vector<std::string> prompts;  // run r uses prompts[r % size]
+  bool token_ids = false;            // prompts are "1,2,3" id lists, passed as --ids
+  std::string source;                // "prompt" | "ids" | the file it came from
+  int tokens = 32;                   // tokens to generate
+  int prefill = 0;                   // words of text_file used as the prompt (0 = whole text)
+};
+
+struct QualitySpec {
+  bool enabled = false;
+  std::filesystem::path text_file;  // teacher-forced KL / PPL / top-1 text
+  std::string ids;                  // ... or a token-id list "1,2,3" (models without tokenizer)
+  int max_tokens = 256;
+  std::filesystem::path reference_model;  // empty: the experiment's model itself
+  std::map<std::string, std::string> reference_switches;
+  std::filesystem::path json_prompts;  // one JSON-start prompt per line; empty = skip
+  int json_tokens = 64;
+  int json_limit = 0;  // at most this many prompts (0 = all)
+};
+
+struct KeepRule {
+  double min_speedup = 1.0;  // median speed-up must exceed this, with CI low > 1
+  double confidence = 0.95;
+  std::optional<double> max_kld_mean;
+  std::optional<double> max_kld_p99;
+  std::optional<double> min_top1_agree;
+  std::optional<double> max_ppl_ratio;
+  std::optional<double> min_json_validity;
+  std::optional<double> max_json_validity_drop;  // vs the baseline's validity
+};
+
+struct ExperimentSpec {
+  std::filesystem::path file;
+  std::string yaml_text;
+  std::filesystem::path root;  // relative paths in the YAML are resolved against it
+  std::string name;
+  std::string hypothesis;
+  std::string track;
+  std::vector<std::filesystem::path> models;
+  Workload workload;
+  int repeats = 3;
+  CacheState cache = CacheState::kWarm;
+  bool drop_caches = false;  // cold only, and only when root
+  std::optional<uint64_t> memory_budget_bytes;
+  double timeout_s = 600;
+  RunOrder order = RunOrder::kInterleaved;
+  std::string baseline;
+  std::vector<Variant> variants;  // baseline first, then in file order, matrix expansions last
+  QualitySpec quality;
+  KeepRule keep;
+
+  const Variant& baseline_variant() const;
+  // What the runs depend on (models, workload, variants, cache, budget, quality): resuming is
+  // allowed only while this hash is unchanged.
+  std::string identity_hash() const;
+  nlohmann::json to_json() const;
+};
+
+struct SpecOptions {
+  const SwitchCatalog* catalog = nullptr;  // required
+  std::optional<std::filesystem::path> root;  // overrides the search for the project root
+  // CMake options a variant may set (STREAMMOE_*); empty = read them from <root>/CMakeLists.txt.
+  std::vector<std::string> build_options;
+};
+
+ExperimentSpec load_experiment(const std::filesystem::path& file, const SpecOptions& options);
+
+// "4GiB", "512MiB", "1.5G", "1000000" -> bytes (binary units); nullopt when malformed.
+std::optional<uint64_t> parse_bytes(std::string_view text);
+
+// The nearest ancestor of `start` holding a variants/ folder, else `start` itself.
+std::filesystem::path find_project_root(const std::filesystem::path& start);
+
+// STREAMMOE_* option names declared with option() in a CMakeLists.txt.
+std::vector<std::string> cmake_options(const std::filesystem::path& cmakelists);
+
+}  // namespace streammoe::lab

@@ -1,0 +1,51 @@
+#pragma once
+// Summary statistics for repeated measurements: median, quantiles, and percentile-bootstrap
+// confidence intervals with a fixed seed, so the same samples always give the same interval.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace streammoe::lab {
+
+inline constexpr uint64_t kBootstrapSeed = 0x5eed5eed2024ULL;
+inline constexpr int kBootstrapResamples = 10000;
+
+struct Interval {
+  double low = 0;
+  double high = 0;
+  bool contains(double x) const { return low <= x && x <= high; }
+};
+
+double mean(std::span<const double> samples);    // NaN when empty
+double median(std::span<const double> samples);  // NaN when empty
+// Linear-interpolation quantile (R type 7, numpy's default) of the samples; q in [0, 1].
+double quantile(std::span<const double> samples, double q);
+
+// Percentile bootstrap CI of the median.
+Interval bootstrap_median_ci(std::span<const double> samples, double confidence = 0.95,
+                             int resamples = kBootstrapResamples, uint64_t seed = kBootstrapSeed);
+
+struct RatioEstimate {
+  double ratio = 0;  // median(numerator) / median(denominator)
+  Interval ci;
+};
+// Percentile bootstrap CI of the ratio of medians, both groups resampled independently (the
+// speed-up of a variant over the baseline).
+RatioEstimate bootstrap_ratio_of_medians(std::span<const double> numerator,
+                                         std::span<const double> denominator,
+                                         double confidence = 0.95,
+                                         int resamples = kBootstrapResamples,
+                                         uint64_t seed = kBootstrapSeed);
+
+// SplitMix64: tiny, fast, and identical on every platform (std distributions are not).
+class SplitMix64 {
+ public:
+  explicit SplitMix64(uint64_t seed) : state_(seed) {}
+  uint64_t next();
+  size_t below(size_t n) { return static_cast<size_t>(next() % n); }
+
+ private:
+  uint64_t state_;
+};
+
+}  // namespace streammoe::lab

@@ -1,0 +1,362 @@
+#include "harness/store_schema.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "engine/util/error.h"
+
+namespace streammoe::lab {
+
+namespace {
+
+SchemaDef build_schema() {
+  SchemaDef schema;
+  schema.version = 1;
+
+  schema.tables.push_back(TableDef{
+      .name = "experiments",
+      .columns =
+          {
+              {.name = "id", .sql = "INTEGER PRIMARY KEY"},
+              {.name = "name", .sql = "TEXT NOT NULL"},
+              {.name = "hypothesis", .sql = "TEXT"},
+              {.name = "track", .sql = "TEXT"},
+              {.name = "spec_path", .sql = "TEXT"},
+              {.name = "spec_yaml", .sql = "TEXT"},  // the YAML exactly as run
+              {.name = "spec_hash", .sql = "TEXT NOT NULL"},
+              {.name = "plan_json", .sql = "TEXT"},  // models, workload, repeats, keep rule
+              {.name = "runs_planned", .sql = "INTEGER"},
+              {.name = "status", .sql = "TEXT NOT NULL"},  // running | complete
+              {.name = "started_at", .sql = "TEXT"},
+              {.name = "finished_at", .sql = "TEXT"},
+          },
+  });
+
+  // One row per session (the first run and each --resume), so a resumed experiment shows every
+  // machine state it was measured under.
+  schema.tables.push_back(TableDef{
+      .name = "environment",
+      .columns =
+          {
+              {.name = "id", .sql = "INTEGER PRIMARY KEY"},
+              {.name = "experiment_id", .sql = "INTEGER NOT NULL REFERENCES experiments(id)"},
+              {.name = "captured_at", .sql = "TEXT"},
+              {.name = "git_commit",
+               .sql = "TEXT",
+               .tsv_rank = 1,
+               .tsv_name = "commit"},
+              {.name = "git_dirty", .sql = "INTEGER"},
+              {.name = "compiler", .sql = "TEXT"},
+              {.name = "build_type", .sql = "TEXT"},
+              {.name = "build_flags", .sql = "TEXT"},
+              {.name = "engine_path", .sql = "TEXT"},
+              {.name = "cpu_model", .sql = "TEXT"},
+              {.name = "cpu_flags", .sql = "TEXT"},
+              {.name = "cpu_cores", .sql = "INTEGER"},
+              {.name = "kernel", .sql = "TEXT"},
+              {.name = "hostname", .sql = "TEXT"},
+              {.name = "disk", .sql = "TEXT"},  // device, model and rotational flag of the model files
+              {.name = "memory_total_mb", .sql = "REAL"},
+              {.name = "cache_state", .sql = "TEXT"},  // cold | warm
+              {.name = "drop_caches", .sql = "INTEGER"},
+              {.name = "budget_bytes", .sql = "INTEGER"},
+              {.name = "budget_enforced", .sql = "INTEGER"},
+              {.name = "budget_mechanism", .sql = "TEXT"},  // cgroup-v2 | cgroup-v1 | none
+              {.name = "budget_note", .sql = "TEXT"},
+          },
+  });
+
+  schema.tables.push_back(TableDef{
+      .name = "variants",
+      .columns =
+          {
+              {.name = "id", .sql = "INTEGER PRIMARY KEY"},
+              {.name = "experiment_id", .sql = "INTEGER NOT NULL REFERENCES experiments(id)"},
+              {.name = "ordinal", .sql = "INTEGER NOT NULL"},
+              {.name = "name",
+               .sql = "TEXT NOT NULL",
+               .results_rank = 1,
+               .shown = Shown::kAlways,
+               .label = "variant"},
+              {.name = "description", .sql = "TEXT"},
+              {.name = "origin", .sql = "TEXT"},  // inline | bundle | matrix
+              {.name = "bundle", .sql = "TEXT"},
+              {.name = "is_baseline", .sql = "INTEGER NOT NULL DEFAULT 0"},
+              {.name = "switches_json", .sql = "TEXT"},        // what the variant sets
+              {.name = "options_json", .sql = "TEXT"},         // full: engine defaults + switches
+              {.name = "build_options_json", .sql = "TEXT"},   // compile-time options
+              {.name = "engine_path", .sql = "TEXT"},
+          },
+      .constraints = {"UNIQUE(experiment_id, name)"},
+  });
+
+  schema.tables.push_back(TableDef{
+      .name = "runs",
+      .columns =
+          {
+              {.name = "id", .sql = "INTEGER PRIMARY KEY"},
+              {.name = "experiment_id", .sql = "INTEGER NOT NULL REFERENCES experiments(id)"},
+              {.name = "variant_id", .sql = "INTEGER NOT NULL REFERENCES variants(id)"},
+              {.name = "environment_id", .sql = "INTEGER REFERENCES environment(id)"},
+              {.name = "model", .sql = "TEXT NOT NULL"},
+              {.name = "repeat", .sql = "INTEGER NOT NULL"},
+              {.name = "ordinal", .sql = "INTEGER"},  // position in the planned order
+              {.name = "prompt_index", .sql = "INTEGER"},
+              {.name = "status", .sql = "TEXT NOT NULL"},  // ok | error | crash | timeout | oom
+              {.name = "exit_code", .sql = "INTEGER"},
+              {.name = "signal", .sql = "INTEGER"},
+              {.name = "wall_ms", .sql = "REAL"},
+              {.name = "started_at", .sql = "TEXT"},
+              {.name = "finished_at", .sql = "TEXT"},
+              {.name = "command", .sql = "TEXT"},
+              {.name = "stderr_tail", .sql = "TEXT"},
+              {.name = "decode_ms_json", .sql = "TEXT"},  // raw per-token samples
+              {.name = "metrics_json", .sql = "TEXT"},    // the engine's JSON as written
+          },
+      .constraints = {"UNIQUE(experiment_id, variant_id, model, repeat)"},
+  });
+
+  schema.tables.push_back(TableDef{
+      .name = "metrics",
+      .columns =
+          {
+              {.name = "run_id", .sql = "INTEGER PRIMARY KEY REFERENCES runs(id)"},
+              {.name = "prompt_tokens", .sql = "INTEGER"},
+              {.name = "generated_tokens", .sql = "INTEGER"},
+              {.name = "ttft_ms", .sql = "REAL"},
+              {.name = "decode_tok_s", .sql = "REAL"},
+              {.name = "prefill_tok_s", .sql = "REAL"},
+              {.name = "attention_ms", .sql = "REAL"},  // phase_ms_per_token.*
+              {.name = "linear_attention_ms", .sql = "REAL"},
+              {.name = "routing_ms", .sql = "REAL"},
+              {.name = "expert_io_wait_ms", .sql = "REAL"},
+              {.name = "expert_compute_ms", .sql = "REAL"},
+              {.name = "lm_head_ms", .sql = "REAL"},
+              {.name = "other_ms", .sql = "REAL"},
+              {.name = "expert_bytes_read_per_token", .sql = "REAL"},
+              {.name = "experts_loaded_per_token", .sql = "REAL"},
+              {.name = "peak_rss_mb", .sql = "REAL"},
+              {.name = "params_total", .sql = "INTEGER"},
+              {.name = "params_active", .sql = "INTEGER"},
+              {.name = "model_type", .sql = "TEXT"},
+              {.name = "engine_commit", .sql = "TEXT"},
+              {.name = "engine_build_type", .sql = "TEXT"},
+              {.name = "engine_flags", .sql = "TEXT"},
+          },
+  });
+
+  schema.tables.push_back(TableDef{
+      .name = "quality",
+      .columns =
+          {
+              {.name = "id", .sql = "INTEGER PRIMARY KEY"},
+              {.name = "experiment_id", .sql = "INTEGER NOT NULL REFERENCES experiments(id)"},
+              {.name = "variant_id", .sql = "INTEGER NOT NULL REFERENCES variants(id)"},
+              {.name = "model", .sql = "TEXT NOT NULL"},
+              {.name = "status", .sql = "TEXT NOT NULL"},  // ok | error
+              {.name = "error", .sql = "TEXT"},
+              {.name = "tokens", .sql = "INTEGER"},
+              {.name = "ppl", .sql = "REAL"},
+              {.name = "ref_ppl", .sql = "REAL"},
+              {.name = "ppl_ratio",
+               .sql = "REAL",
+               .results_rank = 11,
+               .shown = Shown::kIfVaries,
+               .label = "PPL ratio",
+               .precision = 4},
+              {.name = "nll_mean", .sql = "REAL"},
+              {.name = "kld_mean",
+               .sql = "REAL",
+               .results_rank = 9,
+               .shown = Shown::kIfVaries,
+               .label = "KLD mean",
+               .precision = 5},
+              {.name = "kld_p50", .sql = "REAL"},
+              {.name = "kld_p90", .sql = "REAL"},
+              {.name = "kld_p95", .sql = "REAL"},
+              {.name = "kld_p99",
+               .sql = "REAL",
+               .results_rank = 10,
+               .shown = Shown::kIfVaries,
+               .label = "KLD p99",
+               .precision = 5},
+              {.name = "kld_max", .sql = "REAL"},
+              {.name = "top1_agree",
+               .sql = "REAL",
+               .results_rank = 12,
+               .shown = Shown::kIfVaries,
+               .label = "top-1 agree",
+               .precision = 4},
+              {.name = "json_valid", .sql = "INTEGER"},
+              {.name = "json_total", .sql = "INTEGER"},
+              {.name = "json_validity",
+               .sql = "REAL",
+               .results_rank = 13,
+               .shown = Shown::kIfVaries,
+               .label = "JSON valid",
+               .precision = 3},
+              {.name = "reference_logits", .sql = "TEXT"},
+          },
+      .constraints = {"UNIQUE(experiment_id, variant_id, model)"},
+  });
+
+  schema.tables.push_back(TableDef{
+      .name = "verdicts",
+      .columns =
+          {
+              {.name = "id", .sql = "INTEGER PRIMARY KEY"},
+              {.name = "experiment_id", .sql = "INTEGER NOT NULL REFERENCES experiments(id)"},
+              {.name = "variant_id", .sql = "INTEGER NOT NULL REFERENCES variants(id)"},
+              {.name = "model",
+               .sql = "TEXT NOT NULL",
+               .results_rank = 2,
+               .shown = Shown::kIfVaries,
+               .label = "model",
+               .tsv_rank = 2,
+               .tsv_name = "model"},
+              {.name = "n_ok",
+               .sql = "INTEGER",
+               .results_rank = 3,
+               .shown = Shown::kIfVaries,
+               .label = "ok runs",
+               .precision = 0},
+              {.name = "n_failed",
+               .sql = "INTEGER",
+               .results_rank = 4,
+               .shown = Shown::kIfVaries,
+               .label = "failed",
+               .precision = 0},
+              {.name = "tok_s_median",
+               .sql = "REAL",
+               .results_rank = 5,
+               .shown = Shown::kAlways,
+               .label = "tok/s [95% CI]",
+               .ci_low = "tok_s_ci_low",
+               .ci_high = "tok_s_ci_high",
+               .tsv_rank = 5,
+               .tsv_name = "tok_sec"},
+              {.name = "tok_s_ci_low", .sql = "REAL"},
+              {.name = "tok_s_ci_high", .sql = "REAL"},
+              {.name = "speedup",
+               .sql = "REAL",
+               .results_rank = 6,
+               .shown = Shown::kAlways,
+               .label = "speed-up [95% CI]",
+               .precision = 3,
+               .ci_low = "speedup_ci_low",
+               .ci_high = "speedup_ci_high"},
+              {.name = "speedup_ci_low", .sql = "REAL"},
+              {.name = "speedup_ci_high", .sql = "REAL"},
+              {.name = "ttft_ms_median",
+               .sql = "REAL",
+               .results_rank = 7,
+               .shown = Shown::kIfVaries,
+               .label = "TTFT ms",
+               .precision = 1,
+               .tsv_rank = 6,
+               .tsv_name = "ttft_ms"},
+              {.name = "peak_rss_mb_median", .sql = "REAL"},
+              {.name = "mem_gb",
+               .sql = "REAL",
+               .results_rank = 8,
+               .shown = Shown::kIfVaries,
+               .label = "peak GB",
+               .precision = 3,
+               .tsv_rank = 7,
+               .tsv_name = "mem_gb"},
+              {.name = "params_b", .sql = "REAL", .precision = 4, .tsv_rank = 3,
+               .tsv_name = "params_B"},
+              {.name = "active_b", .sql = "REAL", .precision = 4, .tsv_rank = 4,
+               .tsv_name = "active_B"},
+              {.name = "verdict",
+               .sql = "TEXT NOT NULL",  // baseline | keep | discard | crash
+               .results_rank = 20,
+               .shown = Shown::kAlways,
+               .label = "verdict",
+               .tsv_rank = 8,
+               .tsv_name = "status"},
+              {.name = "reason",
+               .sql = "TEXT",
+               .results_rank = 21,
+               .shown = Shown::kAlways,
+               .label = "why"},
+              {.name = "description", .sql = "TEXT", .tsv_rank = 9, .tsv_name = "description"},
+          },
+      .constraints = {"UNIQUE(experiment_id, variant_id, model)"},
+  });
+  return schema;
+}
+
+std::vector<ExportColumn> ranked_columns(const SchemaDef& schema, int ColumnDef::*rank) {
+  std::vector<ExportColumn> out;
+  for (const auto& table : schema.tables)
+    for (const auto& column : table.columns)
+      if (column.*rank > 0) out.push_back({std::string(table.name), &column});
+  std::stable_sort(out.begin(), out.end(), [rank](const ExportColumn& a, const ExportColumn& b) {
+    return a.column->*rank < b.column->*rank;
+  });
+  return out;
+}
+
+}  // namespace
+
+const ColumnDef* TableDef::find(std::string_view column) const {
+  for (const auto& c : columns)
+    if (c.name == column) return &c;
+  return nullptr;
+}
+
+const TableDef& SchemaDef::table(std::string_view name) const {
+  for (const auto& t : tables)
+    if (t.name == name) return t;
+  fail("schema has no table {}", name);
+}
+
+const SchemaDef& lab_schema() {
+  static const SchemaDef schema = build_schema();
+  return schema;
+}
+
+const std::vector<std::string_view>& phase_names() {
+  static const std::vector<std::string_view> names = {
+      "attention",      "linear_attention", "routing", "expert_io_wait",
+      "expert_compute", "lm_head",          "other"};
+  return names;
+}
+
+std::string create_table_sql(const TableDef& table) {
+  std::string sql = fmt::format("CREATE TABLE IF NOT EXISTS {} (", table.name);
+  bool first = true;
+  for (const auto& column : table.columns) {
+    sql += fmt::format("{}\n  {} {}", first ? "" : ",", column.name, column.sql);
+    first = false;
+  }
+  for (const auto& constraint : table.constraints) sql += fmt::format(",\n  {}", constraint);
+  return sql + "\n)";
+}
+
+std::vector<std::string> migration_sql(const SchemaDef& schema, int from_version) {
+  std::vector<std::string> statements;
+  for (const auto& table : schema.tables) {
+    if (table.since > from_version) {
+      statements.push_back(create_table_sql(table));
+      continue;
+    }
+    for (const auto& column : table.columns)
+      if (column.since > from_version)
+        statements.push_back(
+            fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table.name, column.name, column.sql));
+  }
+  return statements;
+}
+
+std::vector<ExportColumn> results_columns(const SchemaDef& schema) {
+  return ranked_columns(schema, &ColumnDef::results_rank);
+}
+
+std::vector<ExportColumn> tsv_columns(const SchemaDef& schema) {
+  return ranked_columns(schema, &ColumnDef::tsv_rank);
+}
+
+}  // namespace streammoe::lab

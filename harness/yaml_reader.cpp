@@ -1,0 +1,146 @@
+#include "harness/yaml_reader.h"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "engine/util/error.h"
+
+namespace streammoe::lab {
+
+namespace {
+
+std::string kind_name(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return fmt::format("'{}'", node.Scalar());
+    default:
+      return "an undefined value";
+  }
+}
+
+}  // namespace
+
+YamlFile YamlFile::load(const std::filesystem::path& path) {
+  YamlFile file;
+  file.path_ = path;
+  std::ifstream in(path);
+  if (!in) fail("{}: cannot read the file", path.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  file.text_ = text.str();
+  try {
+    file.root_ = YAML::Load(file.text_);
+  } catch (const YAML::ParserException& e) {
+    fail("{}:{}:{}: YAML syntax error: {}", path.string(), e.mark.line + 1, e.mark.column + 1,
+         e.msg);
+  }
+  return file;
+}
+
+std::string YamlFile::where(const YAML::Node& node) const {
+  YAML::Mark mark = node.Mark();
+  if (mark.is_null()) return path_.string();
+  return fmt::format("{}:{}:{}", path_.string(), mark.line + 1, mark.column + 1);
+}
+
+void YamlFile::fail_at(const YAML::Node& node, std::string_view problem) const {
+  fail("{}: {}", where(node), problem);
+}
+
+void YamlFile::require_map(const YAML::Node& node, std::string_view what) const {
+  if (!node.IsMap()) fail_at(node, fmt::format("{} must be a map, got {}", what, kind_name(node)));
+}
+
+void YamlFile::require_sequence(const YAML::Node& node, std::string_view what) const {
+  if (!node.IsSequence())
+    fail_at(node, fmt::format("{} must be a list, got {}", what, kind_name(node)));
+}
+
+std::map<std::string, YAML::Node> YamlFile::keys(const YAML::Node& map, std::string_view context,
+                                                 const std::vector<std::string_view>& allowed) const {
+  require_map(map, context);
+  std::map<std::string, YAML::Node> out;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const YAML::Node& key = it->first;
+    if (!key.IsScalar()) fail_at(key, fmt::format("{}: keys must be plain names", context));
+    std::string name = key.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
+      fail_at(key, fmt::format("unknown key '{}' in {} (allowed: {})", name, context,
+                               fmt::join(allowed, ", ")));
+    if (out.count(name)) fail_at(key, fmt::format("key '{}' appears twice in {}", name, context));
+    out.emplace(name, it->second);
+  }
+  return out;
+}
+
+std::string YamlFile::scalar(const YAML::Node& node, std::string_view what) const {
+  if (!node.IsScalar())
+    fail_at(node, fmt::format("{} must be a single value, got {}", what, kind_name(node)));
+  return node.Scalar();
+}
+
+std::string YamlFile::text_value(const YAML::Node& node, std::string_view what) const {
+  std::string value = scalar(node, what);
+  if (value.empty()) fail_at(node, fmt::format("{} must not be empty", what));
+  return value;
+}
+
+int64_t YamlFile::integer(const YAML::Node& node, std::string_view what, int64_t min,
+                          int64_t max) const {
+  std::string text = scalar(node, what);
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size())
+    fail_at(node, fmt::format("{} must be an integer, got '{}'", what, text));
+  if (value < min || value > max)
+    fail_at(node, fmt::format("{} must be between {} and {}, got {}", what, min, max, value));
+  return value;
+}
+
+double YamlFile::number(const YAML::Node& node, std::string_view what) const {
+  std::string text = scalar(node, what);
+  char* end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size())
+    fail_at(node, fmt::format("{} must be a number, got '{}'", what, text));
+  return value;
+}
+
+bool YamlFile::boolean(const YAML::Node& node, std::string_view what) const {
+  std::string text = scalar(node, what);
+  if (text == "true" || text == "yes" || text == "on") return true;
+  if (text == "false" || text == "no" || text == "off") return false;
+  fail_at(node, fmt::format("{} must be true or false, got '{}'", what, text));
+}
+
+std::vector<std::pair<YAML::Node, YAML::Node>> YamlFile::scalar_map(const YAML::Node& node,
+                                                                    std::string_view what) const {
+  std::vector<std::pair<YAML::Node, YAML::Node>> out;
+  if (node.IsNull()) return out;  // "switches:" with nothing after it
+  require_map(node, what);
+  std::set<std::string> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    std::string key = scalar(it->first, fmt::format("a key of {}", what));
+    if (!seen.insert(key).second)
+      fail_at(it->first, fmt::format("key '{}' appears twice in {}", key, what));
+    if (!it->second.IsScalar())
+      fail_at(it->second, fmt::format("{}.{} must be a single value, got {}", what, key,
+                                      kind_name(it->second)));
+    out.emplace_back(it->first, it->second);
+  }
+  return out;
+}
+
+}  // namespace streammoe::lab

@@ -1,0 +1,132 @@
+#include "report/terminal.h"
+
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "harness/stats.h"
+#include "report/exporter.h"
+
+namespace streammoe::lab {
+
+namespace {
+
+// Columns padded to their widest cell, for a fixed-width terminal.
+std::string aligned(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows)
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (widths.size() <= i) widths.push_back(0);
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i)
+      line += fmt::format("{:<{}}", row[i], i + 1 < row.size() ? widths[i] + 2 : 0);
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+// decode tok/s of the ok runs, by (variant name, model).
+std::map<std::pair<std::string, std::string>, std::vector<double>> samples_of(Store& store,
+                                                                            int64_t id) {
+  std::map<std::pair<std::string, std::string>, std::vector<double>> out;
+  for (const auto& row : store.query(
+           "SELECT v.name, r.model, m.decode_tok_s FROM runs r JOIN variants v ON v.id = "
+           "r.variant_id JOIN metrics m ON m.run_id = r.id WHERE r.experiment_id = ? AND "
+           "r.status = 'ok' AND m.decode_tok_s IS NOT NULL ORDER BY v.ordinal, r.repeat",
+           {id}))
+    out[{to_text(row.at("name")), to_text(row.at("model"))}].push_back(
+        to_double(row.at("decode_tok_s")));
+  return out;
+}
+
+}  // namespace
+
+std::string list_view(Store& store) {
+  std::vector<std::vector<std::string>> rows = {
+      {"id", "name", "track", "started", "status", "runs", "failed", "kept", "best tok/s"}};
+  for (const auto& r : store.query(
+           "SELECT e.id, e.name, e.track, e.started_at, e.status, e.runs_planned, "
+           "(SELECT COUNT(*) FROM runs WHERE experiment_id = e.id) AS recorded, "
+           "(SELECT COUNT(*) FROM runs WHERE experiment_id = e.id AND status <> 'ok') AS failed, "
+           "(SELECT COUNT(*) FROM verdicts WHERE experiment_id = e.id AND verdict = 'keep') AS "
+           "kept, (SELECT MAX(tok_s_median) FROM verdicts WHERE experiment_id = e.id) AS best "
+           "FROM experiments e ORDER BY e.id")) {
+    double best = to_double(r.at("best"));
+    rows.push_back({to_text(r.at("id")), to_text(r.at("name")), to_text(r.at("track")),
+                    to_text(r.at("started_at")), to_text(r.at("status")),
+                    fmt::format("{}/{}", to_text(r.at("recorded")), to_text(r.at("runs_planned"))),
+                    to_text(r.at("failed")), to_text(r.at("kept")),
+                    std::isfinite(best) ? fmt::format("{:.2f}", best) : ""});
+  }
+  if (rows.size() == 1) return "no experiments yet\n";
+  return aligned(rows);
+}
+
+std::string show_view(Store& store, int64_t experiment_id) {
+  LabResults results = load_results(store, {experiment_id});
+  if (results.experiments.empty()) return "no such experiment\n";
+  const ExperimentResults& e = results.experiments.front();
+  std::string out = fmt::format("experiment #{} {} ({}), started {}\n", e.id, e.name, e.status,
+                                e.started_at);
+  if (!e.hypothesis.empty()) out += fmt::format("hypothesis: {}\n", e.hypothesis);
+  out += fmt::format("runs: {}/{} recorded, {} failed, {} session(s)\n", e.runs_recorded,
+                     e.runs_planned, e.runs_failed, e.sessions);
+  out += fmt::format("environment: {}\n\n", environment_summary(e));
+  out += markdown_table(results_table(e));
+  auto failures = store.query(
+      "SELECT v.name, r.model, r.repeat, r.status, r.stderr_tail FROM runs r JOIN variants v ON "
+      "v.id = r.variant_id WHERE r.experiment_id = ? AND r.status <> 'ok' ORDER BY r.ordinal",
+      {experiment_id});
+  if (!failures.empty()) {
+    out += "\nfailed runs:\n";
+    for (const auto& f : failures) {
+      std::string tail = to_text(f.at("stderr_tail"));
+      while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
+      auto last = tail.rfind('\n');
+      out += fmt::format("  {} rep {} on {}: {}: {}\n", to_text(f.at("name")),
+                         to_int(f.at("repeat")) + 1, to_text(f.at("model")), to_text(f.at("status")),
+                         last == std::string::npos ? tail : tail.substr(last + 1));
+    }
+  }
+  return out;
+}
+
+std::string compare_view(Store& store, int64_t a, int64_t b) {
+  auto name_of = [&](int64_t id) {
+    auto rows = store.query("SELECT name FROM experiments WHERE id = ?", {id});
+    return rows.empty() ? std::string("?") : to_text(rows[0].values[0]);
+  };
+  auto samples_a = samples_of(store, a), samples_b = samples_of(store, b);
+  std::map<std::pair<std::string, std::string>, std::string> verdict_a, verdict_b;
+  for (auto [id, verdicts] : {std::pair{a, &verdict_a}, std::pair{b, &verdict_b}})
+    for (const auto& r : store.query(
+             "SELECT v.name, d.model, d.verdict FROM verdicts d JOIN variants v ON v.id = "
+             "d.variant_id WHERE d.experiment_id = ?",
+             {id}))
+      (*verdicts)[{to_text(r.at("name")), to_text(r.at("model"))}] = to_text(r.at("verdict"));
+
+  std::string out = fmt::format("A = #{} {}, B = #{} {}\n\n", a, name_of(a), b, name_of(b));
+  std::vector<std::vector<std::string>> rows = {
+      {"variant", "model", "A tok/s", "B tok/s", "B/A [95% CI]", "A verdict", "B verdict"}};
+  int matched = 0;
+  for (const auto& [key, sa] : samples_a) {
+    auto it = samples_b.find(key);
+    if (it == samples_b.end()) continue;
+    ++matched;
+    RatioEstimate ratio = bootstrap_ratio_of_medians(it->second, sa);
+    rows.push_back({key.first, key.second, fmt::format("{:.2f}", median(sa)),
+                    fmt::format("{:.2f}", median(it->second)),
+                    fmt::format("{:.3f} [{:.3f}, {:.3f}]", ratio.ratio, ratio.ci.low, ratio.ci.high),
+                    verdict_a[key], verdict_b[key]});
+  }
+  if (matched == 0) return out + "no variant (by name and model) has successful runs in both\n";
+  return out + aligned(rows);
+}
+
+}  // namespace streammoe::lab

@@ -1,0 +1,189 @@
+// streammoe-lab as a program, against tests/harness/data/fake_streammoe.sh: help and errors,
+// a crashing, a hanging and a failing variant recorded while the experiment goes on, and the
+// lab SIGKILLed mid-experiment then finished by --resume with no duplicated or lost runs.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "harness/executor.h"
+#include "harness/store.h"
+#include "lab_test_util.h"
+
+namespace streammoe::lab {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TempDir;
+
+std::string lab() { return (testing::bin_dir() / "streammoe-lab").string(); }
+std::string fake_engine() { return (testing::data_dir() / "fake_streammoe.sh").string(); }
+
+ExecResult run_lab(std::vector<std::string> args, std::vector<std::string> env = {},
+                   double timeout_s = 120) {
+  SubprocessExecutor executor;
+  Command command;
+  command.argv = {"/usr/bin/env"};
+  for (auto& e : env) command.argv.push_back(e);
+  command.argv.push_back(lab());
+  for (auto& a : args) command.argv.push_back(a);
+  command.timeout_s = timeout_s;
+  return executor.execute(command);
+}
+
+class LabCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(lab())) GTEST_SKIP() << lab() << " is not built";
+    testing::make_project(dir_.path());
+    testing::write_text(dir_ / "json.txt", "{\"good\": \n{\"bad\": \n");
+  }
+
+  std::string write_experiment(const std::string& yaml) {
+    testing::write_text(dir_ / "experiments/e.yaml", yaml);
+    return (dir_ / "experiments/e.yaml").string();
+  }
+
+  std::vector<std::string> run_args(const std::string& spec) {
+    return {"run", spec, "--db", (dir_ / "lab.db").string(), "--engine", fake_engine()};
+  }
+
+  int64_t scalar(const std::string& sql) {
+    Store store(dir_ / "lab.db");
+    return to_int(store.query(sql)[0].values[0]);
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(LabCliTest, HelpForEverySubcommand) {
+  for (const char* sub : {"run", "report", "list", "show", "compare"}) {
+    ExecResult r = run_lab({sub, "--help"});
+    EXPECT_TRUE(r.ok()) << sub;
+    EXPECT_THAT(r.stdout_text, HasSubstr("--db")) << sub;
+  }
+  EXPECT_THAT(run_lab({"run", "--help"}).stdout_text, HasSubstr("--resume"));
+  EXPECT_THAT(run_lab({"run", "--help"}).stdout_text, HasSubstr("--dry-run"));
+}
+
+TEST_F(LabCliTest, BadYamlIsOneLineNamingFileAndLine) {
+  std::string spec = write_experiment(
+      "name: x\nmodel: models/tiny\nworkload: {prompt: hi}\nbaseline: b\nvariants: [{name: b}]\n"
+      "warmup: 2\n");
+  ExecResult r = run_lab(run_args(spec));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.stderr_tail, "streammoe-lab: error: " + spec +
+                               ":6:1: unknown key 'warmup' in the experiment (allowed: name, "
+                               "hypothesis, track, root, model, models, workload, repeats, cache, "
+                               "drop_caches, memory_budget, timeout_s, order, baseline, variants, "
+                               "matrix, quality, keep)\n");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "lab.db"));  // nothing was run or written
+}
+
+TEST_F(LabCliTest, FailuresAreRecordedAndTheExperimentGoesOn) {
+  std::string spec = write_experiment(R"(name: failures
+model: models/tiny
+workload: {prompt: hello, tokens: 8}
+repeats: 2
+timeout_s: 1.5
+baseline: base
+variants:
+  - name: base
+  - mmap
+  - name: crashes
+    switches: {k: 2}
+  - name: hangs
+    switches: {threads: 4}
+  - name: refused
+    switches: {io: direct}
+quality:
+  ids: [1, 2, 3]
+  json_prompts: json.txt
+)");
+  ExecResult r = run_lab(run_args(spec), {"FAKE_ENGINE_CRASH_IF=k=2", "FAKE_ENGINE_HANG_IF=threads=4",
+                                          "FAKE_ENGINE_FAIL_IF=io=direct"});
+  ASSERT_TRUE(r.ok()) << describe(r) << r.stderr_tail;
+  // The results table on stdout, a line per run on stderr (not a terminal).
+  EXPECT_THAT(r.stdout_text, HasSubstr("| mmap |"));
+  EXPECT_THAT(r.stdout_text, HasSubstr("10 runs planned, 10 run now, 0 already recorded, 6 failed"));
+  EXPECT_THAT(r.stderr_tail, HasSubstr("[10/10]"));
+  Store store(dir_ / "lab.db");
+  auto statuses = store.query(
+      "SELECT v.name, r.status, r.signal, r.exit_code, r.stderr_tail FROM runs r JOIN variants v "
+      "ON v.id = r.variant_id WHERE r.repeat = 0 ORDER BY v.ordinal");
+  ASSERT_EQ(statuses.size(), 5u);
+  EXPECT_EQ(to_text(statuses[1].at("status")), "ok");
+  EXPECT_EQ(to_text(statuses[2].at("status")), "crash");
+  EXPECT_EQ(to_int(statuses[2].at("signal")), SIGSEGV);
+  EXPECT_THAT(to_text(statuses[2].at("stderr_tail")), HasSubstr("segmentation fault while reading expert 7"));
+  EXPECT_EQ(to_text(statuses[3].at("status")), "timeout");
+  EXPECT_EQ(to_text(statuses[4].at("status")), "error");
+  EXPECT_EQ(to_int(statuses[4].at("exit_code")), 1);
+  EXPECT_THAT(to_text(statuses[4].at("stderr_tail")), HasSubstr("--io: this value is not supported"));
+  auto verdicts = store.query(
+      "SELECT v.name, d.verdict FROM verdicts d JOIN variants v ON v.id = d.variant_id ORDER BY "
+      "v.ordinal");
+  std::vector<std::string> got;
+  for (const auto& v : verdicts) got.push_back(to_text(v.values[0]) + "=" + to_text(v.values[1]));
+  EXPECT_THAT(got, ::testing::ElementsAre("base=baseline", "mmap=keep", "crashes=crash",
+                                          "hangs=crash", "refused=crash"));
+  auto quality = store.query(
+      "SELECT q.status, q.json_valid, q.json_total, q.kld_mean FROM quality q JOIN variants v ON "
+      "v.id = q.variant_id WHERE v.name = 'mmap'");
+  EXPECT_EQ(to_text(quality[0].at("status")), "ok");
+  EXPECT_EQ(to_int(quality[0].at("json_valid")), 1);
+  EXPECT_EQ(to_int(quality[0].at("json_total")), 2);
+
+  ExecResult shown = run_lab({"show", "failures", "--db", (dir_ / "lab.db").string()});
+  EXPECT_THAT(shown.stdout_text, HasSubstr("hangs rep 1 on models/tiny: timeout"));
+  ExecResult listed = run_lab({"list", "--db", (dir_ / "lab.db").string()});
+  EXPECT_THAT(listed.stdout_text, HasSubstr("failures"));
+}
+
+TEST_F(LabCliTest, KilledLabResumesWithoutDuplicatedOrLostRuns) {
+  std::string spec = write_experiment(R"(name: resumable
+model: models/tiny
+workload: {prompt: hello}
+repeats: 3
+baseline: base
+variants: [{name: base}, mmap, {name: naive, switches: {dequant: naive}}]
+)");
+  std::string counter = (dir_ / "engine-runs.txt").string();
+  ExecResult killed = run_lab(run_args(spec), {"FAKE_ENGINE_COUNTER=" + counter,
+                                               "FAKE_ENGINE_KILL_PARENT_AT=5"});
+  ASSERT_EQ(killed.kind, ExitKind::kSignaled) << describe(killed) << killed.stderr_tail;
+  EXPECT_EQ(killed.signal, SIGKILL);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM runs"), 4);  // run 5 was in flight when the lab died
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM experiments WHERE status = 'running'"), 1);
+
+  std::vector<std::string> args = run_args(spec);
+  args.push_back("--resume");
+  ExecResult resumed = run_lab(args, {"FAKE_ENGINE_COUNTER=" + counter});
+  ASSERT_TRUE(resumed.ok()) << describe(resumed) << resumed.stderr_tail;
+  EXPECT_THAT(resumed.stderr_tail, HasSubstr("4 runs already recorded, skipped"));
+  EXPECT_THAT(resumed.stdout_text, HasSubstr("9 runs planned, 5 run now, 4 already recorded, 0 failed"));
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM experiments"), 1);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM runs"), 9);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM (SELECT DISTINCT variant_id, model, repeat FROM runs)"), 9);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM runs WHERE status <> 'ok'"), 0);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM experiments WHERE status = 'complete'"), 1);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM verdicts"), 3);
+  EXPECT_EQ(testing::read_text(counter), "10\n");  // 5 in the first session (one lost), 5 now
+  EXPECT_EQ(scalar("PRAGMA integrity_check"), 0);  // "ok" reads as 0
+}
+
+TEST_F(LabCliTest, ReportWritesThreeFiles) {
+  std::string spec = write_experiment(
+      "name: tiny\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 2\nbaseline: base\n"
+      "variants: [{name: base}, mmap]\n");
+  ASSERT_TRUE(run_lab(run_args(spec)).ok());
+  ExecResult r = run_lab({"report", "--db", (dir_ / "lab.db").string(), "--out",
+                          (dir_ / "report").string()});
+  ASSERT_TRUE(r.ok()) << r.stderr_tail;
+  for (const char* f : {"results.md", "index.html", "results.tsv"})
+    EXPECT_TRUE(std::filesystem::exists(dir_ / "report" / f)) << f;
+  EXPECT_THAT(testing::read_text(dir_ / "report/results.md"), HasSubstr("| mmap | mmap |"));
+}
+
+}  // namespace
+}  // namespace streammoe::lab

@@ -1,0 +1,70 @@
+#pragma once
+// Helpers shared by the lab's tests: scratch folders, files, the fixture switch list.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "harness/switch_catalog.h"
+
+namespace streammoe::lab::testing {
+
+inline std::filesystem::path source_dir() { return STREAMMOE_SOURCE_DIR; }
+inline std::filesystem::path bin_dir() { return STREAMMOE_BIN_DIR; }
+inline std::filesystem::path data_dir() { return source_dir() / "tests/harness/data"; }
+
+inline SwitchCatalog fixture_catalog() { return SwitchCatalog::from_file(data_dir() / "options.json"); }
+
+// A fresh folder under the build tree (not /tmp: page-cache tests need a real disk), removed at
+// the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    auto base = std::filesystem::path(STREAMMOE_BIN_DIR).parent_path() / "lab-test-tmp";
+    std::filesystem::create_directories(base);
+    std::string pattern = (base / "t-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) std::abort();
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A project root with a variants/ folder and an (empty) model folder, like the repository.
+inline void make_project(const std::filesystem::path& root) {
+  std::filesystem::create_directories(root / "variants");
+  std::filesystem::create_directories(root / "models" / "tiny");
+  write_text(root / "models/tiny/config.json", "{}");
+  write_text(root / "variants/lru.yaml",
+             "name: lru\ndescription: LRU expert cache\nswitches:\n  expert-cache: lru\n"
+             "  cache-entries: 64\n");
+  write_text(root / "variants/mmap.yaml", "name: mmap\nswitches: {io: mmap}\n");
+  write_text(root / "CMakeLists.txt",
+             "option(STREAMMOE_AVX2 \"AVX2\" ON)\noption(STREAMMOE_NATIVE \"native\" OFF)\n");
+}
+
+}  // namespace streammoe::lab::testing

@@ -1,0 +1,157 @@
+// Exporters over a database filled by the mock runner: the markdown table shows only the
+// columns that vary, the TSV has the reference system's columns, the HTML carries the table and
+// the three SVG charts; terminal views list, show and compare.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "harness/mock_executor.h"
+#include "harness/runner.h"
+#include "lab_test_util.h"
+#include "report/exporter.h"
+#include "report/svg_charts.h"
+#include "report/terminal.h"
+
+namespace streammoe::lab {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::TempDir;
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+class ReportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::make_project(dir_.path());
+    store_ = std::make_unique<Store>(dir_ / "lab.db");
+    run("first", "io", "mmap", 130);
+    run("second", "io", "mmap", 101);
+  }
+
+  // An experiment with a baseline at 100 tok/s and one variant at `fast` tok/s.
+  void run(const std::string& name, const std::string& key, const std::string& value, double fast) {
+    testing::write_text(dir_ / "experiments/e.yaml",
+                        fmt::format("name: {}\ntrack: io\nmodel: models/tiny\nworkload: {{prompt: "
+                                    "hi}}\nrepeats: 4\nbaseline: base\nvariants:\n  - name: base\n"
+                                    "  - name: fast\n    description: the fast one\n    switches: "
+                                    "{{{}: {}}}\n",
+                                    name, key, value));
+    SpecOptions options;
+    options.catalog = &catalog_;
+    ExperimentSpec spec = load_experiment(dir_ / "experiments/e.yaml", options);
+    int call = 0;
+    MockExecutor executor([&](const Command& c) {
+      MockReply reply = MockExecutor::ok_reply();
+      double tok_s = MockExecutor::flag(c, key).empty() ? 100 : fast;
+      reply.metrics = MockExecutor::engine_metrics(tok_s * (1 + 0.002 * (call++ % 3)));
+      return reply;
+    });
+    RunnerOptions o;
+    o.engine = "/opt/fake/streammoe";
+    o.source_dir = dir_.path();
+    o.build_root = dir_ / "builds";
+    o.cache_dir = dir_ / "cache";
+    Runner(spec, *store_, executor, o).run();
+  }
+
+  TempDir dir_;
+  SwitchCatalog catalog_ = testing::fixture_catalog();
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(ReportTest, MarkdownShowsOnlyColumnsThatVary) {
+  LabResults results = load_results(*store_);
+  ASSERT_EQ(results.experiments.size(), 2u);
+  ResultsTable table = results_table(results.experiments[0]);
+  // io differs between the two variants; model, runs, TTFT, memory and quality do not.
+  EXPECT_THAT(table.headers, ::testing::ElementsAre("variant", "io", "tok/s [95% CI]",
+                                                    "speed-up [95% CI]", "verdict", "why"));
+  ASSERT_EQ(table.cells.size(), 2u);
+  EXPECT_EQ(table.cells[0][0], "base");
+  EXPECT_EQ(table.cells[0][1], "pread");  // the engine default, from the full option set
+  EXPECT_EQ(table.cells[1][1], "mmap");
+  EXPECT_THAT(table.cells[1][2], ::testing::MatchesRegex("130\\.[0-9]+ \\[1[23][0-9]\\.[0-9]+, 1[23][0-9]\\.[0-9]+\\]"));
+  EXPECT_EQ(table.cells[0][4], "baseline");
+  EXPECT_EQ(table.cells[1][4], "keep");
+
+  std::string md = MarkdownExporter().render(results);
+  auto lines = lines_of(md);
+  EXPECT_THAT(md, HasSubstr("## first (#1)"));
+  EXPECT_THAT(md, HasSubstr("## second (#2)"));
+  EXPECT_THAT(md, HasSubstr("| variant | io | tok/s [95% CI] | speed-up [95% CI] | verdict | why |"));
+  EXPECT_THAT(md, HasSubstr("| --- | --- | ---: | ---: | --- | --- |"));
+  EXPECT_THAT(md, HasSubstr("| fast | mmap | 130."));
+  EXPECT_THAT(md, HasSubstr("Environment: commit"));
+  // 101 vs 100 with 0.2% noise is significant but below the default threshold of 1.0? No:
+  // the default min_speedup is 1.0, so the second experiment's variant is kept too.
+  EXPECT_THAT(md, HasSubstr("| fast | mmap | 101."));
+}
+
+TEST_F(ReportTest, TsvHasTheReferenceColumns) {
+  std::string tsv = TsvExporter().render(load_results(*store_));
+  auto lines = lines_of(tsv);
+  ASSERT_EQ(lines.size(), 5u);  // header + 2 experiments x 2 variants
+  EXPECT_EQ(lines[0], "commit\tmodel\tparams_B\tactive_B\ttok_sec\tttft_ms\tmem_gb\tstatus\tdescription");
+  std::vector<std::string> fields;
+  std::istringstream row(lines[2]);
+  for (std::string f; std::getline(row, f, '\t');) fields.push_back(f);
+  ASSERT_EQ(fields.size(), 9u);
+  EXPECT_EQ(fields[1], "models/tiny");
+  EXPECT_EQ(fields[2], "0.0012");  // 1.2M params from the mock
+  EXPECT_EQ(fields[3], "0.0003");
+  EXPECT_THAT(fields[4], ::testing::StartsWith("130."));
+  EXPECT_EQ(fields[5], "12.5");
+  EXPECT_EQ(fields[6], "0.120");  // 123 MB
+  EXPECT_EQ(fields[7], "keep");
+  EXPECT_EQ(fields[8], "first/fast: the fast one");
+}
+
+TEST_F(ReportTest, HtmlHasTableAndThreeKindsOfChart) {
+  std::string html = HtmlExporter().render(load_results(*store_));
+  EXPECT_THAT(html, HasSubstr("<!DOCTYPE html>"));
+  EXPECT_THAT(html, HasSubstr("<table class=\"results\">"));
+  EXPECT_THAT(html, HasSubstr("<svg class=\"chart\" id=\"progress\""));
+  EXPECT_THAT(html, HasSubstr("<svg class=\"chart\" id=\"tok-s-1\""));
+  EXPECT_THAT(html, HasSubstr("<svg class=\"chart\" id=\"phases-1\""));
+  EXPECT_THAT(html, HasSubstr("class=\"bar keep\""));
+  EXPECT_THAT(html, HasSubstr("class=\"ci\""));
+  EXPECT_THAT(html, HasSubstr("class=\"best\""));  // the running best line
+  EXPECT_THAT(html, Not(HasSubstr("<script")));    // self-contained, static
+  EXPECT_THAT(html, Not(HasSubstr("http://cdn")));
+}
+
+TEST_F(ReportTest, TerminalViews) {
+  std::string list = list_view(*store_);
+  EXPECT_THAT(list, HasSubstr("id  name"));
+  EXPECT_THAT(list, HasSubstr("first"));
+  EXPECT_THAT(list, HasSubstr("8/8"));
+  std::string show = show_view(*store_, 1);
+  EXPECT_THAT(show, HasSubstr("experiment #1 first (complete)"));
+  EXPECT_THAT(show, HasSubstr("| fast | mmap |"));
+  std::string compare = compare_view(*store_, 1, 2);
+  EXPECT_THAT(compare, HasSubstr("A = #1 first, B = #2 second"));
+  EXPECT_THAT(compare, ::testing::ContainsRegex("fast +models/tiny +130\\.[0-9]+ +101\\.[0-9]+ +0\\.7"));
+}
+
+TEST(SvgCharts, EscapesAndScales) {
+  EXPECT_EQ(html_escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
+  EXPECT_DOUBLE_EQ(nice_step(100, 5), 20);
+  EXPECT_DOUBLE_EQ(nice_step(7, 5), 2);
+  EXPECT_DOUBLE_EQ(nice_step(0.3, 5), 0.1);
+  std::string svg = bar_chart("c", "t<1>", {{"v", 10, 9, 11, "keep"}}, 8, "tok/s");
+  EXPECT_THAT(svg, HasSubstr("<title>t&lt;1&gt;</title>"));
+  EXPECT_THAT(svg, HasSubstr("class=\"reference\""));
+}
+
+}  // namespace
+}  // namespace streammoe::lab
