@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "harness/executor.h"
 #include "harness/switch_catalog.h"
 
 namespace streammoe::lab::testing {
@@ -65,6 +66,44 @@ inline void make_project(const std::filesystem::path& root) {
   write_text(root / "variants/mmap.yaml", "name: mmap\nswitches: {io: mmap}\n");
   write_text(root / "CMakeLists.txt",
              "option(STREAMMOE_AVX2 \"AVX2\" ON)\noption(STREAMMOE_NATIVE \"native\" OFF)\n");
+}
+
+inline const char* kChromium = "/usr/bin/chromium";
+
+// The DOM Chromium builds from a file (headless, no network, a fresh profile); empty when
+// Chromium is missing or fails, with the reason in `why`.
+inline std::string render_dom(const std::filesystem::path& html, std::string& why) {
+  if (!std::filesystem::exists(kChromium)) {
+    why = std::string(kChromium) + " is not installed";
+    return "";
+  }
+  TempDir profile;
+  SubprocessExecutor executor;
+  Command command;
+  command.argv = {kChromium,
+                  "--headless",
+                  "--no-sandbox",
+                  "--disable-gpu",
+                  "--no-first-run",
+                  "--disable-background-networking",
+                  "--disable-component-update",
+                  "--disable-sync",
+                  "--user-data-dir=" + profile.path().string(),
+                  "--dump-dom",
+                  "file://" + std::filesystem::absolute(html).string()};
+  command.timeout_s = 120;
+  ExecResult result = executor.execute(command);
+  if (!result.ok() || result.stdout_text.empty()) {
+    why = describe(result) + ": " + result.stderr_tail;
+    return "";
+  }
+  return result.stdout_text;
+}
+
+inline int count_of(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
 }
 
 }  // namespace streammoe::lab::testing
