@@ -30,5 +30,7 @@ Tokenizer load_tokenizer(const std::string& model_folder);
 void register_eval(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_options(CLI::App& app);
+void register_pack(CLI::App& app);
+void register_synth(CLI::App& app);
 
 }  // namespace streammoe::cli

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   streammoe::cli::register_eval(app);
   streammoe::cli::register_generate(app);
   streammoe::cli::register_options(app);
+  streammoe::cli::register_pack(app);
+  streammoe::cli::register_synth(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,6 +1,6 @@
 #include "engine/models/model.h"
 
-#include "engine/io/mmap_expert_source.h"
+#include "engine/io/open_expert_source.h"
 #include "engine/model/weights.h"
 #include "engine/ops/vec.h"
 #include "engine/util/error.h"
@@ -14,22 +14,20 @@ const ArchLoader& loader_for(Arch arch) {
   fail("no loader for architecture {}", arch_name(arch));
 }
 
+// Experts count from the config, not the store: a packed folder's store holds no experts.
 void count_params(const TensorStore& store, const ModelConfig& c, int64_t* total, int64_t* active) {
-  int64_t expert_params = 0;
-  *total = 0;
-  for (const auto& name : store.names()) {
-    const TensorInfo* t = store.find(name);
-    *total += t->numel();
-    if (name.find(".mlp.experts.") != std::string::npos) expert_params += t->numel();
-  }
-  *active = *total - expert_params + (c.num_experts ? expert_params / c.num_experts * c.experts_per_tok : 0);
+  const int64_t experts = expert_params(c);
+  *total = experts;
+  for (const auto& name : store.names())
+    if (name.find(".mlp.experts.") == std::string::npos) *total += store.find(name)->numel();
+  *active = *total - experts + (c.num_experts ? experts / c.num_experts * c.experts_per_tok : 0);
 }
 
 }  // namespace
 
 Model::~Model() = default;
 
-std::unique_ptr<Model> Model::load(const std::filesystem::path& folder) {
+std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const ExpertIoOptions& io) {
   std::unique_ptr<Model> m(new Model());
   m->config_ = load_config(folder);
   const ModelConfig& c = m->config_;
@@ -46,7 +44,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder) {
     fail("{}: missing tensor lm_head.weight (and tie_word_embeddings is false)", folder.string());
 
   m->rope_ = std::make_unique<Rope>(c.rotary_dim, c.rope_theta);
-  m->experts_ = std::make_unique<MmapExpertSource>(w, c);
+  m->experts_ = open_expert_source(folder, w, c, io);
   const ArchLoader& arch = loader_for(c.arch);
   m->layers_.resize(c.num_layers);
   for (int64_t i = 0; i < c.num_layers; ++i) {

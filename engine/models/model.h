@@ -15,6 +15,7 @@
 #include "engine/blocks/gated_delta_net.h"
 #include "engine/blocks/moe_ffn.h"
 #include "engine/blocks/rope.h"
+#include "engine/io/io_mode.h"
 #include "engine/model/config.h"
 #include "engine/model/safetensors.h"
 #include "engine/util/phase_timer.h"
@@ -54,8 +55,9 @@ const ArchLoader& qwen3_moe_loader();
 
 class Model {
  public:
-  // Loads a Hugging Face model folder (config.json + safetensors).
-  static std::unique_ptr<Model> load(const std::filesystem::path& folder);
+  // Loads a Hugging Face model folder (config.json + safetensors) or a packed one (streammoe.json,
+  // written by `streammoe pack` / `synth`); `io` picks how experts are read.
+  static std::unique_ptr<Model> load(const std::filesystem::path& folder, const ExpertIoOptions& io = {});
   ~Model();
 
   const ModelConfig& config() const { return config_; }
@@ -68,6 +70,8 @@ class Model {
   void set_top_k(int64_t k);
   int64_t params_total() const { return params_total_; }
   int64_t params_active() const { return params_active_; }
+  // What the expert source has read so far (bytes/token telemetry).
+  const ExpertIoStats& expert_io_stats() const { return experts_->stats(); }
 
  private:
   Model() = default;

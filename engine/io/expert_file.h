@@ -1,0 +1,41 @@
+#pragma once
+// One file of expert bytes, opened for an I/O mode: a plain descriptor for pread/dontneed, an
+// O_DIRECT one for direct. Reads are positional (pread), so any number of I/O threads can share
+// one ExpertFile.
+#include <cstdint>
+#include <filesystem>
+#include <span>
+
+#include "engine/io/io_mode.h"
+
+namespace streammoe {
+
+inline constexpr uint64_t kDirectIoAlignment = 4096;
+
+class ExpertFile {
+ public:
+  // Error naming the file when it cannot be opened (or O_DIRECT is refused by its filesystem).
+  ExpertFile(const std::filesystem::path& path, IoMode mode);
+  ~ExpertFile();
+  ExpertFile(ExpertFile&& other) noexcept;
+  ExpertFile& operator=(ExpertFile&&) = delete;
+  ExpertFile(const ExpertFile&) = delete;
+  ExpertFile& operator=(const ExpertFile&) = delete;
+
+  // Reads exactly dst.size() bytes at `offset`, retrying short reads; a read past the end of the
+  // file (a truncated file) or an I/O error is an Error naming the file and offset. In direct mode
+  // offset, size and address must be multiples of kDirectIoAlignment.
+  void read_exact(uint64_t offset, std::span<std::byte> dst) const;
+
+  uint64_t size() const { return size_; }
+  const std::filesystem::path& path() const { return path_; }
+  IoMode mode() const { return mode_; }
+
+ private:
+  std::filesystem::path path_;
+  IoMode mode_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+}  // namespace streammoe

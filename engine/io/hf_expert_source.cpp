@@ -1,0 +1,107 @@
+#include "engine/io/hf_expert_source.h"
+
+#include <fmt/format.h>
+
+#include "engine/util/error.h"
+#include "engine/util/thread_pool.h"
+
+namespace streammoe {
+
+HfExpertSource::HfExpertSource(const WeightLoader& w, const ModelConfig& c,
+                               const ExpertIoOptions& io, int64_t slots)
+    : io_(io), num_experts_(c.num_experts), plans_(c.num_layers) {
+  if (io.mode != IoMode::kPread && io.mode != IoMode::kDontneed)
+    fail("{}: io mode '{}' is not available for Hugging Face folders (use pread, dontneed or mmap)",
+         w.store().folder().string(), io_mode_name(io.mode));
+  const int64_t E = c.num_experts, I = c.moe_intermediate_size, H = c.hidden_size;
+  const TensorStore& store = w.store();
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    if (c.ffn_types[l] != FfnKind::kMoe) continue;
+    const std::string base = w.prefix() + fmt::format("layers.{}.mlp.experts.", l);
+    auto& plans = plans_[l];
+    plans.resize(E);
+    if (store.has(base + "gate_up_proj")) {
+      const int64_t gate_up_shape[] = {E, 2 * I, H}, down_shape[] = {E, H, I};
+      const TensorInfo& gate_up = store.get(base + "gate_up_proj", gate_up_shape);
+      const TensorInfo& down = store.get(base + "down_proj", down_shape);
+      const uint64_t gu_bytes = 2 * I * H * dtype_size(gate_up.dtype),
+                     down_bytes = H * I * dtype_size(down.dtype);
+      const uint64_t down_dest = round_up(gu_bytes, kDirectIoAlignment);
+      for (int64_t e = 0; e < E; ++e) {
+        ExpertPlan& p = plans[e];
+        p.reads = {{file_index(gate_up), gate_up.file_offset + e * gu_bytes, gu_bytes, 0},
+                   {file_index(down), down.file_offset + e * down_bytes, down_bytes, down_dest}};
+        p.gate = {gate_up.dtype, I, H, 0};
+        p.up = {gate_up.dtype, I, H, gu_bytes / 2};
+        p.down = {down.dtype, H, I, down_dest};
+      }
+    } else {
+      for (int64_t e = 0; e < E; ++e) {
+        ExpertPlan& p = plans[e];
+        uint64_t dest = 0;
+        const std::string prefix = fmt::format("{}{}.", base, e);
+        for (auto [name, rows, cols, matrix] :
+             {std::tuple{"gate_proj", I, H, &p.gate}, std::tuple{"up_proj", I, H, &p.up},
+              std::tuple{"down_proj", H, I, &p.down}}) {
+          const int64_t shape[] = {rows, cols};
+          const TensorInfo& t = store.get(prefix + name + ".weight", shape);
+          const uint64_t bytes = rows * cols * dtype_size(t.dtype);
+          p.reads.push_back({file_index(t), t.file_offset, bytes, dest});
+          *matrix = {t.dtype, rows, cols, dest};
+          dest = round_up(dest + bytes, kDirectIoAlignment);
+        }
+      }
+    }
+  }
+  for (const auto& layer : plans_)
+    for (const auto& p : layer) {
+      for (const Read& r : p.reads) slot_bytes_ = std::max(slot_bytes_, r.dest + r.bytes);
+    }
+  ensure_slots(static_cast<size_t>(std::max<int64_t>(slots, 1)));
+}
+
+HfExpertSource::~HfExpertSource() = default;
+
+int HfExpertSource::file_index(const TensorInfo& t) {
+  for (size_t i = 0; i < files_.size(); ++i)
+    if (files_[i]->path() == t.file) return static_cast<int>(i);
+  files_.push_back(std::make_unique<ExpertFile>(t.file, io_.mode));
+  return static_cast<int>(files_.size() - 1);
+}
+
+void HfExpertSource::ensure_slots(size_t count) {
+  while (slots_.size() < count) slots_.emplace_back(slot_bytes_, kDirectIoAlignment);
+  const int threads = io_.io_threads > 0 ? io_.io_threads : static_cast<int>(slots_.size());
+  if (!io_pool_ || io_pool_->size() != threads) io_pool_ = std::make_unique<ThreadPool>(threads);
+}
+
+void HfExpertSource::fetch(int64_t layer, std::span<const int32_t> experts,
+                           std::span<ExpertWeights> out) {
+  if (layer < 0 || layer >= static_cast<int64_t>(plans_.size()) || plans_[layer].empty())
+    fail("HF experts: layer {} has no experts", layer);
+  if (out.size() < experts.size())
+    fail("HF experts: {} outputs for {} experts", out.size(), experts.size());
+  for (int32_t e : experts)
+    if (e < 0 || e >= num_experts_)
+      fail("layer {}: expert {} out of range [0, {})", layer, e, num_experts_);
+  ensure_slots(experts.size());
+  const auto& plans = plans_[layer];
+  io_pool_->parallel_for(static_cast<int64_t>(experts.size()), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      for (const Read& r : plans[experts[i]].reads)
+        files_[r.file]->read_exact(r.offset, {slots_[i].data() + r.dest, r.bytes});
+  });
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < experts.size(); ++i) {
+    const ExpertPlan& p = plans[experts[i]];
+    const std::byte* slot = slots_[i].data();
+    auto view = [slot](const Matrix& m) { return MatRef{m.dtype, slot + m.dest, m.rows, m.cols}; };
+    out[i] = ExpertWeights{view(p.gate), view(p.up), view(p.down)};
+    for (const Read& r : p.reads) bytes += r.bytes;
+  }
+  stats_.fetches += 1;
+  stats_.experts_loaded += experts.size();
+  stats_.bytes_read += bytes;
+}
+
+}  // namespace streammoe

@@ -1,0 +1,63 @@
+#include "engine/io/packed_expert_source.h"
+
+#include "engine/util/error.h"
+#include "engine/util/thread_pool.h"
+
+namespace streammoe {
+
+PackedExpertSource::PackedExpertSource(const std::filesystem::path& folder,
+                                       const PackedManifest& manifest, const ExpertIoOptions& io,
+                                       int64_t slots)
+    : layout_(manifest.layout), num_experts_(manifest.num_experts), io_(io) {
+  if (io.mode != IoMode::kPread && io.mode != IoMode::kDirect && io.mode != IoMode::kDontneed)
+    fail("{}: io mode '{}' is not available for packed models (use pread, direct or dontneed)",
+         folder.string(), io_mode_name(io.mode));
+  // O_DIRECT moves whole 4096-byte blocks; the stride is padded for exactly this.
+  read_bytes_ = io.mode == IoMode::kDirect ? layout_.expert_stride : layout_.expert_bytes;
+  int64_t last_layer = -1;
+  for (const auto& l : manifest.layers) last_layer = std::max(last_layer, l.layer);
+  files_.resize(last_layer + 1);
+  for (const auto& l : manifest.layers) {
+    files_[l.layer] = std::make_unique<ExpertFile>(folder / l.file, io.mode);
+    if (files_[l.layer]->size() != manifest.layer_file_bytes())
+      fail("{}: {} bytes, expected {} (truncated or from another pack)",
+           files_[l.layer]->path().string(), files_[l.layer]->size(), manifest.layer_file_bytes());
+  }
+  ensure_slots(static_cast<size_t>(std::max<int64_t>(slots, 1)));
+}
+
+PackedExpertSource::~PackedExpertSource() = default;
+
+void PackedExpertSource::ensure_slots(size_t count) {
+  while (slots_.size() < count) slots_.emplace_back(layout_.expert_stride, kDirectIoAlignment);
+  const int threads = io_.io_threads > 0 ? io_.io_threads : static_cast<int>(slots_.size());
+  if (!io_pool_ || io_pool_->size() != threads) io_pool_ = std::make_unique<ThreadPool>(threads);
+}
+
+void PackedExpertSource::fetch(int64_t layer, std::span<const int32_t> experts,
+                               std::span<ExpertWeights> out) {
+  if (layer < 0 || layer >= static_cast<int64_t>(files_.size()) || !files_[layer])
+    fail("packed experts: layer {} has no expert file", layer);
+  if (out.size() < experts.size())
+    fail("packed experts: {} outputs for {} experts", out.size(), experts.size());
+  for (int32_t e : experts)
+    if (e < 0 || e >= num_experts_)
+      fail("layer {}: expert {} out of range [0, {})", layer, e, num_experts_);
+  ensure_slots(experts.size());
+  const ExpertFile& file = *files_[layer];
+  const uint64_t stride = layout_.expert_stride;
+  io_pool_->parallel_for(static_cast<int64_t>(experts.size()), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      file.read_exact(static_cast<uint64_t>(experts[i]) * stride, {slots_[i].data(), read_bytes_});
+  });
+  for (size_t i = 0; i < experts.size(); ++i) {
+    const std::byte* record = slots_[i].data();
+    out[i] = ExpertWeights{layout_.view(layout_.gate, record), layout_.view(layout_.up, record),
+                           layout_.view(layout_.down, record)};
+  }
+  stats_.fetches += 1;
+  stats_.experts_loaded += experts.size();
+  stats_.bytes_read += experts.size() * read_bytes_;
+}
+
+}  // namespace streammoe

@@ -1,0 +1,46 @@
+#pragma once
+// Experts of a packed model folder (packed_format.h), streamed from SSD: fetch() reads the K
+// routed experts of a layer with one positional read each, in parallel on a pool of I/O threads,
+// into reused, pre-touched, aligned slot buffers, and hands out quantised views of them. Nothing
+// else of the experts is resident. The views stay valid until the next fetch() of any layer.
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "engine/io/aligned_buffer.h"
+#include "engine/io/expert_file.h"
+#include "engine/io/expert_source.h"
+#include "engine/io/io_mode.h"
+#include "engine/io/packed_format.h"
+
+namespace streammoe {
+
+class ThreadPool;
+
+class PackedExpertSource : public ExpertSource {
+ public:
+  // `slots`: experts one fetch may ask for (the model's K); a larger request grows the buffers.
+  // Modes: pread, direct, dontneed.
+  PackedExpertSource(const std::filesystem::path& folder, const PackedManifest& manifest,
+                     const ExpertIoOptions& io, int64_t slots);
+  ~PackedExpertSource() override;
+
+  void fetch(int64_t layer, std::span<const int32_t> experts,
+             std::span<ExpertWeights> out) override;
+
+  uint64_t bytes_per_expert_read() const { return read_bytes_; }
+  uint64_t buffer_bytes() const { return slots_.size() * layout_.expert_stride; }
+
+ private:
+  void ensure_slots(size_t count);
+
+  ExpertLayout layout_;
+  int64_t num_experts_ = 0;
+  ExpertIoOptions io_;
+  uint64_t read_bytes_ = 0;  // expert_bytes, or the whole stride for O_DIRECT
+  std::vector<std::unique_ptr<ExpertFile>> files_;  // by model layer; null for dense layers
+  std::vector<AlignedBuffer> slots_;
+  std::unique_ptr<ThreadPool> io_pool_;
+};
+
+}  // namespace streammoe

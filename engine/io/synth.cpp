@@ -1,0 +1,285 @@
+#include "engine/io/synth.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "engine/io/counter_random.h"
+#include "engine/io/safetensors_stream.h"
+#include "engine/ops/quant.h"
+#include "engine/util/error.h"
+
+namespace streammoe {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json& text_config(json& config) {
+  return config.contains("text_config") ? config["text_config"] : config;
+}
+
+uint64_t name_hash(const std::string& name) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char ch : name) h = (h ^ ch) * 1099511628211ull;
+  return h;
+}
+
+// How one tensor's values are drawn.
+struct InitRule {
+  enum Kind { kNormal, kALog, kRowScaled } kind = kNormal;
+  float mean = 0.0f;
+  float std = 0.0f;
+};
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+InitRule init_rule(const std::string& name, const std::vector<int64_t>& shape,
+                   const ModelConfig& c) {
+  const float in = static_cast<float>(shape.back());
+  if (ends_with(name, "A_log")) return {InitRule::kALog};
+  if (ends_with(name, "dt_bias")) return {InitRule::kNormal, 0.0f, 0.5f};
+  if (ends_with(name, "conv1d.weight")) return {InitRule::kNormal, 0.0f, 1.0f / std::sqrt(in)};
+  if (shape.size() == 1 && name.find("norm") != std::string::npos) {
+    // Qwen3.5's RMSNorm scales by (1 + w); its gated DeltaNet norm and Qwen3's scale by w.
+    const bool one_plus = c.norm_one_plus_weight && !ends_with(name, "linear_attn.norm.weight");
+    return {InitRule::kNormal, one_plus ? 0.0f : 1.0f, 0.1f};
+  }
+  if (shape.size() == 1) return {InitRule::kNormal, 0.0f, 0.1f};
+  if (ends_with(name, "embed_tokens.weight")) return {InitRule::kNormal, 0.0f, 1.0f};
+  if (name == "lm_head.weight") return {InitRule::kRowScaled, 0.0f, 2.0f / std::sqrt(in)};
+  if (ends_with(name, "mlp.gate.weight")) return {InitRule::kNormal, 0.0f, 2.0f / std::sqrt(in)};
+  const bool writes_residual = ends_with(name, "o_proj.weight") ||
+                               ends_with(name, "out_proj.weight") ||
+                               ends_with(name, "down_proj.weight") || ends_with(name, "down_proj");
+  return {InitRule::kNormal, 0.0f, (writes_residual ? 0.5f : 1.0f) / std::sqrt(in)};
+}
+
+float draw(const InitRule& rule, uint64_t stream, uint64_t index, int64_t cols) {
+  const uint64_t bits = random_bits(stream, index);
+  switch (rule.kind) {
+    case InitRule::kALog:
+      return std::log(0.05f + 1.45f * uniform01(bits));
+    case InitRule::kRowScaled: {
+      // Log-normal spread of row norms: some tokens are much more likely, so top-1 is clear.
+      const uint64_t row = index / static_cast<uint64_t>(cols);
+      const float row_scale = std::exp(0.8f * approx_normal(random_bits(~stream, row)));
+      return rule.std * row_scale * approx_normal(bits);
+    }
+    case InitRule::kNormal:
+      break;
+  }
+  return rule.mean + rule.std * approx_normal(bits);
+}
+
+StreamedTensor random_tensor(const std::string& name, std::vector<int64_t> shape, DType dtype,
+                             const ModelConfig& c, uint64_t seed) {
+  const InitRule rule = init_rule(name, shape, c);
+  const uint64_t stream = stream_seed(seed, name_hash(name));
+  const int64_t cols = shape.back();
+  const size_t element = dtype_size(dtype);
+  return {name, dtype, std::move(shape), [=](uint64_t offset, std::span<std::byte> out) {
+            thread_local std::vector<float> values;
+            const uint64_t first = offset / element;
+            values.resize(out.size() / element);
+            for (size_t i = 0; i < values.size(); ++i)
+              values[i] = draw(rule, stream, first + i, cols);
+            for (size_t i = 0; i < values.size(); ++i) {
+              if (dtype == DType::kF32) {
+                std::memcpy(out.data() + 4 * i, &values[i], 4);
+              } else {
+                const uint16_t v =
+                    dtype == DType::kBF16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
+                std::memcpy(out.data() + 2 * i, &v, 2);
+              }
+            }
+          }};
+}
+
+struct Shape {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+
+// Every non-expert tensor the engine's loaders read, per architecture (names as transformers
+// writes them).
+std::vector<Shape> resident_shapes(const ModelConfig& c) {
+  const std::string p = c.tensor_prefix;
+  const int64_t H = c.hidden_size, V = c.vocab_size;
+  std::vector<Shape> out = {{p + "embed_tokens.weight", {V, H}}, {p + "norm.weight", {H}}};
+  if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {V, H}});
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    const std::string L = fmt::format("{}layers.{}.", p, l);
+    out.push_back({L + "input_layernorm.weight", {H}});
+    out.push_back({L + "post_attention_layernorm.weight", {H}});
+    if (c.layer_types[l] == LayerKind::kLinearAttention) {
+      const int64_t key_dim = c.lin_num_k_heads * c.lin_k_head_dim,
+                    value_dim = c.lin_num_v_heads * c.lin_v_head_dim;
+      const int64_t conv_dim = 2 * key_dim + value_dim, vh = c.lin_num_v_heads;
+      const std::string a = L + "linear_attn.";
+      out.insert(out.end(), {{a + "in_proj_qkv.weight", {conv_dim, H}},
+                             {a + "in_proj_z.weight", {value_dim, H}},
+                             {a + "in_proj_b.weight", {vh, H}},
+                             {a + "in_proj_a.weight", {vh, H}},
+                             {a + "out_proj.weight", {H, value_dim}},
+                             {a + "conv1d.weight", {conv_dim, 1, c.lin_conv_kernel}},
+                             {a + "A_log", {vh}},
+                             {a + "dt_bias", {vh}},
+                             {a + "norm.weight", {c.lin_v_head_dim}}});
+    } else {
+      const std::string a = L + "self_attn.";
+      const int64_t q_rows = c.num_heads * c.head_dim * (c.attn_output_gate ? 2 : 1),
+                    kv = c.num_kv_heads * c.head_dim;
+      out.insert(out.end(), {{a + "q_proj.weight", {q_rows, H}},
+                             {a + "k_proj.weight", {kv, H}},
+                             {a + "v_proj.weight", {kv, H}},
+                             {a + "o_proj.weight", {H, c.num_heads * c.head_dim}},
+                             {a + "q_norm.weight", {c.head_dim}},
+                             {a + "k_norm.weight", {c.head_dim}}});
+    }
+    const std::string m = L + "mlp.";
+    if (c.ffn_types[l] == FfnKind::kDense) {
+      out.insert(out.end(), {{m + "gate_proj.weight", {c.intermediate_size, H}},
+                             {m + "up_proj.weight", {c.intermediate_size, H}},
+                             {m + "down_proj.weight", {H, c.intermediate_size}}});
+      continue;
+    }
+    out.push_back({m + "gate.weight", {c.num_experts, H}});
+    if (c.shared_expert_intermediate_size > 0) {
+      const int64_t S = c.shared_expert_intermediate_size;
+      out.insert(out.end(), {{m + "shared_expert.gate_proj.weight", {S, H}},
+                             {m + "shared_expert.up_proj.weight", {S, H}},
+                             {m + "shared_expert.down_proj.weight", {H, S}},
+                             {m + "shared_expert_gate.weight", {1, H}}});
+    }
+  }
+  return out;
+}
+
+class SynthInput final : public ModelInput {
+ public:
+  SynthInput(const json& config, const SynthOptions& options, std::string source)
+      : config_json_(config),
+        config_(parse_config(config.dump(), source)),
+        options_(options),
+        source_(std::move(source)) {}
+
+  std::string kind() const override { return "synth"; }
+  std::string source() const override { return source_; }
+  const json& config_json() const override { return config_json_; }
+  const ModelConfig& config() const override { return config_; }
+
+  std::vector<StreamedTensor> resident_tensors() const override {
+    std::vector<StreamedTensor> out;
+    for (auto& s : resident_shapes(config_))
+      out.push_back(random_tensor(s.name, s.shape, options_.dtype, config_, options_.seed));
+    return out;
+  }
+
+  void write_packed_expert(int64_t layer, int64_t expert, const ExpertLayout& layout,
+                           std::span<std::byte> record) const override {
+    const int levels = (1 << layout.bits) - 1;
+    // Codes uniform on [0, levels]: std = scale * sqrt(((levels+1)^2 - 1) / 12), mean 0 with
+    // bias = -scale * levels / 2.
+    const double code_std = std::sqrt((std::pow(levels + 1.0, 2) - 1.0) / 12.0);
+    int which = 0;
+    for (const PackedMatrix* m : {&layout.gate, &layout.up, &layout.down}) {
+      const double target =
+          (m == &layout.down ? 0.5 : 1.0) / std::sqrt(static_cast<double>(m->cols));
+      const uint16_t scale = f32_to_bf16(static_cast<float>(target / code_std));
+      const uint16_t bias = f32_to_bf16(-bf16_to_f32(scale) * levels / 2.0f);
+      const uint64_t stream = stream_seed(options_.seed, layer, expert, which++);
+      auto* words = reinterpret_cast<uint32_t*>(record.data() + m->q.offset);
+      const uint64_t n_words = m->q.bytes / 4;
+      for (uint64_t i = 0; i < n_words; i += 2) {
+        const uint64_t bits = random_bits(stream, i / 2);
+        words[i] = static_cast<uint32_t>(bits);
+        if (i + 1 < n_words) words[i + 1] = static_cast<uint32_t>(bits >> 32);
+      }
+      auto* scales = reinterpret_cast<uint16_t*>(record.data() + m->scales.offset);
+      auto* biases = reinterpret_cast<uint16_t*>(record.data() + m->biases.offset);
+      std::fill(scales, scales + m->scales.bytes / 2, scale);
+      std::fill(biases, biases + m->biases.bytes / 2, bias);
+    }
+  }
+
+ private:
+  json config_json_;
+  ModelConfig config_;
+  SynthOptions options_;
+  std::string source_;
+};
+
+}  // namespace
+
+json synth_config(const json& like, const SynthOptions& options, const std::string& where) {
+  json config = like;
+  json& text = text_config(config);
+  if (options.layers > 0) {
+    text["num_hidden_layers"] = options.layers;
+    if (text.contains("layer_types") && text["layer_types"].is_array()) {
+      json& types = text["layer_types"];
+      if (static_cast<int64_t>(types.size()) < options.layers)
+        fail("{}: --layers {} exceeds the {} layer_types listed", where, options.layers,
+             types.size());
+      types.erase(types.begin() + options.layers, types.end());
+    }
+    if (text.contains("mlp_only_layers") && text["mlp_only_layers"].is_array()) {
+      json kept = json::array();
+      for (const json& v : text["mlp_only_layers"])
+        if (v.is_number_integer() && v.get<int64_t>() < options.layers) kept.push_back(v);
+      text["mlp_only_layers"] = kept;
+    }
+  }
+  if (options.vocab > 0) text["vocab_size"] = options.vocab;
+  parse_config(config.dump(), where);  // the result must be a model the engine runs
+  return config;
+}
+
+std::unique_ptr<ModelInput> make_synth_input(const json& config, const SynthOptions& options,
+                                             const std::string& source) {
+  return std::make_unique<SynthInput>(config, options, source);
+}
+
+void write_synth_hf(const json& config_json, const SynthOptions& options, const fs::path& out,
+                    HfExpertLayout layout) {
+  const ModelConfig c = parse_config(config_json.dump(), out.string() + "/config.json");
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) fail("{}: cannot create: {}", out.string(), ec.message());
+  std::vector<StreamedTensor> tensors;
+  for (auto& s : resident_shapes(c))
+    tensors.push_back(random_tensor(s.name, s.shape, options.dtype, c, options.seed));
+  const int64_t E = c.num_experts, I = c.moe_intermediate_size, H = c.hidden_size;
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    if (c.ffn_types[l] != FfnKind::kMoe) continue;
+    const std::string base = c.tensor_prefix + fmt::format("layers.{}.mlp.experts.", l);
+    if (layout == HfExpertLayout::kFused) {
+      tensors.push_back(
+          random_tensor(base + "gate_up_proj", {E, 2 * I, H}, options.dtype, c, options.seed));
+      tensors.push_back(
+          random_tensor(base + "down_proj", {E, H, I}, options.dtype, c, options.seed));
+      continue;
+    }
+    for (int64_t e = 0; e < E; ++e) {
+      const std::string p = fmt::format("{}{}.", base, e);
+      tensors.push_back(
+          random_tensor(p + "gate_proj.weight", {I, H}, options.dtype, c, options.seed));
+      tensors.push_back(
+          random_tensor(p + "up_proj.weight", {I, H}, options.dtype, c, options.seed));
+      tensors.push_back(
+          random_tensor(p + "down_proj.weight", {H, I}, options.dtype, c, options.seed));
+    }
+  }
+  write_safetensors_streamed(out / "model.safetensors", tensors, {{"format", "pt"}});
+  std::ofstream cfg(out / "config.json", std::ios::trunc);
+  cfg << config_json.dump(2) << "\n";
+  if (!cfg) fail("{}: write failed", (out / "config.json").string());
+}
+
+}  // namespace streammoe

@@ -1,0 +1,150 @@
+// PackedExpertSource: the views it hands out are exactly the records in the layer files, read
+// in parallel, whatever the I/O mode and thread count; its counters say K x expert_bytes.
+#include "engine/io/packed_expert_source.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "engine/io/packed_writer.h"
+#include "engine/io/synth.h"
+#include "engine/util/error.h"
+#include "temp_dir.h"
+
+namespace streammoe {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TempDir;
+
+nlohmann::json config() {
+  return {{"model_type", "qwen3_moe"},   {"vocab_size", 64},
+          {"hidden_size", 128},          {"intermediate_size", 64},
+          {"num_hidden_layers", 3},      {"num_attention_heads", 2},
+          {"num_key_value_heads", 1},    {"head_dim", 32},
+          {"num_experts", 16},           {"num_experts_per_tok", 4},
+          {"moe_intermediate_size", 64}, {"mlp_only_layers", {1}},
+          {"rms_norm_eps", 1e-6}};
+}
+
+class PackedSource : public ::testing::TestWithParam<int> {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir("packed-source");
+    PackOptions options;
+    options.bits = 4;
+    write_packed_model(*make_synth_input(config(), {}, "test"), dir_->path() / "m", options);
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::filesystem::path folder() { return dir_->path() / "m"; }
+
+  // The record of `expert` in `layer`, straight from the file.
+  static std::vector<std::byte> record(int64_t layer, int64_t expert, const PackedManifest& m) {
+    std::vector<std::byte> bytes(m.layout.expert_bytes);
+    std::ifstream in(folder() / expert_file_name(layer), std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(expert * m.layout.expert_stride));
+    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    return bytes;
+  }
+
+  static TempDir* dir_;
+};
+TempDir* PackedSource::dir_ = nullptr;
+
+void expect_view_equals(const QuantMatRef& view, const PackedMatrix& m,
+                        const std::vector<std::byte>& record) {
+  EXPECT_EQ(view.rows, m.rows);
+  EXPECT_EQ(view.cols, m.cols);
+  EXPECT_EQ(view.bits, 4);
+  EXPECT_EQ(std::memcmp(view.q, record.data() + m.q.offset, m.q.bytes), 0);
+  EXPECT_EQ(std::memcmp(view.scales, record.data() + m.scales.offset, m.scales.bytes), 0);
+  EXPECT_EQ(std::memcmp(view.biases, record.data() + m.biases.offset, m.biases.bytes), 0);
+}
+
+TEST_P(PackedSource, ViewsAreTheRecordsInTheFile) {
+  const PackedManifest m = read_packed_manifest(folder());
+  ExpertIoOptions io;
+  io.io_threads = GetParam();
+  PackedExpertSource source(folder(), m, io, 4);
+  const int32_t experts[] = {15, 0, 7, 3};
+  std::vector<ExpertWeights> out(4);
+  for (int64_t layer : {0, 2}) {
+    source.fetch(layer, experts, out);
+    for (size_t i = 0; i < 4; ++i) {
+      const auto rec = record(layer, experts[i], m);
+      ASSERT_TRUE(out[i].gate.quantized());
+      expect_view_equals(out[i].gate.quant, m.layout.gate, rec);
+      expect_view_equals(out[i].up.quant, m.layout.up, rec);
+      expect_view_equals(out[i].down.quant, m.layout.down, rec);
+    }
+  }
+  EXPECT_EQ(source.stats().fetches, 2u);
+  EXPECT_EQ(source.stats().experts_loaded, 8u);
+  EXPECT_EQ(source.stats().bytes_read, 8u * m.layout.expert_bytes);
+}
+
+INSTANTIATE_TEST_SUITE_P(IoThreads, PackedSource, ::testing::Values(0, 1, 3));
+
+TEST_F(PackedSource, DirectModeReadsWholeStrides) {
+  const PackedManifest m = read_packed_manifest(folder());
+  ExpertIoOptions io;
+  io.mode = IoMode::kDirect;
+  std::unique_ptr<PackedExpertSource> source;
+  try {
+    source = std::make_unique<PackedExpertSource>(folder(), m, io, 4);
+  } catch (const Error& e) {
+    GTEST_SKIP() << e.what();
+  }
+  const int32_t experts[] = {1, 2};
+  std::vector<ExpertWeights> out(2);
+  source->fetch(2, experts, out);
+  expect_view_equals(out[1].down.quant, m.layout.down, record(2, 2, m));
+  EXPECT_EQ(source->stats().bytes_read, 2u * m.layout.expert_stride);
+}
+
+TEST_F(PackedSource, GrowsItsBuffersForALargerK) {
+  const PackedManifest m = read_packed_manifest(folder());
+  PackedExpertSource source(folder(), m, {}, 2);
+  EXPECT_EQ(source.buffer_bytes(), 2 * m.layout.expert_stride);
+  const int32_t experts[] = {0, 1, 2, 3, 4, 5};
+  std::vector<ExpertWeights> out(6);
+  source.fetch(0, experts, out);
+  EXPECT_EQ(source.buffer_bytes(), 6 * m.layout.expert_stride);
+  expect_view_equals(out[5].up.quant, m.layout.up, record(0, 5, m));
+}
+
+TEST_F(PackedSource, BadRequestsAreClearErrors) {
+  const PackedManifest m = read_packed_manifest(folder());
+  PackedExpertSource source(folder(), m, {}, 4);
+  std::vector<ExpertWeights> out(1);
+  const int32_t too_big[] = {16};
+  EXPECT_THROW(source.fetch(0, too_big, out), Error);
+  const int32_t fine[] = {1};
+  try {
+    source.fetch(1, fine, out);  // layer 1 is a dense layer: no expert file
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("layer 1"));
+  }
+  ExpertIoOptions mmap;
+  mmap.mode = IoMode::kMmap;
+  EXPECT_THROW(PackedExpertSource(folder(), m, mmap, 4), Error);
+}
+
+TEST_F(PackedSource, TruncatedFileFailsAtOpen) {
+  TempDir copy("packed-source-copy");
+  std::filesystem::copy(folder(), copy / "m", std::filesystem::copy_options::recursive);
+  const PackedManifest m = read_packed_manifest(copy / "m");
+  std::filesystem::resize_file(copy / "m" / expert_file_name(2), m.layer_file_bytes() - 1);
+  try {
+    PackedExpertSource source(copy / "m", m, {}, 4);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), AllOf(HasSubstr("layer_002.bin"), HasSubstr("truncated")));
+  }
+}
+
+}  // namespace
+}  // namespace streammoe
