@@ -37,7 +37,10 @@ GenerationResult generate(Model& model, ModelState& state, const GenerationReque
   for (int64_t i = 0; i < req.max_new_tokens; ++i) {
     const auto step_start = Clock::now();
     if (i > 0) {
+      const ExpertIoStats io_before = model.expert_io_stats();
       model.forward(state, result.output_ids.back(), logits, &result.decode_phases);
+      result.decode_expert_bytes += model.expert_io_stats().bytes_read - io_before.bytes_read;
+      result.decode_experts_loaded += model.expert_io_stats().experts_loaded - io_before.experts_loaded;
       if (req.after_step) req.after_step(model);
     }
     const int32_t next = sampler.next(logits);

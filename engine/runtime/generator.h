@@ -18,6 +18,8 @@ struct GenerationResult {
   double ttft_ms = 0.0;             // start -> first generated token chosen
   std::vector<double> decode_ms;    // one sample per token after the first
   PhaseTimes decode_phases;         // summed over decode steps
+  uint64_t decode_expert_bytes = 0;     // read from expert files during decode steps
+  uint64_t decode_experts_loaded = 0;   // experts fetched during decode steps
   bool stopped_at_eos = false;
 
   double decode_tok_s() const;

@@ -33,6 +33,12 @@ nlohmann::json phase_ms_per_token(const GenerationResult& r) {
   return phases;
 }
 
+// Expert I/O counters are summed over the same steps as decode_ms (the first token, chosen from
+// the prefill's logits, reads nothing).
+static double per_decoded_token(const GenerationResult& r, uint64_t total) {
+  return r.decode_ms.empty() ? 0.0 : static_cast<double>(total) / static_cast<double>(r.decode_ms.size());
+}
+
 nlohmann::json generation_metrics(const GenerationResult& r, const Model& model,
                                   const EngineOptions& options, const RunInfo& info) {
   const ModelConfig& c = model.config();
@@ -46,6 +52,8 @@ nlohmann::json generation_metrics(const GenerationResult& r, const Model& model,
       {"decode_tok_s", r.decode_tok_s()},
       {"decode_ms", r.decode_ms},
       {"phase_ms_per_token", phase_ms_per_token(r)},
+      {"expert_bytes_read_per_token", per_decoded_token(r, r.decode_expert_bytes)},
+      {"experts_loaded_per_token", per_decoded_token(r, r.decode_experts_loaded)},
       {"peak_rss_mb", peak_rss_mb()},
       {"options", options.to_json()},
       {"build", build_info_json()},

@@ -1,0 +1,111 @@
+// Bytes read per token: with no expert cache, every decode step reads exactly
+// K x expert_bytes x (MoE layers) from the expert files, checked with the I/O counters of the
+// source through generate() and the --metrics-json fields, for the packed source (pread and
+// O_DIRECT, where O_DIRECT reads whole 4096-byte strides), with K overridden, and for the HF
+// pread source (K x 3 x I x H x bytes per value).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "engine/io/packed_writer.h"
+#include "engine/io/synth.h"
+#include "engine/models/model.h"
+#include "engine/runtime/generator.h"
+#include "engine/runtime/metrics.h"
+#include "engine/util/error.h"
+
+namespace streammoe {
+namespace {
+
+namespace fs = std::filesystem;
+
+nlohmann::json config() {
+  // 4 layers, layer 2 dense: 3 MoE layers; 32 experts, K = 4.
+  return {{"model_type", "qwen3_moe"},   {"vocab_size", 128},
+          {"hidden_size", 128},          {"intermediate_size", 128},
+          {"num_hidden_layers", 4},      {"num_attention_heads", 2},
+          {"num_key_value_heads", 1},    {"head_dim", 64},
+          {"num_experts", 32},           {"num_experts_per_tok", 4},
+          {"moe_intermediate_size", 64}, {"mlp_only_layers", {2}},
+          {"rms_norm_eps", 1e-6}};
+}
+
+class BytesPerToken : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("streammoe-bytes-" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    write_packed_model(*make_synth_input(config(), {}, "bytes-test"), root_ / "packed", {});
+    write_synth_hf(config(), {}, root_ / "hf");
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  static GenerationResult run(Model& model, int64_t new_tokens) {
+    ModelState state = model.new_state();
+    Sampler sampler({});
+    GenerationRequest req;
+    req.prompt = {3, 14, 15, 92, 65};
+    req.max_new_tokens = new_tokens;
+    req.stop_at_eos = false;
+    return generate(model, state, req, sampler);
+  }
+
+  static fs::path root_;
+};
+fs::path BytesPerToken::root_;
+
+constexpr uint64_t kMoeLayers = 3, kK = 4;
+
+TEST_F(BytesPerToken, PackedPreadReadsKExpertsPerMoeLayer) {
+  auto model = Model::load(root_ / "packed");
+  const uint64_t expert_bytes = make_expert_layout(128, 64, 4, 64).expert_bytes;
+  const GenerationResult r = run(*model, 9);
+  ASSERT_EQ(r.decode_ms.size(), 8u);
+  EXPECT_EQ(r.decode_experts_loaded, 8 * kK * kMoeLayers);
+  EXPECT_EQ(r.decode_expert_bytes, 8 * kK * expert_bytes * kMoeLayers);
+  // The prompt's 5 steps and the 8 decode steps, nothing else.
+  EXPECT_EQ(model->expert_io_stats().bytes_read, 13 * kK * expert_bytes * kMoeLayers);
+
+  const nlohmann::json j = generation_metrics(r, *model, {}, {"m", 5, ""});
+  EXPECT_DOUBLE_EQ(j["expert_bytes_read_per_token"].get<double>(),
+                   double(kK * expert_bytes * kMoeLayers));
+  EXPECT_DOUBLE_EQ(j["experts_loaded_per_token"].get<double>(), double(kK * kMoeLayers));
+}
+
+TEST_F(BytesPerToken, FollowsATopKOverride) {
+  auto model = Model::load(root_ / "packed");
+  model->set_top_k(7);
+  const uint64_t expert_bytes = make_expert_layout(128, 64, 4, 64).expert_bytes;
+  const GenerationResult r = run(*model, 4);
+  EXPECT_EQ(r.decode_expert_bytes, 3 * 7 * expert_bytes * kMoeLayers);
+}
+
+TEST_F(BytesPerToken, DirectReadsWholeStrides) {
+  ExpertIoOptions io;
+  io.mode = IoMode::kDirect;
+  std::unique_ptr<Model> model;
+  try {
+    model = Model::load(root_ / "packed", io);
+  } catch (const Error& e) {
+    GTEST_SKIP() << e.what();
+  }
+  const uint64_t stride = make_expert_layout(128, 64, 4, 64).expert_stride;
+  const GenerationResult r = run(*model, 5);
+  EXPECT_EQ(r.decode_expert_bytes, 4 * kK * stride * kMoeLayers);
+}
+
+TEST_F(BytesPerToken, HfPreadReadsTheBf16Matrices) {
+  auto model = Model::load(root_ / "hf");
+  const GenerationResult r = run(*model, 5);
+  EXPECT_EQ(r.decode_expert_bytes, 4 * kK * (3 * 64 * 128 * 2) * kMoeLayers);
+}
+
+TEST_F(BytesPerToken, PackedAndHfAgreeOnParamCounts) {
+  auto packed = Model::load(root_ / "packed");
+  auto hf = Model::load(root_ / "hf");
+  EXPECT_EQ(packed->params_total(), hf->params_total());
+  EXPECT_EQ(packed->params_active(), hf->params_active());
+}
+
+}  // namespace
+}  // namespace streammoe
