@@ -66,7 +66,7 @@ variants:
 matrix:
   switches:
     k: [2, 4]
-    prefetch: [yes, no]
+    mlock: [yes, no]
 keep:
   min_speedup: 1.05
   max_kld_mean: 0.01
@@ -110,10 +110,10 @@ TEST_F(SpecTest, ValidFileResolvesEverything) {
     EXPECT_EQ(spec.variants[i].origin, "matrix");
     matrix_names.push_back(spec.variants[i].name);
   }
-  EXPECT_THAT(matrix_names, ::testing::ElementsAre("k=2,prefetch=true", "k=2,prefetch=false",
-                                                   "k=4,prefetch=true", "k=4,prefetch=false"));
+  EXPECT_THAT(matrix_names, ::testing::ElementsAre("k=2,mlock=true", "k=2,mlock=false",
+                                                   "k=4,mlock=true", "k=4,mlock=false"));
   EXPECT_EQ(spec.variants[7].switches.at("k"), "4");
-  EXPECT_EQ(spec.variants[7].switches.at("prefetch"), "false");  // yes/no normalised
+  EXPECT_EQ(spec.variants[7].switches.at("mlock"), "false");  // yes/no normalised
 }
 
 TEST_F(SpecTest, BaselineMovesFirstAndMatrixCanStartFromAnotherVariant) {
@@ -194,8 +194,8 @@ TEST_F(SpecTest, UnknownSwitchValueNamesLine) {
   EXPECT_THAT(error_of(yaml),
               HasSubstr(at(16, 31) + "switch cache-entries takes an integer, got 'many'"));
   yaml = kValid;
-  yaml.replace(yaml.find("prefetch: [yes, no]"), 19, "prefetch: [yes, maybe]");
-  EXPECT_THAT(error_of(yaml), HasSubstr(at(22, 21) + "switch prefetch takes true or false"));
+  yaml.replace(yaml.find("mlock: [yes, no]"), 16, "mlock: [yes, maybe]");
+  EXPECT_THAT(error_of(yaml), HasSubstr(at(22, 18) + "switch mlock takes true or false"));
 }
 
 TEST_F(SpecTest, UnknownEnumValueListsTheValidOnes) {

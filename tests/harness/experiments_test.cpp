@@ -1,0 +1,87 @@
+// Every experiments/*.yaml and variants/*.yaml in the repository is a valid experiment against
+// the engine contract's switch list (tests/harness/data/options.json), or fails only because
+// the trained model it targets is not committed yet. The quickstart also validates against
+// the real engine's `streammoe options --json` when the engine is built.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "engine/util/error.h"
+#include "harness/plan.h"
+#include "harness/spec.h"
+#include "harness/variant_bundle.h"
+#include "lab_test_util.h"
+
+namespace streammoe::lab {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<fs::path> files_in(const fs::path& dir) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+TEST(Experiments, EveryFileIsValid) {
+  // A stand-in project root: the repository's variants/ and experiments/, plus the trained
+  // model's folder with the files the experiments name, in case it is not committed yet.
+  testing::TempDir root;
+  for (const char* linked : {"variants", "experiments", "CMakeLists.txt", "tests"})
+    fs::create_directory_symlink(testing::source_dir() / linked, root / linked);
+  fs::path model = testing::source_dir() / "models/tiny-qwen35moe";
+  if (fs::exists(model)) {
+    fs::create_directories(root / "models");
+    fs::create_directory_symlink(model, root / "models/tiny-qwen35moe");
+  } else {
+    for (const char* f : {"config.json", "heldout.txt", "json_prompts.txt"})
+      testing::write_text(root / "models/tiny-qwen35moe" / f, "{\n");
+  }
+  SwitchCatalog catalog = testing::fixture_catalog();
+  SpecOptions options;
+  options.catalog = &catalog;
+  options.root = root.path();
+  auto files = files_in(testing::source_dir() / "experiments");
+  ASSERT_GE(files.size(), 9u);  // the quickstart and one file per studied technique
+  std::set<std::string> tracks;
+  for (const auto& file : files) {
+    SCOPED_TRACE(file.string());
+    ExperimentSpec spec = load_experiment(file, options);
+    EXPECT_FALSE(spec.hypothesis.empty());
+    EXPECT_GE(spec.variants.size(), 2u);
+    EXPECT_FALSE(plan_runs(spec).empty());
+    tracks.insert(spec.track);
+  }
+  EXPECT_GE(tracks.size(), 4u);
+}
+
+TEST(Experiments, EveryVariantBundleIsValid) {
+  SwitchCatalog catalog = testing::fixture_catalog();
+  auto dir = testing::source_dir() / "variants";
+  auto build_options = cmake_options(testing::source_dir() / "CMakeLists.txt");
+  for (const auto& file : files_in(dir)) {
+    VariantBundle bundle = load_bundle(dir, file.stem().string(), catalog, build_options);
+    EXPECT_FALSE(bundle.description.empty()) << file;
+  }
+}
+
+TEST(Experiments, QuickstartValidatesAgainstTheRealEngine) {
+  auto engine = testing::bin_dir() / "streammoe";
+  if (!fs::exists(engine)) GTEST_SKIP() << engine << " is not built";
+  SubprocessExecutor executor;
+  Command command;
+  command.argv = {engine.string(), "options", "--json"};
+  ExecResult listed = executor.execute(command);
+  ASSERT_TRUE(listed.ok()) << listed.stderr_tail;
+  SwitchCatalog catalog = SwitchCatalog::parse(listed.stdout_text, "streammoe options --json");
+  SpecOptions options;
+  options.catalog = &catalog;
+  ExperimentSpec spec = load_experiment(testing::source_dir() / "experiments/quickstart.yaml", options);
+  EXPECT_EQ(spec.name, "quickstart");
+}
+
+}  // namespace
+}  // namespace streammoe::lab
