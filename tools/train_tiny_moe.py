@@ -2,7 +2,7 @@
 
 Runs on the GPU machine (torch 2.11, transformers 5.17, tokenizers 0.23, no internet):
 
-    python3 tools/train_tiny_moe.py --out /tmp/result --steps 2400
+    python3 tools/train_tiny_moe.py --out /tmp/result     (or tools/train_tiny_moe.sh, which also packs $OUT)
 
 and writes, under --out, the same layout as the repository:
 
