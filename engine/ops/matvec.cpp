@@ -1,5 +1,6 @@
 #include "engine/ops/matvec.h"
 
+#include "engine/ops/dense_matvec.h"
 #include "engine/util/error.h"
 
 namespace streammoe {
@@ -37,7 +38,10 @@ void matvec_scalar(const MatRef& w, std::span<const float> x, std::span<float> y
   }
 }
 
-void matvec(const MatRef& w, std::span<const float> x, std::span<float> y) { matvec_scalar(w, x, y); }
+// The fastest kernel in this build, single-threaded; dense_matvec takes a pool.
+void matvec(const MatRef& w, std::span<const float> x, std::span<float> y) {
+  dense_matvec(w, x, y, best_kernel_isa());
+}
 
 void row_to_f32(const MatRef& w, int64_t row, std::span<float> out) {
   if (row < 0 || row >= w.rows) fail("row {} out of range [0, {})", row, w.rows);

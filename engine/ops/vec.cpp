@@ -1,41 +1,80 @@
 #include "engine/ops/vec.h"
 
 #include <algorithm>
-#include <cmath>
+
+#include "engine/util/error.h"
 
 namespace streammoe {
+namespace {
 
-float dot(std::span<const float> a, std::span<const float> b) {
-  float acc = 0.0f;
-  for (size_t i = 0; i < a.size(); ++i) acc += a[i] * b[i];
-  return acc;
+void check_same_size(const char* what, size_t a, size_t b) {
+  if (a != b) fail("{}: size mismatch ({} vs {})", what, a, b);
 }
 
-void axpy(float alpha, std::span<const float> x, std::span<float> y) {
-  for (size_t i = 0; i < x.size(); ++i) y[i] += alpha * x[i];
+double sum_of_squares(std::span<const float> x) {
+  double sum = 0.0;
+  for (float v : x) sum += static_cast<double>(v) * v;
+  return sum;
 }
 
-void softmax_inplace(std::span<float> x) {
-  const float max = *std::max_element(x.begin(), x.end());
-  float sum = 0.0f;
-  for (float& v : x) sum += (v = std::exp(v - max));
-  for (float& v : x) v /= sum;
-}
+}  // namespace
 
 void rmsnorm(std::span<const float> x, std::span<const float> weight, float eps,
              bool one_plus_weight, std::span<float> out) {
-  float sum_sq = 0.0f;
-  for (float v : x) sum_sq += v * v;
-  const float inv = 1.0f / std::sqrt(sum_sq / static_cast<float>(x.size()) + eps);
-  for (size_t i = 0; i < x.size(); ++i)
-    out[i] = x[i] * inv * (one_plus_weight ? 1.0f + weight[i] : weight[i]);
+  check_same_size("rmsnorm weight", x.size(), weight.size());
+  check_same_size("rmsnorm out", x.size(), out.size());
+  if (x.empty()) return;
+  const float inv_rms =
+      static_cast<float>(1.0 / std::sqrt(sum_of_squares(x) / static_cast<double>(x.size()) + eps));
+  const float weight_offset = one_plus_weight ? 1.0f : 0.0f;
+  for (size_t i = 0; i < x.size(); ++i) out[i] = x[i] * inv_rms * (weight_offset + weight[i]);
 }
 
-void l2norm_inplace(std::span<float> x, float eps) {
-  float sum_sq = 0.0f;
-  for (float v : x) sum_sq += v * v;
-  const float inv = 1.0f / std::sqrt(sum_sq + eps);
-  for (float& v : x) v *= inv;
+void rmsnorm_gated(std::span<const float> x, std::span<const float> gate,
+                   std::span<const float> weight, float eps, std::span<float> out) {
+  check_same_size("rmsnorm_gated gate", x.size(), gate.size());
+  rmsnorm(x, weight, eps, /*one_plus_weight=*/false, out);
+  for (size_t i = 0; i < out.size(); ++i) out[i] *= silu(gate[i]);
+}
+
+void l2norm(std::span<const float> x, float eps, std::span<float> out) {
+  check_same_size("l2norm out", x.size(), out.size());
+  const float inv_norm = static_cast<float>(1.0 / std::sqrt(sum_of_squares(x) + eps));
+  for (size_t i = 0; i < x.size(); ++i) out[i] = x[i] * inv_norm;
+}
+
+void silu_inplace(std::span<float> x) {
+  for (float& v : x) v = silu(v);
+}
+
+void swiglu(std::span<const float> gate, std::span<const float> up, std::span<float> out) {
+  check_same_size("swiglu up", gate.size(), up.size());
+  check_same_size("swiglu out", gate.size(), out.size());
+  for (size_t i = 0; i < gate.size(); ++i) out[i] = silu(gate[i]) * up[i];
+}
+
+void softmax_inplace(std::span<float> x) {
+  if (x.empty()) return;
+  const float max = *std::max_element(x.begin(), x.end());
+  double sum = 0.0;
+  for (float& v : x) {
+    v = std::exp(v - max);
+    sum += v;
+  }
+  const float inv_sum = static_cast<float>(1.0 / sum);
+  for (float& v : x) v *= inv_sum;
+}
+
+float dot(std::span<const float> a, std::span<const float> b) {
+  check_same_size("dot", a.size(), b.size());
+  float sum = 0.0f;
+  for (size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+void axpy(float a, std::span<const float> x, std::span<float> y) {
+  check_same_size("axpy", x.size(), y.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] += a * x[i];
 }
 
 }  // namespace streammoe

@@ -1,22 +1,37 @@
 #pragma once
-// Small vector operations used by the blocks (scalar; f32).
+// Small f32 vector operations used by the blocks, scalar code that mirrors the PyTorch
+// expressions in comments. Sizes are checked (Error on mismatch); `out` may alias the input.
+#include <cmath>
 #include <cstdint>
 #include <span>
 
 namespace streammoe {
 
-float dot(std::span<const float> a, std::span<const float> b);
-// y += alpha * x
-void axpy(float alpha, std::span<const float> x, std::span<float> y);
-inline float silu(float x);
-void softmax_inplace(std::span<float> x);
-// out = x / sqrt(mean(x^2) + eps) * (one_plus_weight ? 1 + w : w). out may alias x.
+inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+// F.silu: v * sigmoid(v).
+inline float silu(float v) { return v / (1.0f + std::exp(-v)); }
+// F.softplus with torch's default threshold 20 (linear above it).
+inline float softplus(float v) { return v > 20.0f ? v : std::log1p(std::exp(v)); }
+
+// x * rsqrt(mean(x^2) + eps) * w, where w = 1 + weight (Qwen3.5-MoE's RMSNorm, weights stored
+// as offsets from 1) or w = weight (Qwen3-MoE). The mean of squares is accumulated in double.
 void rmsnorm(std::span<const float> x, std::span<const float> weight, float eps,
              bool one_plus_weight, std::span<float> out);
-// x *= 1 / sqrt(sum(x^2) + eps)   (the FLA / transformers l2norm)
-void l2norm_inplace(std::span<float> x, float eps);
+// Qwen3.5-MoE RMSNormGated: weight * rmsnorm(x) * silu(gate) (norm before gate).
+void rmsnorm_gated(std::span<const float> x, std::span<const float> gate,
+                   std::span<const float> weight, float eps, std::span<float> out);
+// l2norm of the reference (as FLA): x * rsqrt(sum(x^2) + eps), accumulated in double.
+void l2norm(std::span<const float> x, float eps, std::span<float> out);
+inline void l2norm_inplace(std::span<float> x, float eps) { l2norm(x, eps, x); }
+
+void silu_inplace(std::span<float> x);
+// out = silu(gate) * up, the SwiGLU of the expert MLPs.
+void swiglu(std::span<const float> gate, std::span<const float> up, std::span<float> out);
+// softmax(x) in place, max-subtracted so large logits do not overflow.
+void softmax_inplace(std::span<float> x);
+
+float dot(std::span<const float> a, std::span<const float> b);
+// y += a * x.
+void axpy(float a, std::span<const float> x, std::span<float> y);
 
 }  // namespace streammoe
-
-#include <cmath>
-inline float streammoe::silu(float x) { return x / (1.0f + std::exp(-x)); }

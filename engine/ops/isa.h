@@ -1,0 +1,17 @@
+#pragma once
+// Which instruction set a kernel runs on. Every kernel has a scalar reference; the AVX2+FMA
+// variants exist only when the build has STREAMMOE_AVX2 on (STREAMMOE_HAVE_AVX2 defined).
+#include <string_view>
+
+namespace streammoe {
+
+enum class KernelIsa { kScalar, kAvx2 };
+
+std::string_view kernel_isa_name(KernelIsa isa);  // "scalar", "avx2"
+bool parse_kernel_isa(std::string_view name, KernelIsa* out);
+bool kernel_isa_available(KernelIsa isa);  // compiled into this build
+KernelIsa best_kernel_isa();
+// Throws Error naming `what` if isa is not compiled into this build.
+void require_kernel_isa(KernelIsa isa, const char* what);
+
+}  // namespace streammoe
