@@ -3,7 +3,7 @@
 // read from the HF folder, top-1 agreement and mean KL(reference || packed), over
 //   - random-weight checkpoints written by synth (Qwen3.5-MoE and Qwen3-MoE, expert dims multiples
 //     of 64), always;
-//   - models/tiny-qwen35moe (the trained tiny model) when present;
+//   - models/tiny-qwen35moe (the trained tiny model) when present, on its held-out text;
 //   - every tests/fixtures/models/* whose expert dims the group size divides; the others must be
 //     refused by pack with an error naming the dims and the group size.
 // The measured figures are printed and recorded as test properties; the thresholds below are the
@@ -14,11 +14,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "engine/io/pack.h"
 #include "engine/io/synth.h"
 #include "engine/models/model.h"
 #include "engine/runtime/evaluator.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "engine/util/error.h"
 #include "engine/util/npy.h"
 
@@ -39,8 +41,14 @@ const fs::path kSource = STREAMMOE_SOURCE_DIR;
 // has 4 levels per group (error 5x larger, so KL ~25x larger in the small-error regime): drift is
 // expected and recorded; the test asks only that the model stays far better than chance and that
 // 4-bit is much closer than 2-bit (a factor 8, well inside the ~25 the error model predicts).
-constexpr double kMaxKl4 = 0.06, kMinTop1_4 = 0.85;
-constexpr double kMaxKl2 = 2.0, kMinTop1_2 = 0.30;
+struct Bounds {
+  double max_kl4, min_top1_4, max_kl2, min_top1_2;
+};
+constexpr Bounds kRandomModel{0.06, 0.85, 2.0, 0.30};
+// A trained model is smoother than a random one: 4-bit formats typically keep mean KL near 0.01
+// on real checkpoints (llama.cpp's KL tables for its 4-bit types), and this one measures 0.005 with
+// 94.5% top-1 on held-out text; 0.02 / 90% would still call that "close" and catch any real fault.
+constexpr Bounds kTrainedModel{0.02, 0.90, 0.5, 0.60};
 constexpr double kMinKlRatio = 8.0;
 
 struct Measured {
@@ -54,7 +62,17 @@ fs::path temp_folder(const std::string& tag) {
   return p;
 }
 
-std::vector<int32_t> tokens_for(const std::string& name, int64_t vocab) {
+// Held-out text through the model's tokenizer when the model ships both (the trained model),
+// else the fixture's reference prompt, else seeded random ids.
+std::vector<int32_t> tokens_for(const std::string& name, const fs::path& model, int64_t vocab) {
+  if (fs::exists(model / "heldout.txt") && fs::exists(model / "tokenizer.json")) {
+    std::ifstream in(model / "heldout.txt", std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::vector<int32_t> ids = Tokenizer::load(model / "tokenizer.json").encode(text.str(), false);
+    if (ids.size() > 384) ids.resize(384);
+    return ids;
+  }
   const fs::path ids = kSource / "tests/fixtures/reference" / name / "input_ids.npy";
   if (fs::exists(ids)) {
     const NpyArray a = read_npy(ids);
@@ -73,14 +91,14 @@ Measured compare(const fs::path& hf, const fs::path& packed, const std::string& 
   auto reference = Model::load(hf);
   auto model = Model::load(packed);
   const int64_t vocab = reference->config().vocab_size;
-  const std::vector<int32_t> ids = tokens_for(name, vocab);
+  const std::vector<int32_t> ids = tokens_for(name, hf, vocab);
   const std::vector<float> ref = teacher_forced_logits(*reference, ids);
   const std::vector<float> got = teacher_forced_logits(*model, ids);
   const QualityStats q = compute_quality(got, ref, ids, vocab);
   return {q.kld_mean, q.top1_agree};
 }
 
-void check_model(const std::string& name, const fs::path& hf) {
+void check_model(const std::string& name, const fs::path& hf, const Bounds& bounds = kRandomModel) {
   const fs::path work = temp_folder(name);
   double kl4 = 0.0;
   for (int bits : {4, 2}) {
@@ -98,11 +116,11 @@ void check_model(const std::string& name, const fs::path& hf) {
                                     fmt::format("{:.5f}", m.kl));
     if (bits == 4) {
       kl4 = m.kl;
-      EXPECT_LE(m.kl, kMaxKl4) << name;
-      EXPECT_GE(m.top1, kMinTop1_4) << name;
+      EXPECT_LE(m.kl, bounds.max_kl4) << name;
+      EXPECT_GE(m.top1, bounds.min_top1_4) << name;
     } else {
-      EXPECT_LE(m.kl, kMaxKl2) << name;
-      EXPECT_GE(m.top1, kMinTop1_2) << name;
+      EXPECT_LE(m.kl, bounds.max_kl2) << name;
+      EXPECT_GE(m.top1, bounds.min_top1_2) << name;
       EXPECT_GE(m.kl, kMinKlRatio * kl4) << name << ": 2-bit should drift much more than 4-bit";
     }
   }
@@ -131,7 +149,7 @@ TEST(PackedQuality, SynthQwen3MoeStaysCloseToTheBf16Reference) {
 TEST(PackedQuality, TrainedTinyModel) {
   const fs::path tiny = kSource / "models/tiny-qwen35moe";
   if (!fs::exists(tiny / "config.json")) GTEST_SKIP() << "models/tiny-qwen35moe is not present";
-  check_model("tiny-qwen35moe", tiny);
+  check_model("tiny-qwen35moe", tiny, kTrainedModel);
 }
 
 TEST(PackedQuality, FixtureModelsArePackedOrRefusedClearly) {
