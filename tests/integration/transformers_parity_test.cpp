@@ -104,7 +104,11 @@ TEST_P(Parity, GreedyContinuationMatchesTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Parity, ::testing::ValuesIn(fixtures()),
-                         [](const auto& info) { return info.param.name; });
+                         [](const auto& info) {
+                           std::string name = info.param.name;
+                           std::replace(name.begin(), name.end(), '-', '_');  // gtest names: [A-Za-z0-9_]
+                           return name;
+                         });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Parity);
 
 TEST(Fixtures, AreCommitted) { EXPECT_GE(fixtures().size(), 5u) << "tests/fixtures/reference is incomplete"; }
