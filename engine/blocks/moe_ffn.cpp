@@ -10,13 +10,13 @@
 namespace streammoe {
 
 void swiglu_mlp(const MlpWeights& w, std::span<const float> x, std::span<float> out,
-                std::vector<float>& scratch_gate, std::vector<float>& scratch_up) {
-  scratch_gate.resize(w.gate.rows);
-  scratch_up.resize(w.up.rows);
-  matvec(w.gate, x, scratch_gate);
-  matvec(w.up, x, scratch_up);
+                std::vector<float>& scratch_gate, std::vector<float>& scratch_up, DequantMode mode) {
+  scratch_gate.resize(w.gate.rows());
+  scratch_up.resize(w.up.rows());
+  linear(w.gate, x, scratch_gate, mode);
+  linear(w.up, x, scratch_up, mode);
   swiglu(scratch_gate, scratch_up, scratch_gate);
-  matvec(w.down, scratch_gate, out);
+  linear(w.down, scratch_gate, out, mode);
 }
 
 MoeBlock::MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, ExpertSource& experts)
@@ -48,10 +48,10 @@ Routing MoeBlock::route(std::span<const float> x) {
   return r;
 }
 
-void MoeBlock::step(std::span<const float> x, std::span<float> out, PhaseTimes* times) {
+void MoeBlock::step(std::span<const float> x, std::span<float> out, PhaseTimes* times, const Routing* forced) {
   {
     ScopedPhase phase(times, Phase::kRouting);
-    last_ = route(x);
+    last_ = forced && !forced->experts.empty() ? *forced : route(x);
   }
   fetched_.resize(last_.experts.size());
   {
@@ -62,7 +62,7 @@ void MoeBlock::step(std::span<const float> x, std::span<float> out, PhaseTimes* 
   std::fill(out.begin(), out.end(), 0.0f);
   for (size_t i = 0; i < fetched_.size(); ++i) {
     const ExpertWeights& e = fetched_[i];
-    swiglu_mlp({e.gate, e.up, e.down}, x, expert_out_, gate_, up_);
+    swiglu_mlp({e.gate, e.up, e.down}, x, expert_out_, gate_, up_, dequant_);
     axpy(last_.weights[i], expert_out_, out);
   }
   if (w_.has_shared) {

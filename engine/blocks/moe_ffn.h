@@ -14,14 +14,15 @@
 namespace streammoe {
 
 struct MlpWeights {
-  MatRef gate;  // [intermediate, hidden]
-  MatRef up;    // [intermediate, hidden]
-  MatRef down;  // [hidden, intermediate]
+  LinearRef gate;  // [intermediate, hidden]
+  LinearRef up;    // [intermediate, hidden]
+  LinearRef down;  // [hidden, intermediate]
 };
 
 // Computes down(silu(gate(x)) * up(x)) into out; scratch vectors are resized as needed.
 void swiglu_mlp(const MlpWeights& w, std::span<const float> x, std::span<float> out,
-                std::vector<float>& scratch_gate, std::vector<float>& scratch_up);
+                std::vector<float>& scratch_gate, std::vector<float>& scratch_up,
+                DequantMode mode = DequantMode::kFma);
 
 struct MoeShape {
   int64_t hidden = 0;
@@ -47,17 +48,20 @@ struct Routing {
 class MoeBlock {
  public:
   MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, ExpertSource& experts);
-  void step(std::span<const float> x, std::span<float> out, PhaseTimes* times);
+  // `forced`, when given, replaces the router's decision (routing-trace replay).
+  void step(std::span<const float> x, std::span<float> out, PhaseTimes* times, const Routing* forced = nullptr);
   // Router only: probabilities -> top-K (used by step and by predictors).
   Routing route(std::span<const float> x);
   const Routing& last_routing() const { return last_; }
   void set_top_k(int64_t k) { shape_.top_k = k; }
+  void set_dequant(DequantMode mode) { dequant_ = mode; }
 
  private:
   int64_t layer_;
   MoeShape shape_;
   MoeWeights w_;
   ExpertSource& experts_;
+  DequantMode dequant_ = DequantMode::kFma;
   Routing last_;
   std::vector<float> logits_, gate_, up_, expert_out_, shared_out_;
   std::vector<ExpertWeights> fetched_;

@@ -51,10 +51,8 @@ EngineOptions resolve_options(const EngineArgs& args) {
   return options;
 }
 
-std::unique_ptr<Model> load_model(const std::string& folder, const EngineOptions& options) {
-  auto model = Model::load(folder);
-  model->set_top_k(options.k);
-  return model;
+std::unique_ptr<Engine> make_engine(const EngineArgs& args) {
+  return std::make_unique<Engine>(args.model, resolve_options(args));
 }
 
 std::vector<int32_t> parse_ids(const std::string& list) {

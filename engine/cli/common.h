@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/models/model.h"
+#include "engine/runtime/engine.h"
 #include "engine/runtime/options.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -23,7 +23,7 @@ struct EngineArgs {
 void add_engine_args(CLI::App& app, EngineArgs& args);
 // Variant first, then explicit flags (which override it).
 EngineOptions resolve_options(const EngineArgs& args);
-std::unique_ptr<Model> load_model(const std::string& folder, const EngineOptions& options);
+std::unique_ptr<Engine> make_engine(const EngineArgs& args);
 std::vector<int32_t> parse_ids(const std::string& list);
 Tokenizer load_tokenizer(const std::string& model_folder);
 

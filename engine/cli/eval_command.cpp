@@ -59,11 +59,12 @@ std::vector<float> reference_logits(const EvalArgs& a, std::span<const int32_t> 
 void run_eval(const EvalArgs& a) {
   if (a.ids.empty() == a.text_file.empty()) fail("eval: give exactly one of --ids or --text-file");
   if (!a.ref_model.empty() && !a.ref_logits.empty()) fail("eval: give at most one of --ref-model or --ref-logits");
-  const EngineOptions options = resolve_options(a.engine);
-  auto model = load_model(a.engine.model, options);
+  auto engine = make_engine(a.engine);
+  const EngineOptions& options = engine->options();
   const std::vector<int32_t> ids = eval_tokens(a);
-  const int64_t vocab = model->config().vocab_size;
-  const std::vector<float> logits = teacher_forced_logits(*model, ids);
+  const int64_t vocab = engine->model().config().vocab_size;
+  const std::vector<float> logits = teacher_forced_logits(engine->model(), ids, [&] { engine->observe_step(); });
+  engine->finish();
   if (!a.dump_logits.empty()) {
     const int64_t shape[] = {static_cast<int64_t>(ids.size()), vocab};
     write_npy_f32(a.dump_logits, shape, logits);

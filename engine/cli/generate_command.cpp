@@ -31,15 +31,16 @@ void print_timing(const GenerationResult& r, size_t prompt_tokens) {
                            r.prefill_ms, r.prefill_tok_s(prompt_tokens), r.ttft_ms);
   std::cerr << fmt::format("decode {} tokens: {:.2f} tok/s\n", r.decode_ms.size(), r.decode_tok_s());
   std::cerr << "per-token ms:";
-  for (const auto& [name, ms] : phase_ms_per_token(r).items()) std::cerr << fmt::format("  {} {:.3f}", name, ms.get<double>());
+  const nlohmann::json phases = phase_ms_per_token(r);
+  for (const auto& [name, ms] : phases.items()) std::cerr << fmt::format("  {} {:.3f}", name, ms.get<double>());
   std::cerr << "\n";
 }
 
 void run_generate(const GenerateArgs& a) {
   if (a.prompt.empty() == a.ids.empty()) fail("generate: give exactly one of --prompt or --ids");
   if (a.tokens < 1) fail("--tokens must be >= 1, got {}", a.tokens);
-  const EngineOptions options = resolve_options(a.engine);
-  auto model = load_model(a.engine.model, options);
+  auto engine = make_engine(a.engine);
+  Model* model = &engine->model();
   std::optional<Tokenizer> tokenizer;
   GenerationRequest req;
   if (!a.prompt.empty()) {
@@ -55,6 +56,7 @@ void run_generate(const GenerateArgs& a) {
   }
   req.max_new_tokens = a.tokens;
   req.stop_at_eos = !a.ignore_eos;
+  req.after_step = [&engine] { engine->observe_step(); };
   std::optional<StreamDecoder> stream;
   if (!a.print_ids && tokenizer) {
     stream.emplace(*tokenizer);
@@ -63,6 +65,7 @@ void run_generate(const GenerateArgs& a) {
   Sampler sampler(a.sampler);
   ModelState state = model->new_state();
   GenerationResult result = generate(*model, state, req, sampler);
+  engine->finish();
   std::string output_text = tokenizer ? tokenizer->decode(result.output_ids) : "";
   if (stream) std::cout << stream->finish();
   if (a.print_ids || !tokenizer) {
@@ -76,7 +79,9 @@ void run_generate(const GenerateArgs& a) {
     RunInfo info{a.engine.model, req.prompt.size(), output_text};
     std::ofstream out(a.metrics_json);
     if (!out) fail("{}: cannot open for writing", a.metrics_json);
-    out << generation_metrics(result, *model, options, info).dump(2) << "\n";
+    nlohmann::json metrics = generation_metrics(result, *model, engine->options(), info);
+    metrics["routing"] = engine->telemetry();
+    out << metrics.dump(2) << "\n";
   }
 }
 

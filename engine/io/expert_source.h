@@ -5,20 +5,31 @@
 #include <cstdint>
 #include <span>
 
-#include "engine/ops/matvec.h"
+#include "engine/ops/linear.h"
 
 namespace streammoe {
 
 struct ExpertWeights {
-  MatRef gate;  // [moe_intermediate, hidden]
-  MatRef up;    // [moe_intermediate, hidden]
-  MatRef down;  // [hidden, moe_intermediate]
+  LinearRef gate;  // [moe_intermediate, hidden]
+  LinearRef up;    // [moe_intermediate, hidden]
+  LinearRef down;  // [hidden, moe_intermediate]
+};
+
+// What a source did, for telemetry (--metrics-json) and the bytes-per-token tests.
+struct ExpertIoStats {
+  uint64_t fetches = 0;         // fetch() calls
+  uint64_t experts_loaded = 0;  // experts handed out
+  uint64_t bytes_read = 0;      // bytes read from expert files (0 for mmap views)
 };
 
 class ExpertSource {
  public:
   virtual ~ExpertSource() = default;
   virtual void fetch(int64_t layer, std::span<const int32_t> experts, std::span<ExpertWeights> out) = 0;
+  const ExpertIoStats& stats() const { return stats_; }
+
+ protected:
+  ExpertIoStats stats_;
 };
 
 }  // namespace streammoe

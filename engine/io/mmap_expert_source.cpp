@@ -37,6 +37,8 @@ void MmapExpertSource::fetch(int64_t layer, std::span<const int32_t> experts, st
       fail("layer {}: expert {} out of range", layer, experts[i]);
     out[i] = table[experts[i]];
   }
+  stats_.fetches += 1;
+  stats_.experts_loaded += experts.size();
 }
 
 }  // namespace streammoe

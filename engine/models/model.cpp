@@ -3,6 +3,7 @@
 #include "engine/io/open_expert_source.h"
 #include "engine/model/weights.h"
 #include "engine/ops/vec.h"
+#include "engine/models/routing_trace.h"
 #include "engine/util/error.h"
 
 namespace streammoe {
@@ -87,7 +88,7 @@ void Model::forward(ModelState& state, int32_t token, std::span<float> logits, P
     axpy(1.0f, mixed_, h_);
     rmsnorm(h_, layer.post_attention_norm, eps, c.norm_one_plus_weight, normed_);
     if (layer.ffn_kind == FfnKind::kMoe) {
-      layer.moe->step(normed_, mixed_, times);
+      layer.moe->step(normed_, mixed_, times, replay_ ? &replay_->at(state.pos, i) : nullptr);
     } else {
       ScopedPhase phase(times, Phase::kExpertCompute);
       std::vector<float> g, u;
@@ -108,6 +109,11 @@ std::vector<Routing> Model::last_routing() const {
   for (size_t i = 0; i < layers_.size(); ++i)
     if (layers_[i].moe) r[i] = layers_[i].moe->last_routing();
   return r;
+}
+
+void Model::set_routing_replay(const RoutingTrace* trace) {
+  if (trace) trace->check_fits(config_);
+  replay_ = trace;
 }
 
 void Model::set_top_k(int64_t k) {

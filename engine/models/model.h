@@ -43,6 +43,7 @@ struct DecoderLayer {
 };
 
 class WeightLoader;
+class RoutingTrace;
 
 // Per-architecture tensor naming (models/<arch>.cpp).
 struct ArchLoader {
@@ -68,6 +69,8 @@ class Model {
   std::vector<Routing> last_routing() const;
   // Overrides top-K of every MoE layer (0 restores the model's K).
   void set_top_k(int64_t k);
+  // Follow a recorded routing trace instead of the routers (nullptr: route normally).
+  void set_routing_replay(const RoutingTrace* trace);
   int64_t params_total() const { return params_total_; }
   int64_t params_active() const { return params_active_; }
   // What the expert source has read so far (bytes/token telemetry).
@@ -79,6 +82,7 @@ class Model {
   std::unique_ptr<TensorStore> store_;
   std::unique_ptr<ExpertSource> experts_;
   std::unique_ptr<Rope> rope_;
+  const RoutingTrace* replay_ = nullptr;
   MatRef embed_;
   MatRef lm_head_;
   std::vector<float> final_norm_;

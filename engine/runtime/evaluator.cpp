@@ -30,12 +30,16 @@ double percentile(std::vector<double> sorted, double q) {
 
 }  // namespace
 
-std::vector<float> teacher_forced_logits(Model& model, std::span<const int32_t> ids, PhaseTimes* times) {
+std::vector<float> teacher_forced_logits(Model& model, std::span<const int32_t> ids,
+                                         const std::function<void()>& after_step) {
   const int64_t vocab = model.config().vocab_size;
   std::vector<float> out(ids.size() * vocab);
   ModelState state = model.new_state();
   for (size_t t = 0; t < ids.size(); ++t)
-    model.forward(state, ids[t], {out.data() + t * vocab, static_cast<size_t>(vocab)}, times);
+  {
+    model.forward(state, ids[t], {out.data() + t * vocab, static_cast<size_t>(vocab)});
+    if (after_step) after_step();
+  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 // metrics llama.cpp's perplexity tool reports against a reference run (same tokens):
 // perplexity, KL(reference || model) per position and its percentiles, top-1 agreement.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -11,7 +12,8 @@
 namespace streammoe {
 
 // Row t = logits after consuming ids[0..t]; returns [T * vocab].
-std::vector<float> teacher_forced_logits(Model& model, std::span<const int32_t> ids, PhaseTimes* times = nullptr);
+std::vector<float> teacher_forced_logits(Model& model, std::span<const int32_t> ids,
+                                         const std::function<void()>& after_step = {});
 
 struct QualityStats {
   int64_t tokens = 0;        // positions scored for perplexity (T - 1)

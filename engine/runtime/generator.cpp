@@ -31,7 +31,7 @@ GenerationResult generate(Model& model, ModelState& state, const GenerationReque
   const auto start = Clock::now();
   for (int32_t token : req.prompt) {
     model.forward(state, token, logits);
-    if (req.after_step) req.after_step(model);
+    if (req.after_step) req.after_step();
   }
   result.prefill_ms = ms_since(start);
   for (int64_t i = 0; i < req.max_new_tokens; ++i) {
@@ -41,7 +41,7 @@ GenerationResult generate(Model& model, ModelState& state, const GenerationReque
       model.forward(state, result.output_ids.back(), logits, &result.decode_phases);
       result.decode_expert_bytes += model.expert_io_stats().bytes_read - io_before.bytes_read;
       result.decode_experts_loaded += model.expert_io_stats().experts_loaded - io_before.experts_loaded;
-      if (req.after_step) req.after_step(model);
+      if (req.after_step) req.after_step();
     }
     const int32_t next = sampler.next(logits);
     if (i == 0) result.ttft_ms = ms_since(start);

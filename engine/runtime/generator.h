@@ -31,7 +31,7 @@ struct GenerationRequest {
   int64_t max_new_tokens = 16;
   bool stop_at_eos = true;
   std::function<void(int32_t)> on_token;  // streaming output (may be empty)
-  std::function<void(const Model&)> after_step;  // telemetry hook (routing traces)
+  std::function<void()> after_step;      // telemetry hook, after every forward
 };
 
 GenerationResult generate(Model& model, ModelState& state, const GenerationRequest& request, Sampler& sampler);

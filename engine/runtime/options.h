@@ -15,6 +15,9 @@ struct EngineOptions {
   int64_t k = 0;                 // top-K override; 0 keeps the model's
   int64_t threads = 1;           // compute threads
   std::string dequant = "fma";   // naive | fma (packed models)
+  std::string record_routing;    // file to write the routing trace to
+  std::string replay_routing;    // routing trace to follow instead of the routers
+  std::string expert_stats;      // file to write per-(layer, expert) activation statistics to
 
   // Calls v.option(name, field, help, valid_values) for every switch, in display order.
   template <typename Visitor>
@@ -22,6 +25,9 @@ struct EngineOptions {
     v.option("k", k, "routed experts per token (top-K); 0 keeps the model's value", {});
     v.option("threads", threads, "compute threads", {});
     v.option("dequant", dequant, "dequantisation formulation of packed experts", {"naive", "fma"});
+    v.option("record-routing", record_routing, "write the routing trace (token, layer, experts, weights) to FILE", {});
+    v.option("replay-routing", replay_routing, "follow the routing trace in FILE instead of the routers", {});
+    v.option("expert-stats", expert_stats, "write per-(layer, expert) activation counts and reuse statistics to FILE", {});
   }
 
   // Sets a switch from its string form; Error listing the valid values on a bad one.
