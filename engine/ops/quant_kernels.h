@@ -12,8 +12,12 @@ void naive_scalar(const QuantMatRef& w, const float* x, float* y, int64_t begin,
 void fma_scalar(const QuantMatRef& w, const float* x, const float* group_sums, float* y,
                 int64_t begin, int64_t end);
 #if defined(STREAMMOE_HAVE_AVX2)
-void naive_avx2(const QuantMatRef& w, const float* x, float* y, int64_t begin, int64_t end);
-void fma_avx2(const QuantMatRef& w, const float* x, const float* group_sums, float* y,
+// The AVX2 kernels read x in the order their unpacking produces codes (see
+// quant_kernels_avx2.cpp): permuted_x = permute_x_avx2(x), [cols], once per vector.
+void permute_x_avx2(int bits, const float* x, int64_t cols, float* permuted_x);
+void naive_avx2(const QuantMatRef& w, const float* permuted_x, float* y, int64_t begin,
+                int64_t end);
+void fma_avx2(const QuantMatRef& w, const float* permuted_x, const float* group_sums, float* y,
               int64_t begin, int64_t end);
 #endif
 

@@ -1,6 +1,12 @@
-// AVX2+FMA kernels for quant_matvec. A uint32 word is broadcast to all 8 lanes and shifted by
-// a per-lane amount (vpsrlvd), so the 8 codes come out in element order and x is read as is.
-// Four independent accumulators per row keep the FMA latency (4 cycles) off the critical path.
+// AVX2+FMA kernels for quant_matvec.
+//
+// Unpacking: 8 bytes of packed codes are widened to 8 int32 lanes in one instruction
+// (vpmovzxbd), lane k holding byte k. For 4 bits, byte k carries elements 2k (low nibble) and
+// 2k+1 (high nibble), so `lane & 15` gives the even elements of a 16-element block and
+// `lane >> 4` the odd ones; for 2 bits byte k carries elements 4k..4k+3 and four shift/mask
+// planes give them. Rather than shuffle the codes back into element order, x is permuted once
+// per call into the same order (permute_x_avx2), which costs O(cols) against O(rows * cols).
+// Four independent accumulators per row keep the FMA latency off the critical path.
 #if defined(STREAMMOE_HAVE_AVX2)
 #include <immintrin.h>
 
@@ -17,41 +23,52 @@ float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(sum);
 }
 
-// Decodes the codes of one group, 32 elements (four vectors of 8) per call of `consume`.
-// consume(k, codes, x) is called with k = 0..3 so that the caller can keep four accumulators.
+// Elements per block of 8 packed bytes.
+template <int kBits>
+constexpr int kBlock = 64 / kBits;
+
+__m256i widen_8_bytes(const uint32_t* q) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q)));
+}
+
+// Calls consume(k, codes, x) for every 8-element vector of one group, k cycling 0..3 so the
+// caller can keep four accumulators. permuted_x is the group's x in permute_x_avx2 order.
 template <int kBits, typename Consume>
-inline void for_each_code_vector(const uint32_t* group_q, const float* group_x, int group_size,
+inline void for_each_code_vector(const uint32_t* group_q, const float* permuted_x, int group_size,
                                  Consume&& consume) {
-  const __m256i mask = _mm256_set1_epi32((1 << kBits) - 1);
   if constexpr (kBits == 4) {
-    const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
-    for (int i = 0; i < group_size / 8; i += 4) {
-      for (int k = 0; k < 4; ++k) {
-        const __m256i word = _mm256_set1_epi32(static_cast<int>(group_q[i + k]));
-        const __m256 codes =
-            _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(word, shifts), mask));
-        consume(k, codes, _mm256_loadu_ps(group_x + (i + k) * 8));
-      }
+    const __m256i low_nibble = _mm256_set1_epi32(0xF);
+    for (int e = 0; e < group_size; e += 32) {  // two 16-element blocks per step
+      const __m256i bytes0 = widen_8_bytes(group_q + e / 8);
+      const __m256i bytes1 = widen_8_bytes(group_q + e / 8 + 2);
+      consume(0, _mm256_cvtepi32_ps(_mm256_and_si256(bytes0, low_nibble)),
+              _mm256_loadu_ps(permuted_x + e));
+      consume(1, _mm256_cvtepi32_ps(_mm256_srli_epi32(bytes0, 4)),
+              _mm256_loadu_ps(permuted_x + e + 8));
+      consume(2, _mm256_cvtepi32_ps(_mm256_and_si256(bytes1, low_nibble)),
+              _mm256_loadu_ps(permuted_x + e + 16));
+      consume(3, _mm256_cvtepi32_ps(_mm256_srli_epi32(bytes1, 4)),
+              _mm256_loadu_ps(permuted_x + e + 24));
     }
   } else {
-    const __m256i shifts_low = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-    const __m256i shifts_high = _mm256_setr_epi32(16, 18, 20, 22, 24, 26, 28, 30);
-    for (int i = 0; i < group_size / 16; i += 2) {
-      for (int k = 0; k < 2; ++k) {
-        const __m256i word = _mm256_set1_epi32(static_cast<int>(group_q[i + k]));
-        const __m256 low =
-            _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(word, shifts_low), mask));
-        const __m256 high =
-            _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(word, shifts_high), mask));
-        consume(2 * k, low, _mm256_loadu_ps(group_x + (i + k) * 16));
-        consume(2 * k + 1, high, _mm256_loadu_ps(group_x + (i + k) * 16 + 8));
-      }
+    const __m256i two_bits = _mm256_set1_epi32(0x3);
+    for (int e = 0; e < group_size; e += 32) {  // one 32-element block per step
+      const __m256i bytes = widen_8_bytes(group_q + e / 16);
+      consume(0, _mm256_cvtepi32_ps(_mm256_and_si256(bytes, two_bits)),
+              _mm256_loadu_ps(permuted_x + e));
+      consume(1, _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(bytes, 2), two_bits)),
+              _mm256_loadu_ps(permuted_x + e + 8));
+      consume(2, _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(bytes, 4), two_bits)),
+              _mm256_loadu_ps(permuted_x + e + 16));
+      consume(3, _mm256_cvtepi32_ps(_mm256_srli_epi32(bytes, 6)),
+              _mm256_loadu_ps(permuted_x + e + 24));
     }
   }
 }
 
 template <int kBits>
-void naive_rows(const QuantMatRef& w, const float* x, float* y, int64_t begin, int64_t end) {
+void naive_rows(const QuantMatRef& w, const float* permuted_x, float* y, int64_t begin,
+                int64_t end) {
   const int64_t words_per_row = w.words_per_row();
   const int64_t groups_per_row = w.groups_per_row();
   const int words_per_group = w.group_size * kBits / 32;
@@ -62,8 +79,8 @@ void naive_rows(const QuantMatRef& w, const float* x, float* y, int64_t begin, i
       const __m256 scale = _mm256_set1_ps(bf16_to_f32(w.scales[r * groups_per_row + g]));
       const __m256 bias = _mm256_set1_ps(bf16_to_f32(w.biases[r * groups_per_row + g]));
       for_each_code_vector<kBits>(
-          w.q + r * words_per_row + g * words_per_group, x + g * w.group_size, w.group_size,
-          [&](int k, __m256 codes, __m256 xv) {
+          w.q + r * words_per_row + g * words_per_group, permuted_x + g * w.group_size,
+          w.group_size, [&](int k, __m256 codes, __m256 xv) {
             acc[k] = _mm256_fmadd_ps(_mm256_fmadd_ps(codes, scale, bias), xv, acc[k]);
           });
     }
@@ -73,7 +90,7 @@ void naive_rows(const QuantMatRef& w, const float* x, float* y, int64_t begin, i
 }
 
 template <int kBits>
-void fma_rows(const QuantMatRef& w, const float* x, const float* group_sums, float* y,
+void fma_rows(const QuantMatRef& w, const float* permuted_x, const float* group_sums, float* y,
               int64_t begin, int64_t end) {
   const int64_t words_per_row = w.words_per_row();
   const int64_t groups_per_row = w.groups_per_row();
@@ -85,7 +102,8 @@ void fma_rows(const QuantMatRef& w, const float* x, const float* group_sums, flo
       __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                        _mm256_setzero_ps()};
       for_each_code_vector<kBits>(
-          w.q + r * words_per_row + g * words_per_group, x + g * w.group_size, w.group_size,
+          w.q + r * words_per_row + g * words_per_group, permuted_x + g * w.group_size,
+          w.group_size,
           [&](int k, __m256 codes, __m256 xv) { acc[k] = _mm256_fmadd_ps(codes, xv, acc[k]); });
       const __m256 code_dot_x =
           _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
@@ -99,15 +117,26 @@ void fma_rows(const QuantMatRef& w, const float* x, const float* group_sums, flo
 
 }  // namespace
 
-void naive_avx2(const QuantMatRef& w, const float* x, float* y, int64_t begin, int64_t end) {
-  if (w.bits == 4) return naive_rows<4>(w, x, y, begin, end);
-  return naive_rows<2>(w, x, y, begin, end);
+void permute_x_avx2(int bits, const float* x, int64_t cols, float* permuted_x) {
+  // Within each block, vector j lane k holds the element of byte k's plane j.
+  const int per_byte = 8 / bits;
+  const int block = 8 * per_byte;
+  for (int64_t base = 0; base < cols; base += block)
+    for (int k = 0; k < 8; ++k)
+      for (int j = 0; j < per_byte; ++j)
+        permuted_x[base + 8 * j + k] = x[base + per_byte * k + j];
 }
 
-void fma_avx2(const QuantMatRef& w, const float* x, const float* group_sums, float* y,
+void naive_avx2(const QuantMatRef& w, const float* permuted_x, float* y, int64_t begin,
+                int64_t end) {
+  if (w.bits == 4) return naive_rows<4>(w, permuted_x, y, begin, end);
+  return naive_rows<2>(w, permuted_x, y, begin, end);
+}
+
+void fma_avx2(const QuantMatRef& w, const float* permuted_x, const float* group_sums, float* y,
               int64_t begin, int64_t end) {
-  if (w.bits == 4) return fma_rows<4>(w, x, group_sums, y, begin, end);
-  return fma_rows<2>(w, x, group_sums, y, begin, end);
+  if (w.bits == 4) return fma_rows<4>(w, permuted_x, group_sums, y, begin, end);
+  return fma_rows<2>(w, permuted_x, group_sums, y, begin, end);
 }
 
 }  // namespace streammoe::quant_kernels

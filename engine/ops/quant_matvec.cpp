@@ -22,6 +22,16 @@ std::span<const float> group_sums_of(std::span<const float> x, int group_size) {
   return sums;
 }
 
+#if defined(STREAMMOE_HAVE_AVX2)
+// x in the order the AVX2 kernels unpack codes; reused like the group sums.
+const float* permuted_for_avx2(int bits, std::span<const float> x) {
+  thread_local std::vector<float> permuted;
+  permuted.resize(x.size());
+  quant_kernels::permute_x_avx2(bits, x.data(), static_cast<int64_t>(x.size()), permuted.data());
+  return permuted.data();
+}
+#endif
+
 template <typename RowKernel>
 void over_rows(int64_t rows, ThreadPool* pool, const RowKernel& kernel) {
   if (pool && pool->size() > 1) {
@@ -68,10 +78,12 @@ void quant_matvec(const QuantMatRef& w, std::span<const float> x, std::span<floa
   float* yp = y.data();
   if (mode == DequantMode::kNaive) {
 #if defined(STREAMMOE_HAVE_AVX2)
-    if (isa == KernelIsa::kAvx2)
+    if (isa == KernelIsa::kAvx2) {
+      const float* permuted = permuted_for_avx2(w.bits, x);
       return over_rows(w.rows, pool, [&](int64_t begin, int64_t end) {
-        quant_kernels::naive_avx2(w, xp, yp, begin, end);
+        quant_kernels::naive_avx2(w, permuted, yp, begin, end);
       });
+    }
 #endif
     return over_rows(w.rows, pool, [&](int64_t begin, int64_t end) {
       quant_kernels::naive_scalar(w, xp, yp, begin, end);
@@ -80,10 +92,12 @@ void quant_matvec(const QuantMatRef& w, std::span<const float> x, std::span<floa
 
   const float* sums = group_sums_of(x, w.group_size).data();
 #if defined(STREAMMOE_HAVE_AVX2)
-  if (isa == KernelIsa::kAvx2)
+  if (isa == KernelIsa::kAvx2) {
+    const float* permuted = permuted_for_avx2(w.bits, x);
     return over_rows(w.rows, pool, [&](int64_t begin, int64_t end) {
-      quant_kernels::fma_avx2(w, xp, sums, yp, begin, end);
+      quant_kernels::fma_avx2(w, permuted, sums, yp, begin, end);
     });
+  }
 #endif
   over_rows(w.rows, pool, [&](int64_t begin, int64_t end) {
     quant_kernels::fma_scalar(w, xp, sums, yp, begin, end);

@@ -1,0 +1,167 @@
+// Microbenchmarks of the matvec kernels on expert-shaped matrices, reporting the bandwidth of
+// weight bytes consumed (packed codes + scales + biases, or the dense weights).
+//
+// Two working sets:
+//   hot:  one matrix, read again every iteration (it stays in L2/L3: the kernel's compute bound)
+//   cold: a rotation of copies totalling kColdWorkingSetBytes, well past the last-level cache,
+//         so every iteration reads its weights from DRAM (as a freshly streamed expert would).
+//
+// Names: <format>/<mode>/<isa>/t<threads>/<set>/<rows>x<cols>, e.g. q4/fma/avx2/t1/hot/1024x4096.
+// Qwen3.5-397B-A17B experts (hidden 4096, moe_intermediate 1024): gate/up are 1024x4096 and down
+// is 4096x1024.
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/ops/dense_matvec.h"
+#include "engine/ops/quant_matvec.h"
+#include "engine/util/dtype.h"
+#include "engine/util/thread_pool.h"
+
+namespace streammoe {
+namespace {
+
+constexpr int64_t kColdWorkingSetBytes = int64_t{192} << 20;  // 6x the 32 MiB L3 of the dev box
+
+struct Shape {
+  int64_t rows;
+  int64_t cols;
+};
+const Shape kExpertShapes[] = {{1024, 4096}, {4096, 1024}};
+
+std::vector<float> random_vector(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
+int copies_for(int64_t bytes, bool cold) {
+  return cold ? static_cast<int>(std::max<int64_t>(2, kColdWorkingSetBytes / bytes)) : 1;
+}
+
+// One quantised matrix and `copies` byte-identical copies of its arrays.
+struct QuantSet {
+  QuantMatrix original;
+  std::vector<QuantMatrix> copies;
+};
+
+QuantSet make_quant_set(Shape s, int bits, int copies) {
+  QuantSet set;
+  set.original = quantize_rows(random_vector(s.rows * s.cols, 1), s.rows, s.cols, bits, 64);
+  set.copies.assign(copies, set.original);
+  return set;
+}
+
+void run_quant(benchmark::State& state, Shape s, int bits, DequantMode mode, KernelIsa isa,
+               int threads, bool cold) {
+  const QuantBytes bytes = quant_bytes(s.rows, s.cols, bits, 64);
+  const QuantSet set = make_quant_set(s, bits, copies_for(bytes.total(), cold));
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  const std::vector<float> x = random_vector(s.cols, 2);
+  std::vector<float> y(s.rows);
+  size_t next = 0;
+  for (auto _ : state) {
+    quant_matvec(set.copies[next].ref(), x, y, mode, isa, pool.get());
+    next = next + 1 == set.copies.size() ? 0 : next + 1;
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * bytes.total());
+}
+
+void run_dense(benchmark::State& state, Shape s, DType dtype, KernelIsa isa, int threads,
+               bool cold) {
+  const int64_t element_bytes = dtype == DType::kF32 ? 4 : 2;
+  const int64_t bytes = s.rows * s.cols * element_bytes;
+  const int copies = copies_for(bytes, cold);
+  // The values do not matter to the speed; fill with small finite numbers of the dtype.
+  std::vector<char> data(bytes * copies);
+  const std::vector<float> w = random_vector(s.rows * s.cols, 3);
+  for (int64_t i = 0; i < s.rows * s.cols; ++i) {
+    if (dtype == DType::kF32) {
+      std::memcpy(data.data() + i * 4, &w[i], 4);
+    } else {
+      const uint16_t h = dtype == DType::kBF16 ? f32_to_bf16(w[i]) : f32_to_f16(w[i]);
+      std::memcpy(data.data() + i * 2, &h, 2);
+    }
+  }
+  for (int c = 1; c < copies; ++c) std::memcpy(data.data() + c * bytes, data.data(), bytes);
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  const std::vector<float> x = random_vector(s.cols, 2);
+  std::vector<float> y(s.rows);
+  int next = 0;
+  for (auto _ : state) {
+    const MatRef ref{dtype, data.data() + next * bytes, s.rows, s.cols};
+    dense_matvec(ref, x, y, isa, pool.get());
+    next = next + 1 == copies ? 0 : next + 1;
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * bytes);
+}
+
+const char* set_name(bool cold) { return cold ? "cold" : "hot"; }
+
+// On a machine shared with other processes the fastest repetition is the best estimate of what
+// the kernel itself costs (run with --benchmark_repetitions=N to get it).
+double fastest(const std::vector<double>& samples) {
+  return *std::min_element(samples.begin(), samples.end());
+}
+
+void register_all() {
+  std::vector<KernelIsa> isas = {KernelIsa::kScalar};
+  if (kernel_isa_available(KernelIsa::kAvx2)) isas.push_back(KernelIsa::kAvx2);
+  for (bool cold : {false, true}) {
+    for (Shape s : kExpertShapes) {
+      for (int bits : {4, 2}) {
+        for (DequantMode mode : {DequantMode::kNaive, DequantMode::kFma}) {
+          for (KernelIsa isa : isas) {
+            for (int threads : {1, 2}) {
+              const std::string name =
+                  fmt::format("q{}/{}/{}/t{}/{}/{}x{}", bits, dequant_mode_name(mode),
+                              kernel_isa_name(isa), threads, set_name(cold), s.rows, s.cols);
+              benchmark::RegisterBenchmark(name.c_str(), run_quant, s, bits, mode, isa, threads,
+                                           cold)
+                  ->UseRealTime()
+                  ->Unit(benchmark::kMicrosecond)
+                  ->ComputeStatistics("min", fastest);
+            }
+          }
+        }
+      }
+      for (DType dtype : {DType::kBF16, DType::kF16, DType::kF32}) {
+        for (KernelIsa isa : isas) {
+          for (int threads : {1, 2}) {
+            const std::string name =
+                fmt::format("{}/dense/{}/t{}/{}/{}x{}", dtype_name(dtype), kernel_isa_name(isa),
+                            threads, set_name(cold), s.rows, s.cols);
+            benchmark::RegisterBenchmark(name.c_str(), run_dense, s, dtype, isa, threads, cold)
+                ->UseRealTime()
+                ->Unit(benchmark::kMicrosecond)
+                ->ComputeStatistics("min", fastest);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace streammoe
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  streammoe::register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
