@@ -110,6 +110,19 @@ void run_dense(benchmark::State& state, Shape s, DType dtype, KernelIsa isa, int
 
 const char* set_name(bool cold) { return cold ? "cold" : "hot"; }
 
+// The cost of handing a trivial task to the pool and waiting for it: the floor under every
+// threaded matvec above.
+void run_pool_dispatch(benchmark::State& state, int threads) {
+  ThreadPool pool(threads);
+  std::vector<int64_t> touched(64);
+  for (auto _ : state) {
+    pool.parallel_for(static_cast<int64_t>(touched.size()), [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) ++touched[i];
+    });
+    benchmark::ClobberMemory();
+  }
+}
+
 // On a machine shared with other processes the fastest repetition is the best estimate of what
 // the kernel itself costs (run with --benchmark_repetitions=N to get it).
 double fastest(const std::vector<double>& samples) {
@@ -117,6 +130,12 @@ double fastest(const std::vector<double>& samples) {
 }
 
 void register_all() {
+  for (int threads : {1, 2})
+    benchmark::RegisterBenchmark(fmt::format("pool/dispatch/t{}", threads).c_str(),
+                                 run_pool_dispatch, threads)
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond)
+        ->ComputeStatistics("min", fastest);
   std::vector<KernelIsa> isas = {KernelIsa::kScalar};
   if (kernel_isa_available(KernelIsa::kAvx2)) isas.push_back(KernelIsa::kAvx2);
   for (bool cold : {false, true}) {
