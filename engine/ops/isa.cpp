@@ -6,8 +6,10 @@ namespace streammoe {
 
 std::string_view kernel_isa_name(KernelIsa isa) {
   switch (isa) {
-    case KernelIsa::kScalar: return "scalar";
-    case KernelIsa::kAvx2: return "avx2";
+    case KernelIsa::kScalar:
+      return "scalar";
+    case KernelIsa::kAvx2:
+      return "avx2";
   }
   return "unknown";
 }

@@ -98,8 +98,8 @@ QuantMatrix quantize_rows(std::span<const float> w, int64_t rows, int64_t cols, 
         if (scale > 0.0f) code = static_cast<int>(std::nearbyint((values[i] - bias) / scale));
         code = std::clamp(code, 0, max_code);
         const int64_t col = g * group_size + i;
-        m.q[r * (cols / per_word) + col / per_word] |=
-            static_cast<uint32_t>(code) << ((col % per_word) * bits);
+        m.q[r * (cols / per_word) + col / per_word] |= static_cast<uint32_t>(code)
+                                                       << ((col % per_word) * bits);
       }
     }
   }

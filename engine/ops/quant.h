@@ -20,9 +20,9 @@ struct QuantMatRef {
   int group_size = 64;
   int64_t rows = 0;
   int64_t cols = 0;
-  const uint32_t* q = nullptr;         // [rows, cols * bits / 32]
-  const uint16_t* scales = nullptr;    // bf16 [rows, cols / group_size]
-  const uint16_t* biases = nullptr;    // bf16 [rows, cols / group_size]
+  const uint32_t* q = nullptr;       // [rows, cols * bits / 32]
+  const uint16_t* scales = nullptr;  // bf16 [rows, cols / group_size]
+  const uint16_t* biases = nullptr;  // bf16 [rows, cols / group_size]
 
   int64_t words_per_row() const { return cols * bits / 32; }
   int64_t groups_per_row() const { return cols / group_size; }

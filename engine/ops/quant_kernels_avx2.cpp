@@ -84,8 +84,8 @@ void naive_rows(const QuantMatRef& w, const float* permuted_x, float* y, int64_t
             acc[k] = _mm256_fmadd_ps(_mm256_fmadd_ps(codes, scale, bias), xv, acc[k]);
           });
     }
-    y[r] = horizontal_sum(
-        _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    y[r] =
+        horizontal_sum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
   }
 }
 
@@ -107,8 +107,8 @@ void fma_rows(const QuantMatRef& w, const float* permuted_x, const float* group_
           [&](int k, __m256 codes, __m256 xv) { acc[k] = _mm256_fmadd_ps(codes, xv, acc[k]); });
       const __m256 code_dot_x =
           _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-      total = _mm256_fmadd_ps(
-          code_dot_x, _mm256_set1_ps(bf16_to_f32(w.scales[r * groups_per_row + g])), total);
+      total = _mm256_fmadd_ps(code_dot_x,
+                              _mm256_set1_ps(bf16_to_f32(w.scales[r * groups_per_row + g])), total);
       bias_dot += bf16_to_f32(w.biases[r * groups_per_row + g]) * group_sums[g];
     }
     y[r] = horizontal_sum(total) + bias_dot;
@@ -123,8 +123,7 @@ void permute_x_avx2(int bits, const float* x, int64_t cols, float* permuted_x) {
   const int block = 8 * per_byte;
   for (int64_t base = 0; base < cols; base += block)
     for (int k = 0; k < 8; ++k)
-      for (int j = 0; j < per_byte; ++j)
-        permuted_x[base + 8 * j + k] = x[base + per_byte * k + j];
+      for (int j = 0; j < per_byte; ++j) permuted_x[base + 8 * j + k] = x[base + per_byte * k + j];
 }
 
 void naive_avx2(const QuantMatRef& w, const float* permuted_x, float* y, int64_t begin,

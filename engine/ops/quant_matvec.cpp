@@ -45,8 +45,10 @@ void over_rows(int64_t rows, ThreadPool* pool, const RowKernel& kernel) {
 
 std::string_view dequant_mode_name(DequantMode mode) {
   switch (mode) {
-    case DequantMode::kNaive: return "naive";
-    case DequantMode::kFma: return "fma";
+    case DequantMode::kNaive:
+      return "naive";
+    case DequantMode::kFma:
+      return "fma";
   }
   return "unknown";
 }

@@ -56,8 +56,8 @@ std::vector<KernelIsa> available_isas() {
 TEST(DenseMatvec, EveryKernelMatchesTheScalarReference) {
   // Column counts around the vector widths (8, 32) exercise every tail path.
   const std::vector<std::pair<int64_t, int64_t>> shapes = {
-      {1, 1}, {3, 7}, {5, 8}, {9, 31}, {4, 32}, {7, 33}, {33, 100}, {2, 257}, {65, 1024},
-      {16, 4096}};
+      {1, 1},  {3, 7},    {5, 8},   {9, 31},    {4, 32},
+      {7, 33}, {33, 100}, {2, 257}, {65, 1024}, {16, 4096}};
   ThreadPool pool(3);
   std::mt19937 rng(42);
   for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16}) {
@@ -78,8 +78,8 @@ TEST(DenseMatvec, EveryKernelMatchesTheScalarReference) {
               abs_sum += std::abs(static_cast<double>(w.as_f32[r * cols + c]) * x[c]);
               exact += static_cast<double>(w.as_f32[r * cols + c]) * x[c];
             }
-            const std::string what = std::string(dtype_name(dtype)) + " " +
-                                     std::to_string(rows) + "x" + std::to_string(cols) + " " +
+            const std::string what = std::string(dtype_name(dtype)) + " " + std::to_string(rows) +
+                                     "x" + std::to_string(cols) + " " +
                                      std::string(kernel_isa_name(isa)) + (p ? " pool" : "") +
                                      " row " + std::to_string(r);
             ASSERT_NEAR(y[r], reference[r], kRelativeTolerance * abs_sum) << what;

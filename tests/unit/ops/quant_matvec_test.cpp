@@ -26,8 +26,8 @@ struct Shape {
 
 // Odd row counts, odd numbers of groups, every supported group size, and the expert shapes.
 const std::vector<Shape> kShapes = {
-    {1, 32, 32},   {7, 64, 64},    {13, 192, 64},   {33, 96, 32},    {5, 384, 128},
-    {64, 640, 64}, {101, 448, 64}, {3, 4096, 64},   {17, 1024, 64},  {2, 1152, 128},
+    {1, 32, 32},   {7, 64, 64},    {13, 192, 64}, {33, 96, 32},   {5, 384, 128},
+    {64, 640, 64}, {101, 448, 64}, {3, 4096, 64}, {17, 1024, 64}, {2, 1152, 128},
 };
 
 struct Problem {
@@ -93,8 +93,8 @@ TEST(QuantMatvec, EveryKernelMatchesTheOracle) {
             std::vector<float> pooled(s.rows, NAN);
             quant_matvec(p.w.ref(), p.x, pooled, mode, isa, pool);
             for (int64_t r = 0; r < s.rows; ++r)
-              ASSERT_EQ(pooled[r], single[r]) << describe(s, bits, mode, isa, pool->size())
-                                              << " row " << r;
+              ASSERT_EQ(pooled[r], single[r])
+                  << describe(s, bits, mode, isa, pool->size()) << " row " << r;
           }
         }
       }

@@ -50,20 +50,20 @@ TEST(Quant, DequantizesAHandBuiltMatrix) {
                              0x0000000Fu, 0xF0000000u, 0x12345678u, 0x9ABCDEF0u,
                              0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu,
                              0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
-  std::vector<uint16_t> scales = {0x3F00u, 0x4000u, 0x3E80u, 0x3F80u};   // 0.5 2 0.25 1
-  std::vector<uint16_t> biases = {0xBF80u, 0x4040u, 0x0000u, 0xC100u};   // -1 3 0 -8
+  std::vector<uint16_t> scales = {0x3F00u, 0x4000u, 0x3E80u, 0x3F80u};  // 0.5 2 0.25 1
+  std::vector<uint16_t> biases = {0xBF80u, 0x4040u, 0x0000u, 0xC100u};  // -1 3 0 -8
   const QuantMatRef m{4, 32, 2, 64, q.data(), scales.data(), biases.data()};
   std::vector<float> row(64);
   dequantize_row(m, 0, row);
   for (int c = 0; c < 16; ++c) EXPECT_EQ(row[c], 0.5f * (c % 16) - 1.0f) << c;
-  for (int c = 16; c < 24; ++c) EXPECT_EQ(row[c], -1.0f) << c;        // word 2: zeros
-  for (int c = 24; c < 32; ++c) EXPECT_EQ(row[c], -0.5f) << c;        // word 3: ones
-  EXPECT_EQ(row[32], 2.0f * 15 + 3);                                 // word 4 = 0x0000000F
+  for (int c = 16; c < 24; ++c) EXPECT_EQ(row[c], -1.0f) << c;  // word 2: zeros
+  for (int c = 24; c < 32; ++c) EXPECT_EQ(row[c], -0.5f) << c;  // word 3: ones
+  EXPECT_EQ(row[32], 2.0f * 15 + 3);                            // word 4 = 0x0000000F
   for (int c = 33; c < 40; ++c) EXPECT_EQ(row[c], 3.0f) << c;
-  EXPECT_EQ(row[47], 2.0f * 15 + 3);                                 // word 5 top nibble
-  EXPECT_EQ(row[48], 2.0f * 8 + 3);                                  // word 6 = 0x12345678
+  EXPECT_EQ(row[47], 2.0f * 15 + 3);  // word 5 top nibble
+  EXPECT_EQ(row[48], 2.0f * 8 + 3);   // word 6 = 0x12345678
   EXPECT_EQ(row[55], 2.0f * 1 + 3);
-  EXPECT_EQ(row[56], 3.0f);                                          // word 7 = 0x9ABCDEF0
+  EXPECT_EQ(row[56], 3.0f);  // word 7 = 0x9ABCDEF0
   EXPECT_EQ(row[63], 2.0f * 9 + 3);
   dequantize_row(m, 1, row);
   for (int c = 0; c < 32; ++c) EXPECT_EQ(row[c], 0.25f * 15) << c;
@@ -85,10 +85,18 @@ std::vector<float> test_values(int64_t rows, int64_t cols, int group_size, uint3
       for (int i = 0; i < group_size; ++i) {
         float& v = w[r * cols + g * group_size + i];
         switch (kind) {
-          case 0: v = uniform(rng); break;
-          case 1: v = 5.0f + 0.01f * uniform(rng); break;
-          case 2: v = constant; break;
-          default: v = 100.0f * uniform(rng) - 40.0f; break;
+          case 0:
+            v = uniform(rng);
+            break;
+          case 1:
+            v = 5.0f + 0.01f * uniform(rng);
+            break;
+          case 2:
+            v = constant;
+            break;
+          default:
+            v = 100.0f * uniform(rng) - 40.0f;
+            break;
         }
       }
     }
@@ -154,13 +162,13 @@ TEST(Quant, ByteSizes) {
 
 TEST(Quant, BadShapesAreErrors) {
   const std::vector<float> w(2 * 96, 0.5f);
-  EXPECT_THROW(quantize_rows(w, 2, 96, 4, 64), Error);   // 96 columns, groups of 64
-  EXPECT_THROW(quantize_rows(w, 2, 96, 3, 32), Error);   // 3 bits
-  EXPECT_THROW(quantize_rows(w, 2, 96, 8, 32), Error);   // 8 bits not supported
-  EXPECT_THROW(quantize_rows(w, 2, 96, 4, 48), Error);   // group not a multiple of 32
+  EXPECT_THROW(quantize_rows(w, 2, 96, 4, 64), Error);  // 96 columns, groups of 64
+  EXPECT_THROW(quantize_rows(w, 2, 96, 3, 32), Error);  // 3 bits
+  EXPECT_THROW(quantize_rows(w, 2, 96, 8, 32), Error);  // 8 bits not supported
+  EXPECT_THROW(quantize_rows(w, 2, 96, 4, 48), Error);  // group not a multiple of 32
   EXPECT_THROW(quantize_rows(w, 2, 96, 4, 0), Error);
-  EXPECT_THROW(quantize_rows(w, 3, 96, 4, 32), Error);   // too few values
-  EXPECT_THROW(quantize_rows(w, 0, 96, 4, 32), Error);   // empty
+  EXPECT_THROW(quantize_rows(w, 3, 96, 4, 32), Error);  // too few values
+  EXPECT_THROW(quantize_rows(w, 0, 96, 4, 32), Error);  // empty
   EXPECT_THROW(quant_bytes(4, 100, 4, 64), Error);
   try {
     quant_bytes(4, 100, 4, 64);
