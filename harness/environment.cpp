@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -58,6 +59,13 @@ std::string quote(const fs::path& p) {
 }
 
 }  // namespace
+
+double load_average_1m() {
+  std::ifstream in("/proc/loadavg");
+  double load = std::numeric_limits<double>::quiet_NaN();
+  in >> load;
+  return load;
+}
 
 std::string describe_disk(const fs::path& path) {
   struct stat st {};
@@ -117,6 +125,11 @@ Environment capture_environment(const fs::path& source_dir, const fs::path& data
   for (std::string line; std::getline(meminfo, line);)
     if (line.rfind("MemTotal:", 0) == 0) env.memory_total_mb = std::stod(line.substr(9)) / 1024.0;
   env.disk = describe_disk(data_path);
+  std::istringstream loads(read_first_line("/proc/loadavg"));
+  for (int i = 0; i < 3; ++i) {
+    std::string load;
+    if (loads >> load) env.load_average += (i ? " " : "") + load;
+  }
   return env;
 }
 

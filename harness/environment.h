@@ -30,7 +30,11 @@ struct Environment {
   bool budget_enforced = false;
   std::string budget_mechanism = "none";
   std::string budget_note;
+  std::string load_average;  // "1.02 0.87 0.55" (1, 5, 15 minutes)
 };
+
+// The 1-minute load average (NaN when unknown).
+double load_average_1m();
 
 // Reads what the machine says; `source_dir` is the git work tree, `data_path` a model file or
 // folder whose disk is described.

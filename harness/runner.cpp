@@ -258,7 +258,8 @@ RunnerSummary Runner::run() {
                                            : SqlValue()},
          {"budget_enforced", int64_t{env.budget_enforced}},
          {"budget_mechanism", env.budget_mechanism},
-         {"budget_note", env.budget_note}});
+         {"budget_note", env.budget_note},
+         {"load_average", env.load_average}});
     transaction.commit();
   }
   if (spec_.memory_budget_bytes)
@@ -341,6 +342,7 @@ RunnerSummary Runner::run() {
     progress.start(what);
 
     std::string started_at = now_iso8601();
+    double load = load_average_1m();
     Command command;
     command.timeout_s = spec_.timeout_s;
     command.cgroup_procs = procs;
@@ -410,7 +412,8 @@ RunnerSummary Runner::run() {
         {"decode_ms_json", metrics && metrics->contains("decode_ms")
                                ? SqlValue((*metrics)["decode_ms"].dump())
                                : SqlValue()},
-        {"metrics_json", metrics_text.empty() ? SqlValue() : SqlValue(metrics_text)}};
+        {"metrics_json", metrics_text.empty() ? SqlValue() : SqlValue(metrics_text)},
+        {"load_1m", std::isfinite(load) ? SqlValue(load) : SqlValue()}};
     int64_t run_id = store_.insert("runs", run_fields);
     if (metrics) {
       Fields fields = metrics_fields(*metrics, result);

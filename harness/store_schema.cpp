@@ -12,7 +12,9 @@ namespace {
 
 SchemaDef build_schema() {
   SchemaDef schema;
-  schema.version = 1;
+  // Version 2 added the machine's load average (environment) and each run's (runs): a noisy
+  // neighbour is the first suspect when run-to-run noise is large.
+  schema.version = 2;
 
   schema.tables.push_back(TableDef{
       .name = "experiments",
@@ -64,6 +66,7 @@ SchemaDef build_schema() {
               {.name = "budget_enforced", .sql = "INTEGER"},
               {.name = "budget_mechanism", .sql = "TEXT"},  // cgroup-v2 | cgroup-v1 | none
               {.name = "budget_note", .sql = "TEXT"},
+              {.name = "load_average", .sql = "TEXT", .since = 2},  // /proc/loadavg 1, 5, 15 min
           },
   });
 
@@ -113,6 +116,7 @@ SchemaDef build_schema() {
               {.name = "stderr_tail", .sql = "TEXT"},
               {.name = "decode_ms_json", .sql = "TEXT"},  // raw per-token samples
               {.name = "metrics_json", .sql = "TEXT"},    // the engine's JSON as written
+              {.name = "load_1m", .sql = "REAL", .since = 2},  // load average when it started
           },
       .constraints = {"UNIQUE(experiment_id, variant_id, model, repeat)"},
   });
@@ -349,6 +353,20 @@ std::vector<std::string> migration_sql(const SchemaDef& schema, int from_version
             fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table.name, column.name, column.sql));
   }
   return statements;
+}
+
+SchemaDef schema_at(const SchemaDef& schema, int version) {
+  SchemaDef old;
+  old.version = version;
+  for (const auto& table : schema.tables) {
+    if (table.since > version) continue;
+    TableDef t = table;
+    t.columns.clear();
+    for (const auto& column : table.columns)
+      if (column.since <= version) t.columns.push_back(column);
+    old.tables.push_back(std::move(t));
+  }
+  return old;
 }
 
 std::vector<ExportColumn> results_columns(const SchemaDef& schema) {

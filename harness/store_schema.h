@@ -52,6 +52,10 @@ const SchemaDef& lab_schema();
 // The per-token phases of the engine's metrics JSON ("phase_ms_per_token"), in chart order.
 const std::vector<std::string_view>& phase_names();
 
+// The schema as it was at an earlier version (tables and columns with since <= version), for
+// migration tests.
+SchemaDef schema_at(const SchemaDef& schema, int version);
+
 std::string create_table_sql(const TableDef& table);
 // Statements that bring a database at `from_version` to schema.version: CREATE TABLE for tables
 // added later, ALTER TABLE ADD COLUMN for columns added later. from_version 0 = empty database.

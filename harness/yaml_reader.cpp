@@ -72,15 +72,15 @@ std::map<std::string, YAML::Node> YamlFile::keys(const YAML::Node& map, std::str
                                                  const std::vector<std::string_view>& allowed) const {
   require_map(map, context);
   std::map<std::string, YAML::Node> out;
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node& key = it->first;
+  for (const auto& entry : map) {
+    const YAML::Node key = entry.first;
     if (!key.IsScalar()) fail_at(key, fmt::format("{}: keys must be plain names", context));
     std::string name = key.Scalar();
     if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
       fail_at(key, fmt::format("unknown key '{}' in {} (allowed: {})", name, context,
                                fmt::join(allowed, ", ")));
     if (out.count(name)) fail_at(key, fmt::format("key '{}' appears twice in {}", name, context));
-    out.emplace(name, it->second);
+    out.emplace(name, entry.second);
   }
   return out;
 }
@@ -131,14 +131,16 @@ std::vector<std::pair<YAML::Node, YAML::Node>> YamlFile::scalar_map(const YAML::
   if (node.IsNull()) return out;  // "switches:" with nothing after it
   require_map(node, what);
   std::set<std::string> seen;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    std::string key = scalar(it->first, fmt::format("a key of {}", what));
+  for (const auto& entry : node) {
+    const YAML::Node key_node = entry.first;
+    const YAML::Node value = entry.second;
+    std::string key = scalar(key_node, fmt::format("a key of {}", what));
     if (!seen.insert(key).second)
-      fail_at(it->first, fmt::format("key '{}' appears twice in {}", key, what));
-    if (!it->second.IsScalar())
-      fail_at(it->second, fmt::format("{}.{} must be a single value, got {}", what, key,
-                                      kind_name(it->second)));
-    out.emplace_back(it->first, it->second);
+      fail_at(key_node, fmt::format("key '{}' appears twice in {}", key, what));
+    if (!value.IsScalar())
+      fail_at(value, fmt::format("{}.{} must be a single value, got {}", what, key,
+                                 kind_name(value)));
+    out.emplace_back(key_node, value);
   }
   return out;
 }

@@ -15,6 +15,7 @@ h1 { font-size: 24px; } h2 { font-size: 19px; margin-top: 36px; border-bottom: 1
 table.results { border-collapse: collapse; margin: 12px 0; font-size: 13px; }
 table.results th, table.results td { border: 1px solid #ddd; padding: 3px 8px; }
 table.results th { background: #f5f5f5; }
+table.results td:last-child { min-width: 16em; }
 table.results td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.keep td { background: #e8f5e9; } tr.crash td { background: #ffebee; }
 tr.baseline td { background: #e3f2fd; }

@@ -192,12 +192,14 @@ std::string environment_summary(const ExperimentResults& e) {
     budget = fmt::format("memory budget {} MiB {}", to_int(e.environment.at("budget_bytes")) >> 20,
                          get("budget_enforced") == "1" ? "enforced (" + get("budget_mechanism") + ")"
                                                        : "NOT enforced");
-  return fmt::format("commit {}{}; {} ({} cores; {}); {}; {} MiB RAM; disk {}; {} cache{}; {}",
-                     get("git_commit"), get("git_dirty") == "1" ? " (dirty)" : "",
-                     get("cpu_model"), get("cpu_cores"), get("cpu_flags"), get("kernel"),
-                     format_number(to_double(e.environment.at("memory_total_mb")), 0),
-                     get("disk").empty() ? "unknown" : get("disk"), get("cache_state"),
-                     get("drop_caches") == "1" ? " + drop_caches" : "", budget);
+  return fmt::format(
+      "commit {}{}; {} ({} cores; {}); {}; {} MiB RAM; disk {}; load average {}; {} cache{}; {}",
+      get("git_commit"), get("git_dirty") == "1" ? " (dirty)" : "", get("cpu_model"),
+      get("cpu_cores"), get("cpu_flags"), get("kernel"),
+      format_number(to_double(e.environment.at("memory_total_mb")), 0),
+      get("disk").empty() ? "unknown" : get("disk"),
+      get("load_average").empty() ? "unknown" : get("load_average"), get("cache_state"),
+      get("drop_caches") == "1" ? " + drop_caches" : "", budget);
 }
 
 }  // namespace streammoe::lab

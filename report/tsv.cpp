@@ -17,8 +17,10 @@ std::string clean(std::string text) {
 std::string TsvExporter::render(const LabResults& results) const {
   auto columns = tsv_columns(lab_schema());
   std::string out;
-  for (size_t i = 0; i < columns.size(); ++i)
-    out += (i ? "\t" : "") + std::string(columns[i].column->tsv_name);
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i) out += '\t';
+    out += columns[i].column->tsv_name;
+  }
   out += "\n";
   for (const auto& e : results.experiments)
     for (const auto& row : e.rows) {
@@ -26,7 +28,8 @@ std::string TsvExporter::render(const LabResults& results) const {
         // A TSV cell is a value, not a value with its interval.
         ColumnDef plain = *columns[i].column;
         plain.ci_low = plain.ci_high = {};
-        out += (i ? "\t" : "") + clean(format_cell(row, columns[i].table, plain));
+        if (i) out += '\t';
+        out += clean(format_cell(row, columns[i].table, plain));
       }
       out += "\n";
     }

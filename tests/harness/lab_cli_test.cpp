@@ -57,6 +57,9 @@ class LabCliTest : public ::testing::Test {
 };
 
 TEST_F(LabCliTest, HelpForEverySubcommand) {
+  ExecResult top = run_lab({"--help"});
+  EXPECT_TRUE(top.ok());
+  for (const char* sub : {"run", "report", "list", "show", "compare"}) EXPECT_THAT(top.stdout_text, HasSubstr(sub));
   for (const char* sub : {"run", "report", "list", "show", "compare"}) {
     ExecResult r = run_lab({sub, "--help"});
     EXPECT_TRUE(r.ok()) << sub;
@@ -138,6 +141,30 @@ quality:
   EXPECT_THAT(shown.stdout_text, HasSubstr("hangs rep 1 on models/tiny: timeout"));
   ExecResult listed = run_lab({"list", "--db", (dir_ / "lab.db").string()});
   EXPECT_THAT(listed.stdout_text, HasSubstr("failures"));
+}
+
+TEST_F(LabCliTest, OomKilledRunIsRecordedAsOom) {
+  std::string spec = write_experiment(R"(name: budget
+model: models/tiny
+workload: {prompt: hello}
+repeats: 1
+memory_budget: 64MiB
+baseline: base
+variants: [{name: base}, {name: hog, switches: {k: 8}}]
+)");
+  ExecResult r = run_lab(run_args(spec), {"FAKE_ENGINE_HOG_IF=k=8"});
+  ASSERT_TRUE(r.ok()) << describe(r) << r.stderr_tail;
+  Store store(dir_ / "lab.db");
+  auto env = store.query("SELECT budget_enforced, budget_mechanism, budget_note FROM environment");
+  if (to_int(env[0].at("budget_enforced")) == 0)
+    GTEST_SKIP() << "memory budget not enforceable here: " << to_text(env[0].at("budget_note"));
+  EXPECT_THAT(to_text(env[0].at("budget_mechanism")), ::testing::StartsWith("cgroup-v"));
+  auto runs = store.query(
+      "SELECT v.name, r.status FROM runs r JOIN variants v ON v.id = r.variant_id ORDER BY v.ordinal");
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(to_text(runs[0].at("status")), "ok");
+  EXPECT_EQ(to_text(runs[1].at("status")), "oom");
+  EXPECT_THAT(r.stdout_text, HasSubstr("oom x1"));
 }
 
 TEST_F(LabCliTest, KilledLabResumesWithoutDuplicatedOrLostRuns) {

@@ -89,6 +89,23 @@ TEST(Store, MigratesAnOlderSchemaKeepingItsRows) {
   }
 }
 
+TEST(Store, MigratesAVersionOneLabDatabase) {
+  TempDir dir;
+  SchemaDef v1 = schema_at(lab_schema(), 1);
+  EXPECT_EQ(v1.table("runs").find("load_1m"), nullptr);
+  {
+    Store old(dir / "v1.db", v1);
+    EXPECT_EQ(old.version_on_disk(), 1);
+    old.insert("experiments", {{"name", std::string("before")}, {"spec_hash", std::string("h")},
+                               {"status", std::string("complete")}});
+  }
+  Store store(dir / "v1.db");
+  EXPECT_EQ(store.version_on_disk(), lab_schema().version);
+  EXPECT_THAT(column_names(store, "runs"), ::testing::Contains("load_1m"));
+  EXPECT_THAT(column_names(store, "environment"), ::testing::Contains("load_average"));
+  EXPECT_EQ(to_text(store.query("SELECT name FROM experiments")[0].values[0]), "before");
+}
+
 TEST(Store, TransactionLeavesNothingHalfWritten) {
   TempDir dir;
   Store store(dir / "t.db");

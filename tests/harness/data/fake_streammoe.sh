@@ -4,6 +4,7 @@
 #   FAKE_ENGINE_CRASH_IF=k=2        segfault when --k 2 is given (any name=value)
 #   FAKE_ENGINE_HANG_IF=threads=4   sleep forever (the lab's timeout must end it)
 #   FAKE_ENGINE_FAIL_IF=io=direct   exit 1 with a one-line error
+#   FAKE_ENGINE_HOG_IF=k=8          hold 200 MB in memory (a memory budget gets it OOM-killed)
 #   FAKE_ENGINE_SLEEP=0.2           seconds every run takes
 #   FAKE_ENGINE_COUNTER=FILE        count generate runs in FILE
 #   FAKE_ENGINE_KILL_PARENT_AT=N    SIGKILL the parent (the lab) during generate run N
@@ -47,6 +48,11 @@ if [ -n "${FAKE_ENGINE_CRASH_IF:-}" ] && has "$FAKE_ENGINE_CRASH_IF"; then
   echo "loading experts" >&2
   echo "fake_streammoe: segmentation fault while reading expert 7" >&2
   kill -SEGV $$
+fi
+if [ -n "${FAKE_ENGINE_HOG_IF:-}" ] && has "$FAKE_ENGINE_HOG_IF"; then
+  # tail -c keeps the last 200 MB of its input in memory.
+  head -c 300000000 /dev/zero | tail -c 200000000 > /dev/null
+  exit $?
 fi
 if [ -n "${FAKE_ENGINE_HANG_IF:-}" ] && has "$FAKE_ENGINE_HANG_IF"; then
   exec sleep 100000
