@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "engine/blocks/rope.h"
-#include "engine/ops/matvec.h"
+#include "engine/ops/linear.h"
 
 namespace streammoe {
 
@@ -43,11 +43,13 @@ class Attention {
   Attention(const AttentionShape& shape, AttentionWeights weights, const Rope& rope);
   // x: normalised hidden state [hidden]; pos: absolute position; out: [hidden].
   void step(std::span<const float> x, int64_t pos, KvCache& cache, std::span<float> out);
+  void set_pool(ThreadPool* pool) { pool_ = pool; }
 
  private:
   AttentionShape shape_;
   AttentionWeights w_;
   const Rope& rope_;
+  ThreadPool* pool_ = nullptr;
   std::vector<float> q_full_, q_, gate_, k_, v_, scores_, attn_out_;
 };
 

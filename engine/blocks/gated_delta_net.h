@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-#include "engine/ops/matvec.h"
+#include "engine/ops/linear.h"
 
 namespace streammoe {
 
@@ -49,10 +49,12 @@ class GatedDeltaNet {
   GatedDeltaNet(const DeltaNetShape& shape, DeltaNetWeights weights);
   DeltaNetState new_state() const;
   void step(std::span<const float> x, DeltaNetState& state, std::span<float> out);
+  void set_pool(ThreadPool* pool) { pool_ = pool; }
 
  private:
   DeltaNetShape shape_;
   DeltaNetWeights w_;
+  ThreadPool* pool_ = nullptr;
   std::vector<float> qkv_, mixed_, z_, b_, a_, core_;
 };
 

@@ -10,13 +10,13 @@
 namespace streammoe {
 
 void swiglu_mlp(const MlpWeights& w, std::span<const float> x, std::span<float> out,
-                std::vector<float>& scratch_gate, std::vector<float>& scratch_up, DequantMode mode) {
+                std::vector<float>& scratch_gate, std::vector<float>& scratch_up, DequantMode mode, ThreadPool* pool) {
   scratch_gate.resize(w.gate.rows());
   scratch_up.resize(w.up.rows());
-  linear(w.gate, x, scratch_gate, mode);
-  linear(w.up, x, scratch_up, mode);
+  linear(w.gate, x, scratch_gate, mode, pool);
+  linear(w.up, x, scratch_up, mode, pool);
   swiglu(scratch_gate, scratch_up, scratch_gate);
-  linear(w.down, scratch_gate, out, mode);
+  linear(w.down, scratch_gate, out, mode, pool);
 }
 
 MoeBlock::MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, ExpertSource& experts)
@@ -27,7 +27,7 @@ MoeBlock::MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, Exp
 }
 
 Routing MoeBlock::route(std::span<const float> x) {
-  matvec(w_.router, x, logits_);
+  linear(w_.router, x, logits_, dequant_, pool_);
   softmax_inplace(logits_);
   const int64_t k = std::min(shape_.top_k, shape_.num_experts);
   std::vector<int32_t> order(shape_.num_experts);
@@ -62,11 +62,11 @@ void MoeBlock::step(std::span<const float> x, std::span<float> out, PhaseTimes* 
   std::fill(out.begin(), out.end(), 0.0f);
   for (size_t i = 0; i < fetched_.size(); ++i) {
     const ExpertWeights& e = fetched_[i];
-    swiglu_mlp({e.gate, e.up, e.down}, x, expert_out_, gate_, up_, dequant_);
+    swiglu_mlp({e.gate, e.up, e.down}, x, expert_out_, gate_, up_, dequant_, pool_);
     axpy(last_.weights[i], expert_out_, out);
   }
   if (w_.has_shared) {
-    swiglu_mlp(w_.shared, x, shared_out_, gate_, up_);
+    swiglu_mlp(w_.shared, x, shared_out_, gate_, up_, DequantMode::kFma, pool_);
     float g = 0.0f;
     matvec(w_.shared_gate, x, {&g, 1});
     axpy(sigmoid(g), shared_out_, out);

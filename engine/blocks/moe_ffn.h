@@ -22,7 +22,7 @@ struct MlpWeights {
 // Computes down(silu(gate(x)) * up(x)) into out; scratch vectors are resized as needed.
 void swiglu_mlp(const MlpWeights& w, std::span<const float> x, std::span<float> out,
                 std::vector<float>& scratch_gate, std::vector<float>& scratch_up,
-                DequantMode mode = DequantMode::kFma);
+                DequantMode mode = DequantMode::kFma, ThreadPool* pool = nullptr);
 
 struct MoeShape {
   int64_t hidden = 0;
@@ -55,6 +55,7 @@ class MoeBlock {
   const Routing& last_routing() const { return last_; }
   void set_top_k(int64_t k) { shape_.top_k = k; }
   void set_dequant(DequantMode mode) { dequant_ = mode; }
+  void set_pool(ThreadPool* pool) { pool_ = pool; }
 
  private:
   int64_t layer_;
@@ -62,6 +63,7 @@ class MoeBlock {
   MoeWeights w_;
   ExpertSource& experts_;
   DequantMode dequant_ = DequantMode::kFma;
+  ThreadPool* pool_ = nullptr;
   Routing last_;
   std::vector<float> logits_, gate_, up_, expert_out_, shared_out_;
   std::vector<ExpertWeights> fetched_;

@@ -5,6 +5,7 @@
 #include "engine/ops/vec.h"
 #include "engine/models/routing_trace.h"
 #include "engine/util/error.h"
+#include "engine/util/thread_pool.h"
 
 namespace streammoe {
 namespace {
@@ -92,14 +93,14 @@ void Model::forward(ModelState& state, int32_t token, std::span<float> logits, P
     } else {
       ScopedPhase phase(times, Phase::kExpertCompute);
       std::vector<float> g, u;
-      swiglu_mlp(layer.dense, normed_, mixed_, g, u);
+      swiglu_mlp(layer.dense, normed_, mixed_, g, u, DequantMode::kFma, pool_.get());
     }
     axpy(1.0f, mixed_, h_);
   }
   rmsnorm(h_, final_norm_, eps, c.norm_one_plus_weight, normed_);
   {
     ScopedPhase phase(times, Phase::kLmHead);
-    matvec(lm_head_, normed_, logits);
+    linear(lm_head_, normed_, logits, DequantMode::kFma, pool_.get());
   }
   state.pos += 1;
 }
@@ -114,6 +115,21 @@ std::vector<Routing> Model::last_routing() const {
 void Model::set_routing_replay(const RoutingTrace* trace) {
   if (trace) trace->check_fits(config_);
   replay_ = trace;
+}
+
+void Model::set_threads(int64_t threads) {
+  if (threads < 1 || threads > 256) fail("--threads {} out of range [1, 256]", threads);
+  pool_ = threads > 1 ? std::make_unique<ThreadPool>(static_cast<int>(threads)) : nullptr;
+  for (auto& layer : layers_) {
+    if (layer.attention) layer.attention->set_pool(pool_.get());
+    if (layer.delta_net) layer.delta_net->set_pool(pool_.get());
+    if (layer.moe) layer.moe->set_pool(pool_.get());
+  }
+}
+
+void Model::set_dequant(DequantMode mode) {
+  for (auto& layer : layers_)
+    if (layer.moe) layer.moe->set_dequant(mode);
 }
 
 void Model::set_top_k(int64_t k) {

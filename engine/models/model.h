@@ -44,6 +44,7 @@ struct DecoderLayer {
 
 class WeightLoader;
 class RoutingTrace;
+class ThreadPool;
 
 // Per-architecture tensor naming (models/<arch>.cpp).
 struct ArchLoader {
@@ -69,6 +70,9 @@ class Model {
   std::vector<Routing> last_routing() const;
   // Overrides top-K of every MoE layer (0 restores the model's K).
   void set_top_k(int64_t k);
+  // Compute threads for every matrix-vector product (1: no pool).
+  void set_threads(int64_t threads);
+  void set_dequant(DequantMode mode);
   // Follow a recorded routing trace instead of the routers (nullptr: route normally).
   void set_routing_replay(const RoutingTrace* trace);
   int64_t params_total() const { return params_total_; }
@@ -83,6 +87,7 @@ class Model {
   std::unique_ptr<ExpertSource> experts_;
   std::unique_ptr<Rope> rope_;
   const RoutingTrace* replay_ = nullptr;
+  std::unique_ptr<ThreadPool> pool_;
   MatRef embed_;
   MatRef lm_head_;
   std::vector<float> final_norm_;

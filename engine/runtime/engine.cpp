@@ -12,6 +12,10 @@ Engine::Engine(const std::string& folder, const EngineOptions& options)
       model_(Model::load(folder)),
       stats_(model_->config().num_layers, model_->config().num_experts) {
   model_->set_top_k(options.k);
+  model_->set_threads(options.threads);
+  DequantMode dequant;
+  if (!parse_dequant_mode(options.dequant, &dequant)) fail("--dequant: invalid value '{}'", options.dequant);
+  model_->set_dequant(dequant);
   if (!options.replay_routing.empty()) {
     replay_ = RoutingTrace::load(options.replay_routing);
     model_->set_routing_replay(&*replay_);
