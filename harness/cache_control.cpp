@@ -41,19 +41,19 @@ struct Fd {
 
 }  // namespace
 
-bool drop_system_caches(std::string& why_not) {
+bool drop_system_caches(std::string& why_not, const fs::path& control) {
   if (geteuid() != 0) {
     why_not = "drop_caches needs root";
     return false;
   }
   sync();
-  int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+  int fd = open(control.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
-    why_not = fmt::format("/proc/sys/vm/drop_caches: {}", std::strerror(errno));
+    why_not = fmt::format("{}: {}", control.string(), std::strerror(errno));
     return false;
   }
   bool ok = write(fd, "3", 1) == 1;
-  if (!ok) why_not = fmt::format("/proc/sys/vm/drop_caches: {}", std::strerror(errno));
+  if (!ok) why_not = fmt::format("{}: {}", control.string(), std::strerror(errno));
   close(fd);
   return ok;
 }

@@ -23,6 +23,8 @@ CacheReport warm_files(const std::filesystem::path& path);
 // Fraction (0..1) of the file's pages resident in the page cache; -1 when it cannot be told.
 double resident_fraction(const std::filesystem::path& file);
 // sync + echo 3 > /proc/sys/vm/drop_caches; false (with the reason) when not root or refused.
-bool drop_system_caches(std::string& why_not);
+// Tests pass another file: dropping every cache of a shared machine is not a unit test.
+bool drop_system_caches(std::string& why_not,
+                        const std::filesystem::path& control = "/proc/sys/vm/drop_caches");
 
 }  // namespace streammoe::lab

@@ -304,7 +304,12 @@ RunnerSummary Runner::run() {
     if (!engines.count(key)) {
       progress.note(fmt::format("building engine for {} ...", key));
       try {
-        engines[key] = builder.ensure_built(v.build_options);
+        fs::path binary = builder.ensure_built(v.build_options);
+        engines[key] = binary;
+        // Record which binary the variants with this option set ran.
+        store_.db().query(
+            "UPDATE variants SET engine_path = ? WHERE experiment_id = ? AND build_options_json = ?",
+            {binary.string(), experiment_id, json_text(v.build_options)});
       } catch (const Error& e) {
         engines[key] = std::string(e.what());
         progress.note(fmt::format("build failed: {}", e.what()));

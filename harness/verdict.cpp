@@ -94,7 +94,9 @@ Verdict decide(const VerdictInputs& in, const KeepRule& rule) {
     return v;
   }
   std::vector<std::string> problems;
-  if (!(v.speedup->ci.low > 1.0))
+  if (v.speedup->ci.high < 1.0)
+    problems.push_back(fmt::format("slower: speed-up {}", ratio_text(*v.speedup)));
+  else if (!(v.speedup->ci.low > 1.0))
     problems.push_back(fmt::format("speed-up {} not significant", ratio_text(*v.speedup)));
   else if (v.speedup->ratio < rule.min_speedup)
     problems.push_back(fmt::format("speed-up {} below threshold {:.3f}", ratio_text(*v.speedup),

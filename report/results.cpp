@@ -118,6 +118,10 @@ LabResults load_results(Store& store, const std::vector<int64_t>& experiment_ids
       if (options.is_object())
         for (auto it = options.begin(); it != options.end(); ++it)
           v.options[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
+      auto build = nlohmann::json::parse(v.text("variants.build_options_json"), nullptr, false);
+      if (build.is_object())
+        for (auto it = build.begin(); it != build.end(); ++it)
+          v.build_options[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
       auto key = std::make_pair(to_int(v.get("verdicts.variant_id")), v.text("verdicts.model"));
       for (auto& [phase, samples] : phases[key]) v.phase_ms[phase] = median(samples);
       e.rows.push_back(std::move(v));
@@ -147,6 +151,19 @@ ResultsTable results_table(const ExperimentResults& experiment) {
         }))
       switch_columns.push_back(name);
 
+  // Compile-time options: a column per option any variant sets ("default" where it does not).
+  std::set<std::string> build_names;
+  for (const auto& r : rows)
+    for (const auto& [name, value] : r.build_options) build_names.insert(name);
+  auto build_value = [](const VariantRow& r, const std::string& name) {
+    auto it = r.build_options.find(name);
+    return it == r.build_options.end() ? std::string("default") : it->second;
+  };
+  std::vector<std::string> build_columns;
+  for (const auto& name : build_names)
+    if (varies([&](const VariantRow& r) { return build_value(r, name); }))
+      build_columns.push_back(name);
+
   struct Column {
     std::string header;
     bool numeric;
@@ -161,12 +178,17 @@ ResultsTable results_table(const ExperimentResults& experiment) {
     bool numeric = def.sql.find("REAL") != std::string_view::npos ||
                    def.sql.find("INTEGER") != std::string_view::npos;
     if (keep) columns.push_back({std::string(def.label), numeric, cell});
-    if (export_column.key() == "variants.name")
+    if (export_column.key() == "variants.name") {
       for (const auto& name : switch_columns)
         columns.push_back({name, false, [name](const VariantRow& r) {
                              auto it = r.options.find(name);
                              return it == r.options.end() ? std::string() : it->second;
                            }});
+      for (const auto& name : build_columns)
+        columns.push_back({name, false, [name, build_value](const VariantRow& r) {
+                             return build_value(r, name);
+                           }});
+    }
   }
   for (const auto& c : columns) {
     table.headers.push_back(c.header);

@@ -14,6 +14,7 @@ namespace streammoe::lab {
 struct VariantRow {
   std::map<std::string, SqlValue> values;           // "verdicts.tok_s_median" -> 41.2, ...
   std::map<std::string, std::string> options;       // the variant's full switch set
+  std::map<std::string, std::string> build_options;  // compile-time options (empty: default)
   std::map<std::string, double> phase_ms;           // median ms/token per phase (ok runs)
   const SqlValue& get(const std::string& key) const;  // NULL when absent
   std::string text(const std::string& key) const;

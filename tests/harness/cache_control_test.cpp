@@ -39,14 +39,20 @@ TEST(CacheControl, EvictThenWarmAFolder) {
   EXPECT_GT(resident_fraction(dir / "model/model.safetensors"), 0.99);
 }
 
-TEST(CacheControl, DropCachesNeedsRootAndSaysWhy) {
+TEST(CacheControl, DropCachesWritesThreeOrSaysWhy) {
+  // A stand-in control file: the real one would empty the page cache of everyone on the machine.
+  testing::TempDir dir;
+  testing::write_text(dir / "drop_caches", "");
   std::string why;
-  bool dropped = drop_system_caches(why);
+  bool dropped = drop_system_caches(why, dir / "drop_caches");
   if (::geteuid() != 0) {
     EXPECT_FALSE(dropped);
     EXPECT_EQ(why, "drop_caches needs root");
-  } else if (!dropped) {
-    EXPECT_THAT(why, ::testing::HasSubstr("/proc/sys/vm/drop_caches"));
+  } else {
+    EXPECT_TRUE(dropped) << why;
+    EXPECT_EQ(testing::read_text(dir / "drop_caches"), "3");
+    EXPECT_FALSE(drop_system_caches(why, dir / "missing/drop_caches"));
+    EXPECT_THAT(why, ::testing::HasSubstr("missing/drop_caches: No such file"));
   }
 }
 

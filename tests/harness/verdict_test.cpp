@@ -41,6 +41,12 @@ TEST(Verdict, NoiseIsNotSignificant) {
   EXPECT_THAT(v.reason, HasSubstr("not significant"));
 }
 
+TEST(Verdict, SignificantlySlowerSaysSo) {
+  Verdict v = decide(inputs({80, 81, 79, 80, 80}), rule());
+  EXPECT_EQ(v.kind, VerdictKind::kDiscard);
+  EXPECT_THAT(v.reason, HasSubstr("slower: speed-up 0.800"));
+}
+
 TEST(Verdict, SignificantButBelowThreshold) {
   Verdict v = decide(inputs({103, 103, 103, 103, 103}), rule(1.05));
   EXPECT_EQ(v.kind, VerdictKind::kDiscard);
