@@ -25,6 +25,12 @@ std::vector<std::string> switch_args(const std::map<std::string, std::string>& s
   return args;
 }
 
+std::vector<std::string> prompt_args(const std::string& flag, const std::string& value) {
+  // "--prompt -x" would read as a missing value followed by a flag.
+  if (!value.empty() && value[0] == '-') return {flag + "=" + value};
+  return {flag, value};
+}
+
 namespace {
 
 std::optional<double> number(const nlohmann::json& j, const char* key) {
@@ -193,8 +199,10 @@ QualityMeasurement QualitySuite::measure(const QualitySpec& spec, const QualityR
       std::error_code ec;
       fs::remove(metrics, ec);
       Command command;
-      command.argv = {run.engine.string(), "generate", "--model", run.model.string(), "--prompt",
-                      prompt, "--tokens", std::to_string(spec.json_tokens)};
+      command.argv = {run.engine.string(), "generate", "--model", run.model.string()};
+      for (auto& arg : prompt_args("--prompt", prompt)) command.argv.push_back(arg);
+      command.argv.push_back("--tokens");
+      command.argv.push_back(std::to_string(spec.json_tokens));
       for (auto& arg : switch_args(run.switches)) command.argv.push_back(arg);
       command.argv.push_back("--metrics-json");
       command.argv.push_back(metrics.string());

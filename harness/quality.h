@@ -54,6 +54,9 @@ class QualitySuite {
   std::filesystem::path scratch_;
 };
 
+// "--prompt TEXT", or "--prompt=TEXT" when the text starts with '-'.
+std::vector<std::string> prompt_args(const std::string& flag, const std::string& value);
+
 // `--name value` for each switch, in name order.
 std::vector<std::string> switch_args(const std::map<std::string, std::string>& switches);
 

@@ -129,14 +129,13 @@ std::vector<std::string> Runner::generate_argv(const ExperimentSpec& spec, const
                                                const fs::path& engine,
                                                const fs::path& metrics_path) {
   const Variant& variant = spec.variants[plan.variant_index];
-  std::vector<std::string> argv = {engine.string(),
-                                   "generate",
-                                   "--model",
-                                   spec.models[plan.model_index].string(),
-                                   spec.workload.token_ids ? "--ids" : "--prompt",
-                                   spec.workload.prompts[plan.prompt_index],
-                                   "--tokens",
-                                   std::to_string(spec.workload.tokens)};
+  std::vector<std::string> argv = {engine.string(), "generate", "--model",
+                                   spec.models[plan.model_index].string()};
+  for (auto& arg : prompt_args(spec.workload.token_ids ? "--ids" : "--prompt",
+                               spec.workload.prompts[plan.prompt_index]))
+    argv.push_back(arg);
+  argv.push_back("--tokens");
+  argv.push_back(std::to_string(spec.workload.tokens));
   for (auto& arg : switch_args(variant.switches)) argv.push_back(arg);
   argv.push_back("--metrics-json");
   argv.push_back(metrics_path.string());

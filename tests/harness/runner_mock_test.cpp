@@ -8,6 +8,7 @@
 
 #include "engine/util/error.h"
 #include "harness/mock_executor.h"
+#include "harness/quality.h"
 #include "lab_test_util.h"
 #include "report/exporter.h"
 
@@ -262,6 +263,11 @@ variants: [{name: base}, {name: nofile, switches: {threads: 2}}]
   EXPECT_EQ(to_text(bad[0].at("status")), "error");
   EXPECT_THAT(to_text(bad[0].at("stderr_tail")), HasSubstr("missing or empty"));
   EXPECT_EQ(verdicts(store).at("nofile"), "crash");
+}
+
+TEST(PromptArgs, DashLeadingTextIsNotMistakenForAFlag) {
+  EXPECT_EQ(prompt_args("--prompt", "hello"), (std::vector<std::string>{"--prompt", "hello"}));
+  EXPECT_EQ(prompt_args("--prompt", "- item"), std::vector<std::string>{"--prompt=- item"});
 }
 
 TEST_F(RunnerMockTest, DryRunPrintsEveryCommand) {

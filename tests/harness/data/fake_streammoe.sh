@@ -25,6 +25,7 @@ while [ $# -gt 0 ]; do
     --dump-logits) dump=$2; shift 2 ;;
     --json) json=1; shift ;;
     --prompt) prompt=$2; shift 2 ;;
+    --prompt=*) prompt=${1#--prompt=}; shift ;;
     --model|--ids|--tokens|--text-file|--max-tokens|--ref-logits) shift 2 ;;
     --*) switches="$switches ${1#--}=$2"; shift 2 ;;
     *) echo "fake_streammoe: unexpected argument $1" >&2; exit 1 ;;
