@@ -478,7 +478,7 @@ class SpecReader {
         suffix += fmt::format("{}{}={}", a ? "," : "", axes[a].first, axes[a].second[index[a]]);
       }
       v.name = base_copy.name == spec.baseline ? suffix : base_copy.name + "+" + suffix;
-      if (v.description.empty()) v.description = "matrix: " + suffix;
+      v.description = fmt::format("{} on top of {}", suffix, base_copy.name);
       add_variant(spec, std::move(v), node);
       size_t a = axes.size();
       while (a > 0 && ++index[a - 1] == axes[a - 1].second.size()) index[--a] = 0;

@@ -113,6 +113,7 @@ TEST_F(SpecTest, ValidFileResolvesEverything) {
   EXPECT_THAT(matrix_names, ::testing::ElementsAre("k=2,mlock=true", "k=2,mlock=false",
                                                    "k=4,mlock=true", "k=4,mlock=false"));
   EXPECT_EQ(spec.variants[7].switches.at("k"), "4");
+  EXPECT_EQ(spec.variants[7].description, "k=4,mlock=false on top of base");
   EXPECT_EQ(spec.variants[7].switches.at("mlock"), "false");  // yes/no normalised
 }
 
