@@ -9,7 +9,8 @@
 #     the shares of the disk's random-read rate and of the RAM roofline, and peak RSS against
 #     resident weights + I/O buffers + cache (none) + 10%.
 # Settings (environment): LAYERS (4), VOCAB (0: the real 248320), TOKENS (12), PROMPT (4),
-# IO_THREADS (0: K), WORK (folder for the model; deleted afterwards unless KEEP=1),
+# IO_THREADS (0: K), THREADS (compute threads; all cores), WORK (folder for the model; deleted
+# afterwards unless KEEP=1),
 # BUILD (build-bench-streaming), JOBS (2), RESULT (where to write the JSON summary),
 # PREBUILT (a folder holding streaming_bench: skip the build).
 set -euo pipefail
@@ -19,6 +20,7 @@ VOCAB=${VOCAB:-0}
 TOKENS=${TOKENS:-12}
 PROMPT=${PROMPT:-4}
 IO_THREADS=${IO_THREADS:-0}
+THREADS=${THREADS:-$(nproc)}
 WORK=${WORK:-$PWD/bench-streaming-work}
 BUILD=${BUILD:-build-bench-streaming}
 JOBS=${JOBS:-2}
@@ -64,7 +66,8 @@ log "model $((model_bytes / 1000000)) MB; RAM total $((mem_total / 1000000)) MB,
 K=10
 qd=$([ "$IO_THREADS" = 0 ] && echo $K || echo "$IO_THREADS")
 log "disk: O_DIRECT sequential and 4 MiB random reads, $qd threads"
-$BENCH disk --files "$MODEL"/experts/*.bin --seconds 5 --qd "$qd" | tee -a "$LOG" >&2
+stride=$(python3 -c "import json; print(json.load(open('$MODEL/streammoe.json'))['experts']['expert_stride'])")
+$BENCH disk --files "$MODEL"/experts/*.bin --seconds 5 --qd "$qd" --expert-bytes "$stride" | tee -a "$LOG" >&2
 log "RAM read bandwidth"
 $BENCH ram --mb 2048 | tee -a "$LOG" >&2
 
@@ -73,7 +76,7 @@ decode() {  # label, then streaming_bench decode options
   local label=$1
   shift
   log "decode [$label]"
-  $BENCH decode --model "$MODEL" --prompt "$PROMPT" --tokens "$TOKENS" --io-threads "$IO_THREADS" "$@" |
+  $BENCH decode --model "$MODEL" --prompt "$PROMPT" --tokens "$TOKENS" --io-threads "$IO_THREADS" --threads "$THREADS" "$@" |
     python3 -c "import json,sys; j=json.loads(sys.stdin.read()); j['label']='$label'; print(json.dumps(j))" |
     tee -a "$LOG" >&2
 }
@@ -99,7 +102,7 @@ if [ -n "$cg_root" ]; then
   if mkdir "$cg" 2>/dev/null && echo "$limit" > "$cg/memory.max" 2>/dev/null; then
     log "cgroup v2: $cg memory.max $((limit / 1000000)) MB"
     sh -c "echo \$\$ > $cg/cgroup.procs && exec $BENCH decode --model $MODEL --prompt $PROMPT --tokens $TOKENS \
-      --io-threads $IO_THREADS --io pread --evict" |
+      --io-threads $IO_THREADS --threads $THREADS --io pread --evict" |
       python3 -c "import json,sys; j=json.loads(sys.stdin.read()); j['label']='cold-pread-cgroup'; j['cgroup_memory_max']=$limit; print(json.dumps(j))" |
       tee -a "$LOG" >&2 || log "cgroup run failed"
     rmdir "$cg" 2>/dev/null || true
@@ -130,54 +133,4 @@ fi
 decode warm-pread --io pread --warm
 
 # ---- summary -------------------------------------------------------------------------------
-python3 - "$LOG" "$RESULT" "$model_bytes" "$mem_total" "${cg_root:-}" <<'PY'
-import json, sys
-log, result, model_bytes, mem_total, cg_root = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-runs = [json.loads(line) for line in open(log) if line.strip()]
-disk = next(r for r in runs if r["what"] == "disk")
-ram = next(r for r in runs if r["what"] == "ram")
-decodes = [r for r in runs if r["what"] == "decode"]
-rows = []
-for d in decodes:
-    bpt = d["expert_bytes_read_per_token"]
-    tok_s = d["decode_tok_s"]
-    io_ms = d["phase_ms_per_token"]["expert_io_wait"]
-    touched = d["resident_bytes_touched_per_token"] + bpt
-    rss_budget_mb = (d["resident_bytes"] + d["io_buffer_bytes"]) * 1.10 / 1e6
-    row = {
-        "label": d["label"], "io": d["io"], "decode_tok_s": tok_s, "ttft_ms": d["ttft_ms"],
-        "expert_mb_per_token": bpt / 1e6, "experts_per_token": d["experts_loaded_per_token"],
-        "expert_gbps_per_decoded_token": bpt * tok_s / 1e9,
-        "expert_gbps_during_io_wait": (bpt / (io_ms / 1e3) / 1e9) if io_ms > 0 else None,
-        "share_of_disk_rand4m": bpt * tok_s / 1e9 / disk["rand4m_gbps"],
-        "io_wait_share_of_disk_rand4m": ((bpt / (io_ms / 1e3) / 1e9) / disk["rand4m_gbps"]) if io_ms > 0 else None,
-        "bytes_touched_per_token_mb": touched / 1e6,
-        "ram_roofline_tok_s_1thread": ram["read_gbps_1thread"] * 1e9 / touched,
-        "ram_roofline_tok_s_all": ram["read_gbps_all"] * 1e9 / touched,
-        "share_of_ram_roofline_1thread": tok_s / (ram["read_gbps_1thread"] * 1e9 / touched),
-        "share_of_ram_roofline_all": tok_s / (ram["read_gbps_all"] * 1e9 / touched),
-        "peak_rss_mb": d["peak_rss_mb"], "rss_budget_mb": rss_budget_mb,
-        "rss_within_budget": d["peak_rss_mb"] <= rss_budget_mb,
-        "phase_ms_per_token": d["phase_ms_per_token"],
-    }
-    rows.append(row)
-summary = {
-    "model": decodes[0]["model"] if decodes else None, "model_bytes": model_bytes, "ram_bytes": mem_total,
-    "page_cache_limit": f"cgroup v2 memory.max ({cg_root})" if cg_root else "none available: posix_fadvise(DONTNEED) before each run; O_DIRECT / DONTNEED modes keep each token cold",
-    "disk": disk, "ram": ram, "runs": rows, "build": decodes[0]["build"] if decodes else None,
-}
-json.dump(summary, open(result, "w"), indent=2)
-print(f"\nmodel: {summary['model']}\n  {model_bytes/1e9:.2f} GB on disk, RAM {mem_total/1e9:.1f} GB; page cache limit: {summary['page_cache_limit']}")
-print(f"disk (O_DIRECT, {disk['qd']} threads): sequential {disk['seq_gbps']:.2f} GB/s, 4 MiB random {disk['rand4m_gbps']:.2f} GB/s (QD1 {disk['rand4m_qd1_gbps']:.2f})")
-print(f"RAM read: {ram['read_gbps_1thread']:.1f} GB/s (1 thread), {ram['read_gbps_all']:.1f} GB/s ({ram['threads']} threads)")
-print(f"\n| run | tok/s | expert MB/tok | expert GB/s (per token / during I/O) | share of disk 4M rand (per token / I/O) | RAM roofline share (1T / all) | peak RSS MB (budget) |")
-print("|---|---|---|---|---|---|---|")
-for r in rows:
-    io = r["expert_gbps_during_io_wait"]
-    ios = r["io_wait_share_of_disk_rand4m"]
-    print(f"| {r['label']} | {r['decode_tok_s']:.2f} | {r['expert_mb_per_token']:.1f} | {r['expert_gbps_per_decoded_token']:.2f} / {io if io is None else round(io, 2)} | "
-          f"{100*r['share_of_disk_rand4m']:.0f}% / {'-' if ios is None else f'{100*ios:.0f}%'} | {100*r['share_of_ram_roofline_1thread']:.0f}% / {100*r['share_of_ram_roofline_all']:.0f}% | "
-          f"{r['peak_rss_mb']:.0f} ({r['rss_budget_mb']:.0f}) |")
-    print(f"|   phases ms/token | " + ", ".join(f"{k} {v:.1f}" for k, v in r["phase_ms_per_token"].items()) + " | | | | | |")
-print(f"\nresults: {result}")
-PY
+python3 bench/streaming/summarize.py "$LOG" "$RESULT" "$model_bytes" "$mem_total" "${cg_root:-}"

@@ -4,8 +4,8 @@
 //   synth  --like CONFIG --layers N [--vocab V] --out DIR    the same model `streammoe synth`
 //   writes disk   --files F... [--seconds S] [--qd Q]   O_DIRECT sequential and 4 MiB random read
 //   GB/s ram    [--mb M] [--threads T]                 memory read bandwidth GB/s (1 and T threads)
-//   decode --model DIR [--io pread|direct|dontneed] [--io-threads N] [--prompt P] [--tokens N]
-//          [--evict] [--warm]                     decode through the engine, metrics as JSON
+//   decode --model DIR [--io pread|direct|dontneed] [--io-threads N] [--threads T] [--prompt P]
+//          [--tokens N] [--evict] [--warm]        decode through the engine, metrics as JSON
 // Each prints one JSON object on stdout.
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -151,6 +151,11 @@ json disk(const Args& a) {
             {"seq_gbps", sequential_gbps(files, qd, seconds)},
             {"rand4m_gbps", random_gbps(files, qd, seconds, 4ull << 20)},
             {"rand4m_qd1_gbps", random_gbps(files, 1, seconds / 2, 4ull << 20)}};
+  // The engine's own read size (one expert record) at the same depth, for comparison.
+  if (const uint64_t expert = std::stoull(a.get("--expert-bytes", "0")); expert > 0) {
+    j["expert_read_bytes"] = expert;
+    j["rand_expert_gbps"] = random_gbps(files, qd, seconds, expert);
+  }
   for (const auto& f : files) ::close(f.fd);
   return j;
 }
@@ -238,6 +243,8 @@ json decode(const Args& a) {
   const auto load_start = Clock::now();
   auto model = Model::load(folder, io);
   const double load_s = seconds_since(load_start);
+  const int64_t threads = std::stoll(a.get("--threads", "1"));
+  model->set_threads(threads);
   const ModelConfig& c = model->config();
   const int64_t prompt_tokens = std::stoll(a.get("--prompt", "4"));
   const int64_t new_tokens = std::stoll(a.get("--tokens", "16"));
@@ -258,6 +265,7 @@ json decode(const Args& a) {
   json j = {{"what", "decode"},
             {"io", io_mode_name(io.mode)},
             {"io_threads", io.io_threads},
+            {"compute_threads", threads},
             {"evicted_before", a.flag("--evict")},
             {"warmed_before", a.flag("--warm")},
             {"load_s", load_s},
