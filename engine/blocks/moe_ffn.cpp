@@ -48,7 +48,8 @@ Routing MoeBlock::route(std::span<const float> x) {
   return r;
 }
 
-void MoeBlock::step(std::span<const float> x, std::span<float> out, PhaseTimes* times, const Routing* forced) {
+void MoeBlock::step(std::span<const float> x, std::span<float> out, PhaseTimes* times, const Routing* forced,
+                    const std::function<void()>* before_compute) {
   {
     ScopedPhase phase(times, Phase::kRouting);
     last_ = forced && !forced->experts.empty() ? *forced : route(x);
@@ -58,6 +59,7 @@ void MoeBlock::step(std::span<const float> x, std::span<float> out, PhaseTimes* 
     ScopedPhase phase(times, Phase::kExpertIoWait);
     experts_.fetch(layer_, last_.experts, fetched_);
   }
+  if (before_compute && *before_compute) (*before_compute)();
   ScopedPhase phase(times, Phase::kExpertCompute);
   std::fill(out.begin(), out.end(), 0.0f);
   for (size_t i = 0; i < fetched_.size(); ++i) {

@@ -4,6 +4,7 @@
 //   y = sum_k p_k * down_k(silu(gate_k(x)) * up_k(x))
 //     + sigmoid(shared_expert_gate(x)) * shared_expert(x)          (when there is a shared expert)
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -48,8 +49,12 @@ struct Routing {
 class MoeBlock {
  public:
   MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, ExpertSource& experts);
-  // `forced`, when given, replaces the router's decision (routing-trace replay).
-  void step(std::span<const float> x, std::span<float> out, PhaseTimes* times, const Routing* forced = nullptr);
+  // `forced`, when given, replaces the router's decision (routing-trace replay). `before_compute`,
+  // when given, runs after this layer's experts are fetched and before they are computed: the
+  // point where a prefetcher asks for the next layer's predicted experts, so their reads overlap
+  // this layer's compute (--overlap pipelined).
+  void step(std::span<const float> x, std::span<float> out, PhaseTimes* times, const Routing* forced = nullptr,
+            const std::function<void()>* before_compute = nullptr);
   // Router only: probabilities -> top-K (used by step and by predictors).
   Routing route(std::span<const float> x);
   const Routing& last_routing() const { return last_; }

@@ -1,11 +1,14 @@
 #include "engine/io/expert_file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
+#include <vector>
 
 #include "engine/util/error.h"
 
@@ -28,15 +31,22 @@ ExpertFile::ExpertFile(const std::filesystem::path& path, IoMode mode) : path_(p
     fail("{}: cannot stat: {}", path.string(), std::strerror(err));
   }
   size_ = static_cast<uint64_t>(st.st_size);
+  if (size_ > 0) {
+    map_ = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
+    if (map_ == MAP_FAILED) map_ = nullptr;  // residency then reads as 0 (all "disk")
+  }
 }
 
 ExpertFile::~ExpertFile() {
+  if (map_) ::munmap(map_, size_);
   if (fd_ >= 0) ::close(fd_);
 }
 
 ExpertFile::ExpertFile(ExpertFile&& other) noexcept
-    : path_(std::move(other.path_)), mode_(other.mode_), fd_(other.fd_), size_(other.size_) {
+    : path_(std::move(other.path_)), mode_(other.mode_), fd_(other.fd_), size_(other.size_),
+      map_(other.map_) {
   other.fd_ = -1;
+  other.map_ = nullptr;
 }
 
 void ExpertFile::read_exact(uint64_t offset, std::span<std::byte> dst) const {
@@ -63,6 +73,28 @@ void ExpertFile::read_exact(uint64_t offset, std::span<std::byte> dst) const {
   if (mode_ == IoMode::kDontneed)
     ::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(dst.size()),
                     POSIX_FADV_DONTNEED);
+}
+
+uint64_t ExpertFile::resident_bytes(uint64_t offset, uint64_t bytes) const {
+  if (!map_ || bytes == 0 || offset >= size_) return 0;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t end = std::min(offset + bytes, size_);
+  const uint64_t first = offset / page * page;
+  std::vector<unsigned char> vec((end - first + page - 1) / page);
+  if (::mincore(static_cast<std::byte*>(map_) + first, end - first, vec.data()) != 0) return 0;
+  uint64_t resident = 0;
+  for (size_t i = 0; i < vec.size(); ++i) {
+    if (!(vec[i] & 1)) continue;
+    const uint64_t lo = std::max(offset, first + i * page), hi = std::min(end, first + (i + 1) * page);
+    resident += hi - lo;
+  }
+  return resident;
+}
+
+void ExpertFile::advise_willneed(uint64_t offset, uint64_t bytes) const {
+  for (uint64_t done = 0; done < bytes; done += kWillneedChunk)
+    ::posix_fadvise(fd_, static_cast<off_t>(offset + done),
+                    static_cast<off_t>(std::min(kWillneedChunk, bytes - done)), POSIX_FADV_WILLNEED);
 }
 
 }  // namespace streammoe

@@ -27,6 +27,15 @@ class ExpertFile {
   // offset, size and address must be multiples of kDirectIoAlignment.
   void read_exact(uint64_t offset, std::span<std::byte> dst) const;
 
+  // Bytes of [offset, offset + bytes) now in the page cache (mincore over a
+  // read-only mapping of the file that is never touched), counted in whole pages clipped to the
+  // range. Telemetry: which requested experts the OS already had.
+  uint64_t resident_bytes(uint64_t offset, uint64_t bytes) const;
+  // posix_fadvise(WILLNEED) over the range, in chunks of kWillneedChunk: the kernel starts at most
+  // read_ahead_kb of readahead per call, so one call for a large expert would load only its start.
+  void advise_willneed(uint64_t offset, uint64_t bytes) const;
+  static constexpr uint64_t kWillneedChunk = 128 * 1024;
+
   uint64_t size() const { return size_; }
   const std::filesystem::path& path() const { return path_; }
   IoMode mode() const { return mode_; }
@@ -36,6 +45,7 @@ class ExpertFile {
   IoMode mode_;
   int fd_ = -1;
   uint64_t size_ = 0;
+  void* map_ = nullptr;  // for mincore only; never read through
 };
 
 }  // namespace streammoe

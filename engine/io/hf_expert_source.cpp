@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
@@ -75,33 +77,65 @@ void HfExpertSource::ensure_slots(size_t count) {
   if (!io_pool_ || io_pool_->size() != threads) io_pool_ = std::make_unique<ThreadPool>(threads);
 }
 
-void HfExpertSource::fetch(int64_t layer, std::span<const int32_t> experts,
-                           std::span<ExpertWeights> out) {
+const HfExpertSource::ExpertPlan& HfExpertSource::plan_of(int64_t layer, int32_t e) const {
   if (layer < 0 || layer >= static_cast<int64_t>(plans_.size()) || plans_[layer].empty())
     fail("HF experts: layer {} has no experts", layer);
+  if (e < 0 || e >= num_experts_) fail("layer {}: expert {} out of range [0, {})", layer, e, num_experts_);
+  return plans_[layer][e];
+}
+
+uint64_t HfExpertSource::record_read_bytes() const {
+  uint64_t most = 0;
+  for (const auto& layer : plans_)
+    for (const auto& p : layer) {
+      uint64_t bytes = 0;
+      for (const Read& r : p.reads) bytes += r.bytes;
+      most = std::max(most, bytes);
+    }
+  return most;
+}
+
+uint64_t HfExpertSource::read_record(int64_t layer, int32_t e, std::span<std::byte> dst) const {
+  const ExpertPlan& p = plan_of(layer, e);
+  if (dst.size() < slot_bytes_) fail("HF experts: record buffer of {} bytes < {}", dst.size(), slot_bytes_);
+  uint64_t resident = 0;
+  for (const Read& r : p.reads) {
+    resident += files_[r.file]->resident_bytes(r.offset, r.bytes);
+    files_[r.file]->read_exact(r.offset, dst.subspan(r.dest, r.bytes));
+  }
+  return resident;
+}
+
+ExpertWeights HfExpertSource::view_record(int64_t layer, int32_t e, const std::byte* slot) const {
+  const ExpertPlan& p = plan_of(layer, e);
+  auto view = [slot](const Matrix& m) { return MatRef{m.dtype, slot + m.dest, m.rows, m.cols}; };
+  return ExpertWeights{view(p.gate), view(p.up), view(p.down)};
+}
+
+std::vector<FileExtent> HfExpertSource::file_extents(int64_t layer, int32_t e) const {
+  std::vector<FileExtent> extents;
+  for (const Read& r : plan_of(layer, e).reads) extents.push_back({files_[r.file].get(), r.offset, r.bytes});
+  return extents;
+}
+
+void HfExpertSource::fetch(int64_t layer, std::span<const int32_t> experts,
+                           std::span<ExpertWeights> out) {
   if (out.size() < experts.size())
     fail("HF experts: {} outputs for {} experts", out.size(), experts.size());
-  for (int32_t e : experts)
-    if (e < 0 || e >= num_experts_)
-      fail("layer {}: expert {} out of range [0, {})", layer, e, num_experts_);
-  ensure_slots(experts.size());
-  const auto& plans = plans_[layer];
-  io_pool_->parallel_for(static_cast<int64_t>(experts.size()), [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
-      for (const Read& r : plans[experts[i]].reads)
-        files_[r.file]->read_exact(r.offset, {slots_[i].data() + r.dest, r.bytes});
-  });
   uint64_t bytes = 0;
-  for (size_t i = 0; i < experts.size(); ++i) {
-    const ExpertPlan& p = plans[experts[i]];
-    const std::byte* slot = slots_[i].data();
-    auto view = [slot](const Matrix& m) { return MatRef{m.dtype, slot + m.dest, m.rows, m.cols}; };
-    out[i] = ExpertWeights{view(p.gate), view(p.up), view(p.down)};
-    for (const Read& r : p.reads) bytes += r.bytes;
-  }
+  for (int32_t e : experts)
+    for (const Read& r : plan_of(layer, e).reads) bytes += r.bytes;
+  ensure_slots(experts.size());
+  std::atomic<uint64_t> resident{0};
+  io_pool_->parallel_for(static_cast<int64_t>(experts.size()), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) resident += read_record(layer, experts[i], slots_[i].bytes());
+  });
+  for (size_t i = 0; i < experts.size(); ++i) out[i] = view_record(layer, experts[i], slots_[i].data());
   stats_.fetches += 1;
   stats_.experts_loaded += experts.size();
   stats_.bytes_read += bytes;
+  stats_.bytes_from_page_cache += std::min(resident.load(), bytes);
+  stats_.bytes_from_disk += bytes - std::min(resident.load(), bytes);
 }
 
 }  // namespace streammoe

@@ -29,6 +29,13 @@ class HfExpertSource : public ExpertSource {
   void fetch(int64_t layer, std::span<const int32_t> experts,
              std::span<ExpertWeights> out) override;
 
+  bool has_records() const override { return true; }
+  uint64_t record_bytes() const override { return slot_bytes_; }
+  uint64_t record_read_bytes() const override;  // the largest expert's bytes
+  uint64_t read_record(int64_t layer, int32_t e, std::span<std::byte> dst) const override;
+  ExpertWeights view_record(int64_t layer, int32_t e, const std::byte* record) const override;
+  std::vector<FileExtent> file_extents(int64_t layer, int32_t e) const override;
+
  private:
   struct Read {
     int file = 0;         // index into files_
@@ -47,6 +54,7 @@ class HfExpertSource : public ExpertSource {
   };
 
   int file_index(const TensorInfo& t);
+  const ExpertPlan& plan_of(int64_t layer, int32_t e) const;
   void ensure_slots(size_t count);
 
   ExpertIoOptions io_;

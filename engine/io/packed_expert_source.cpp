@@ -1,5 +1,7 @@
 #include "engine/io/packed_expert_source.h"
 
+#include <atomic>
+
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
@@ -12,6 +14,10 @@ PackedExpertSource::PackedExpertSource(const std::filesystem::path& folder,
   if (io.mode != IoMode::kPread && io.mode != IoMode::kDirect && io.mode != IoMode::kDontneed)
     fail("{}: io mode '{}' is not available for packed models (use pread, direct or dontneed)",
          folder.string(), io_mode_name(io.mode));
+  if (io.mode == IoMode::kDirect && layout_.expert_stride % kDirectIoAlignment != 0)
+    fail("{}: --io direct needs expert strides that are multiples of {} bytes, this pack has {} (valid "
+         "for it: pread, dontneed)",
+         folder.string(), kDirectIoAlignment, layout_.expert_stride);
   // O_DIRECT moves whole 4096-byte blocks; the stride is padded for exactly this.
   read_bytes_ = io.mode == IoMode::kDirect ? layout_.expert_stride : layout_.expert_bytes;
   int64_t last_layer = -1;
@@ -34,30 +40,49 @@ void PackedExpertSource::ensure_slots(size_t count) {
   if (!io_pool_ || io_pool_->size() != threads) io_pool_ = std::make_unique<ThreadPool>(threads);
 }
 
-void PackedExpertSource::fetch(int64_t layer, std::span<const int32_t> experts,
-                               std::span<ExpertWeights> out) {
+const ExpertFile& PackedExpertSource::file_of(int64_t layer, int32_t e) const {
   if (layer < 0 || layer >= static_cast<int64_t>(files_.size()) || !files_[layer])
     fail("packed experts: layer {} has no expert file", layer);
+  if (e < 0 || e >= num_experts_) fail("layer {}: expert {} out of range [0, {})", layer, e, num_experts_);
+  return *files_[layer];
+}
+
+uint64_t PackedExpertSource::read_record(int64_t layer, int32_t e, std::span<std::byte> dst) const {
+  const ExpertFile& file = file_of(layer, e);
+  if (dst.size() < read_bytes_) fail("packed experts: record buffer of {} bytes < {}", dst.size(), read_bytes_);
+  const uint64_t offset = static_cast<uint64_t>(e) * layout_.expert_stride;
+  const uint64_t resident = file.resident_bytes(offset, layout_.expert_bytes);
+  file.read_exact(offset, dst.first(read_bytes_));
+  return resident;
+}
+
+ExpertWeights PackedExpertSource::view_record(int64_t, int32_t, const std::byte* record) const {
+  return ExpertWeights{layout_.view(layout_.gate, record), layout_.view(layout_.up, record),
+                       layout_.view(layout_.down, record)};
+}
+
+std::vector<FileExtent> PackedExpertSource::file_extents(int64_t layer, int32_t e) const {
+  return {{&file_of(layer, e), static_cast<uint64_t>(e) * layout_.expert_stride, layout_.expert_bytes}};
+}
+
+void PackedExpertSource::fetch(int64_t layer, std::span<const int32_t> experts,
+                               std::span<ExpertWeights> out) {
   if (out.size() < experts.size())
     fail("packed experts: {} outputs for {} experts", out.size(), experts.size());
-  for (int32_t e : experts)
-    if (e < 0 || e >= num_experts_)
-      fail("layer {}: expert {} out of range [0, {})", layer, e, num_experts_);
+  for (int32_t e : experts) file_of(layer, e);  // range checks before any read
   ensure_slots(experts.size());
-  const ExpertFile& file = *files_[layer];
-  const uint64_t stride = layout_.expert_stride;
+  std::atomic<uint64_t> resident{0};
   io_pool_->parallel_for(static_cast<int64_t>(experts.size()), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
-      file.read_exact(static_cast<uint64_t>(experts[i]) * stride, {slots_[i].data(), read_bytes_});
+      resident += read_record(layer, experts[i], slots_[i].bytes());
   });
-  for (size_t i = 0; i < experts.size(); ++i) {
-    const std::byte* record = slots_[i].data();
-    out[i] = ExpertWeights{layout_.view(layout_.gate, record), layout_.view(layout_.up, record),
-                           layout_.view(layout_.down, record)};
-  }
+  for (size_t i = 0; i < experts.size(); ++i) out[i] = view_record(layer, experts[i], slots_[i].data());
   stats_.fetches += 1;
   stats_.experts_loaded += experts.size();
   stats_.bytes_read += experts.size() * read_bytes_;
+  const uint64_t in_cache = std::min<uint64_t>(resident.load(), experts.size() * read_bytes_);
+  stats_.bytes_from_page_cache += in_cache;
+  stats_.bytes_from_disk += experts.size() * read_bytes_ - in_cache;
 }
 
 }  // namespace streammoe

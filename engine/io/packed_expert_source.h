@@ -28,11 +28,19 @@ class PackedExpertSource : public ExpertSource {
   void fetch(int64_t layer, std::span<const int32_t> experts,
              std::span<ExpertWeights> out) override;
 
+  bool has_records() const override { return true; }
+  uint64_t record_bytes() const override { return layout_.expert_stride; }
+  uint64_t record_read_bytes() const override { return read_bytes_; }
+  uint64_t read_record(int64_t layer, int32_t e, std::span<std::byte> dst) const override;
+  ExpertWeights view_record(int64_t layer, int32_t e, const std::byte* record) const override;
+  std::vector<FileExtent> file_extents(int64_t layer, int32_t e) const override;
+
   uint64_t bytes_per_expert_read() const { return read_bytes_; }
   uint64_t buffer_bytes() const { return slots_.size() * layout_.expert_stride; }
 
  private:
   void ensure_slots(size_t count);
+  const ExpertFile& file_of(int64_t layer, int32_t e) const;
 
   ExpertLayout layout_;
   int64_t num_experts_ = 0;

@@ -29,7 +29,8 @@ void count_params(const TensorStore& store, const ModelConfig& c, int64_t* total
 
 Model::~Model() = default;
 
-std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const ExpertIoOptions& io) {
+std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const ExpertIoOptions& io,
+                                   const ExpertCacheOptions& cache) {
   std::unique_ptr<Model> m(new Model());
   m->config_ = load_config(folder);
   const ModelConfig& c = m->config_;
@@ -46,7 +47,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const Ex
     fail("{}: missing tensor lm_head.weight (and tie_word_embeddings is false)", folder.string());
 
   m->rope_ = std::make_unique<Rope>(c.rotary_dim, c.rope_theta);
-  m->experts_ = open_expert_source(folder, w, c, io);
+  m->experts_ = open_expert_source(folder, w, c, io, cache);
   const ArchLoader& arch = loader_for(c.arch);
   m->layers_.resize(c.num_layers);
   for (int64_t i = 0; i < c.num_layers; ++i) {
@@ -89,7 +90,10 @@ void Model::forward(ModelState& state, int32_t token, std::span<float> logits, P
     axpy(1.0f, mixed_, h_);
     rmsnorm(h_, layer.post_attention_norm, eps, c.norm_one_plus_weight, normed_);
     if (layer.ffn_kind == FfnKind::kMoe) {
-      layer.moe->step(normed_, mixed_, times, replay_ ? &replay_->at(state.pos, i) : nullptr);
+      const std::function<void()> before_compute = [&] {
+        if (lookahead_) lookahead_(state.pos, static_cast<int64_t>(i), normed_);
+      };
+      layer.moe->step(normed_, mixed_, times, replay_ ? &replay_->at(state.pos, i) : nullptr, &before_compute);
     } else {
       ScopedPhase phase(times, Phase::kExpertCompute);
       std::vector<float> g, u;
@@ -110,6 +114,12 @@ std::vector<Routing> Model::last_routing() const {
   for (size_t i = 0; i < layers_.size(); ++i)
     if (layers_[i].moe) r[i] = layers_[i].moe->last_routing();
   return r;
+}
+
+int64_t Model::next_moe_layer(int64_t layer) const {
+  for (int64_t l = layer + 1; l < static_cast<int64_t>(layers_.size()); ++l)
+    if (layers_[l].moe) return l;
+  return -1;
 }
 
 void Model::set_routing_replay(const RoutingTrace* trace) {

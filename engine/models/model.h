@@ -7,6 +7,7 @@
 // where mixer is Gated DeltaNet or softmax attention (layer_types) and ffn the MoE block (or a
 // dense MLP). Architecture-specific tensor names live in one file per architecture.
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "engine/blocks/gated_delta_net.h"
 #include "engine/blocks/moe_ffn.h"
 #include "engine/blocks/rope.h"
+#include "engine/io/expert_cache.h"
 #include "engine/io/io_mode.h"
 #include "engine/model/config.h"
 #include "engine/model/safetensors.h"
@@ -58,8 +60,10 @@ const ArchLoader& qwen3_moe_loader();
 class Model {
  public:
   // Loads a Hugging Face model folder (config.json + safetensors) or a packed one (streammoe.json,
-  // written by `streammoe pack` / `synth`); `io` picks how experts are read.
-  static std::unique_ptr<Model> load(const std::filesystem::path& folder, const ExpertIoOptions& io = {});
+  // written by `streammoe pack` / `synth`); `io` picks how experts are read, `cache` whether they
+  // are kept in process memory.
+  static std::unique_ptr<Model> load(const std::filesystem::path& folder, const ExpertIoOptions& io = {},
+                                     const ExpertCacheOptions& cache = {});
   ~Model();
 
   const ModelConfig& config() const { return config_; }
@@ -79,6 +83,15 @@ class Model {
   int64_t params_active() const { return params_active_; }
   // What the expert source has read so far (bytes/token telemetry).
   const ExpertIoStats& expert_io_stats() const { return experts_->stats(); }
+  ExpertSource& expert_source() { return *experts_; }
+  // The MoE block of `layer` (nullptr for dense layers), e.g. for an early-routing predictor.
+  MoeBlock* moe_block(int64_t layer) { return layers_.at(layer).moe.get(); }
+  // The next MoE layer after `layer`, or -1.
+  int64_t next_moe_layer(int64_t layer) const;
+  // Called inside every MoE layer between its expert fetch and its compute, with the position,
+  // the layer and the block's input (the hook of prefetchers); empty: none.
+  using Lookahead = std::function<void(int64_t pos, int64_t layer, std::span<const float> x)>;
+  void set_lookahead(Lookahead hook) { lookahead_ = std::move(hook); }
 
  private:
   Model() = default;
@@ -87,6 +100,7 @@ class Model {
   std::unique_ptr<ExpertSource> experts_;
   std::unique_ptr<Rope> rope_;
   const RoutingTrace* replay_ = nullptr;
+  Lookahead lookahead_;
   std::unique_ptr<ThreadPool> pool_;
   MatRef embed_;
   MatRef lm_head_;

@@ -1,0 +1,65 @@
+#pragma once
+// Prefetchers: what is done with a predictor's guess of the next layer's experts. One switch,
+// --prefetch:
+//   none      nothing (the predictor, if any, is only scored: precision/recall telemetry)
+//   willneed  posix_fadvise(WILLNEED) over the predicted experts' file ranges, in read_ahead-sized
+//             chunks, so the kernel reads them into the page cache while this layer computes
+//   async     a background thread reads the predicted experts into the expert cache (needs
+//             --expert-cache lru | lz4); the next fetch finds them there
+// --overlap serial waits for a request to complete before computing; pipelined lets it run
+// behind the current layer's compute.
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "engine/io/expert_cache.h"
+#include "engine/io/expert_source.h"
+
+namespace streammoe {
+
+enum class PrefetchKind { kNone, kWillneed, kAsync };
+std::string_view prefetch_name(PrefetchKind kind);
+bool parse_prefetch(std::string_view name, PrefetchKind* out);
+
+class Prefetcher {
+ public:
+  virtual ~Prefetcher() = default;
+  virtual void prefetch(int64_t layer, std::vector<int32_t> experts) = 0;
+  // Returns when every request so far is done; rethrows a background failure.
+  virtual void wait() {}
+};
+
+class WillneedPrefetcher : public Prefetcher {
+ public:
+  // Error when the source has no file ranges to advise (mmap views).
+  explicit WillneedPrefetcher(ExpertSource& source);
+  void prefetch(int64_t layer, std::vector<int32_t> experts) override;
+
+ private:
+  ExpertSource& source_;
+};
+
+class AsyncPrefetcher : public Prefetcher {
+ public:
+  explicit AsyncPrefetcher(LruExpertCache& cache);
+  ~AsyncPrefetcher() override;
+  void prefetch(int64_t layer, std::vector<int32_t> experts) override;
+  void wait() override;
+
+ private:
+  void run();
+  LruExpertCache& cache_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<int64_t, std::vector<int32_t>>> queue_;
+  bool busy_ = false, stop_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
+}  // namespace streammoe

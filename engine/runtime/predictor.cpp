@@ -1,0 +1,104 @@
+#include "engine/runtime/predictor.h"
+
+#include <algorithm>
+#include <array>
+
+#include "engine/util/error.h"
+
+namespace streammoe {
+namespace {
+
+constexpr std::array<std::pair<PredictorKind, std::string_view>, 4> kKinds = {{
+    {PredictorKind::kNone, "none"},
+    {PredictorKind::kTemporal, "temporal"},
+    {PredictorKind::kEarlyRouting, "early-routing"},
+    {PredictorKind::kOracle, "oracle"},
+}};
+
+class TemporalPredictor : public Predictor {
+ public:
+  explicit TemporalPredictor(Model& m) : model_(m) {}
+  std::vector<int32_t> predict(int64_t, int64_t next, std::span<const float>) override {
+    // Still the previous token's routing: the next layer has not run for this token yet.
+    return model_.moe_block(next)->last_routing().experts;
+  }
+
+ private:
+  Model& model_;
+};
+
+class EarlyRoutingPredictor : public Predictor {
+ public:
+  explicit EarlyRoutingPredictor(Model& m) : model_(m) {}
+  std::vector<int32_t> predict(int64_t, int64_t next, std::span<const float> x) override {
+    return model_.moe_block(next)->route(x).experts;
+  }
+
+ private:
+  Model& model_;
+};
+
+class OraclePredictor : public Predictor {
+ public:
+  explicit OraclePredictor(const RoutingTrace& t) : trace_(t) {}
+  std::vector<int32_t> predict(int64_t pos, int64_t next, std::span<const float>) override {
+    return trace_.at(pos, next).experts;
+  }
+
+ private:
+  const RoutingTrace& trace_;
+};
+
+}  // namespace
+
+std::string_view predictor_name(PredictorKind kind) {
+  for (const auto& [k, name] : kKinds)
+    if (k == kind) return name;
+  return "unknown";
+}
+
+bool parse_predictor(std::string_view name, PredictorKind* out) {
+  for (const auto& [k, text] : kKinds)
+    if (text == name) {
+      *out = k;
+      return true;
+    }
+  return false;
+}
+
+std::unique_ptr<Predictor> make_predictor(PredictorKind kind, Model& model, const RoutingTrace* trace) {
+  switch (kind) {
+    case PredictorKind::kNone: return nullptr;
+    case PredictorKind::kTemporal: return std::make_unique<TemporalPredictor>(model);
+    case PredictorKind::kEarlyRouting: return std::make_unique<EarlyRoutingPredictor>(model);
+    case PredictorKind::kOracle:
+      if (!trace) fail("--predictor oracle needs --predictor-trace FILE (a --record-routing trace of the same tokens)");
+      trace->check_fits(model.config());
+      return std::make_unique<OraclePredictor>(*trace);
+  }
+  return nullptr;
+}
+
+void PredictionScore::score(const std::vector<Routing>& actual) {
+  for (size_t l = 0; l < pending_.size() && l < actual.size(); ++l) {
+    auto& guess = pending_[l];
+    if (guess.empty() && l < actual.size()) {
+      continue;  // nothing predicted for this layer (first MoE layer, or first token for temporal)
+    }
+    const auto& routed = actual[l].experts;
+    predicted_ += static_cast<int64_t>(guess.size());
+    routed_ += static_cast<int64_t>(routed.size());
+    for (int32_t e : guess) correct_ += std::count(routed.begin(), routed.end(), e) > 0;
+    guess.clear();
+  }
+}
+
+nlohmann::json PredictionScore::to_json() const {
+  return {{"predicted_experts", predicted_},
+          {"routed_experts_predicted_layers", routed_},
+          {"correct", correct_},
+          {"precision", predicted_ ? static_cast<double>(correct_) / predicted_ : 0.0},
+          {"recall", routed_ ? static_cast<double>(correct_) / routed_ : 0.0}};
+}
+
+}  // namespace streammoe
