@@ -1,0 +1,114 @@
+// Lossless switches (every expert cache, every I/O mode, prefetch, predictors, overlap) give
+// bit-identical eval logits to the baseline: memcmp of the --dump-logits files. Packed: the
+// trained tiny-qwen35moe packed (with --lz4) in the test; HF I/O modes: the q35 fused fixture.
+// Lossy switches (K override) report their quality cost through the same eval.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "switches_test_util.h"
+
+namespace streammoe {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace switches_test;
+
+class Switches : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("streammoe-switches-" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    const CommandResult pack = run_streammoe("pack --hf " + kTiny.string() + " --out " + packed().string() + " --lz4");
+    ASSERT_EQ(pack.exit_code, 0) << pack.output;
+    ASSERT_NE(pack.output.find("lz4:"), std::string::npos) << pack.output;
+    const CommandResult base = eval(packed(), "", "base.npy");
+    ASSERT_EQ(base.exit_code, 0) << base.output;
+    const CommandResult hf = eval(hf_fixture(), "", "hf_base.npy");
+    ASSERT_EQ(hf.exit_code, 0) << hf.output;
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  static fs::path packed() { return root_ / "p4"; }
+  static fs::path hf_fixture() { return kSource / "tests/fixtures/models/q35_fused_f16"; }
+  static CommandResult eval(const fs::path& model, const std::string& switches, const std::string& out) {
+    const std::string input = model == hf_fixture() ? "--ids 1,5,9,2,7,3,8,4,6,1,5,9" :
+                              "--text-file " + (kTiny / "heldout.txt").string() + " --max-tokens 40";
+    return run_streammoe("eval --model " + model.string() + " " + input + " --dump-logits " +
+                         (root_ / out).string() + " " + switches);
+  }
+  static fs::path root_;
+};
+fs::path Switches::root_;
+
+class PackedLossless : public Switches {};
+class HfLossless : public Switches {};
+
+TEST_P(PackedLossless, LogitsAreBitIdenticalToTheBaseline) {
+  const CommandResult r = eval(packed(), GetParam(), "switch.npy");
+  ASSERT_EQ(r.exit_code, 0) << GetParam() << "\n" << r.output;
+  const std::string base = read_bytes(root_ / "base.npy"), got = read_bytes(root_ / "switch.npy");
+  ASSERT_GT(base.size(), 1000u);
+  EXPECT_TRUE(base == got) << GetParam();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EverySwitch, PackedLossless,
+    ::testing::Values("--io pread", "--io direct", "--io dontneed", "--io-threads 1", "--io-threads 3",
+                      "--expert-cache lru --cache-entries 1", "--expert-cache lru --cache-entries 64",
+                      "--expert-cache lru --cache-entries 100000", "--expert-cache lru --cache-bytes 1000000",
+                      "--expert-cache lru --cache-entries 16 --io direct",
+                      "--expert-cache lz4 --cache-entries 1", "--expert-cache lz4 --cache-entries 200",
+                      "--expert-cache lz4 --cache-bytes 500000",
+                      "--predictor temporal", "--predictor early-routing",
+                      "--prefetch willneed --predictor temporal",
+                      "--prefetch willneed --predictor early-routing --overlap pipelined",
+                      "--prefetch async --predictor temporal --expert-cache lru --cache-entries 48",
+                      "--prefetch async --predictor early-routing --expert-cache lru --cache-entries 48 --overlap pipelined",
+                      "--prefetch async --predictor early-routing --expert-cache lz4 --cache-entries 8 --overlap pipelined",
+                      "--variant lru-cache", "--variant lz4-cache", "--variant prefetch-willneed",
+                      "--variant direct-io"));
+
+TEST_P(HfLossless, LogitsAreBitIdenticalToTheBaseline) {
+  const CommandResult r = eval(hf_fixture(), GetParam(), "hf_switch.npy");
+  ASSERT_EQ(r.exit_code, 0) << GetParam() << "\n" << r.output;
+  const std::string base = read_bytes(root_ / "hf_base.npy"), got = read_bytes(root_ / "hf_switch.npy");
+  ASSERT_GT(base.size(), 100u);
+  EXPECT_TRUE(base == got) << GetParam();
+}
+
+INSTANTIATE_TEST_SUITE_P(EverySwitch, HfLossless,
+                         ::testing::Values("--io mmap", "--io dontneed", "--io-threads 2",
+                                           "--expert-cache lru --cache-entries 3",
+                                           "--prefetch willneed --predictor temporal",
+                                           "--prefetch async --predictor early-routing --expert-cache lru "
+                                           "--cache-entries 5 --overlap pipelined"));
+
+TEST_F(Switches, OraclePrefetchFromARecordedTraceIsLossless) {
+  const fs::path trace = root_ / "trace.jsonl";
+  ASSERT_EQ(eval(packed(), "--record-routing " + trace.string(), "rec.npy").exit_code, 0);
+  const CommandResult r = eval(packed(), "--predictor oracle --predictor-trace " + trace.string() +
+                                             " --prefetch async --expert-cache lru --cache-entries 64", "oracle.npy");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(read_bytes(root_ / "base.npy") == read_bytes(root_ / "oracle.npy"));
+}
+
+TEST_F(Switches, KOverrideReportsItsQualityCostThroughEval) {
+  const std::string ref = "--ref-logits " + (root_ / "base.npy").string() + " --json";
+  const CommandResult same = eval(packed(), ref + " --expert-cache lru --cache-entries 8", "same.npy");
+  ASSERT_EQ(same.exit_code, 0) << same.output;
+  const auto j0 = nlohmann::json::parse(same.output);
+  EXPECT_EQ(j0["kld_max"].get<double>(), 0.0);
+  EXPECT_EQ(j0["options"]["expert-cache"], "lru");
+  const CommandResult lossy = eval(packed(), ref + " --k 2", "k2.npy");
+  ASSERT_EQ(lossy.exit_code, 0) << lossy.output;
+  const auto j = nlohmann::json::parse(lossy.output);
+  EXPECT_GT(j["kld_mean"].get<double>(), 0.0);
+  EXPECT_LT(j["top1_agree"].get<double>(), 1.0);
+  EXPECT_EQ(j["options"]["k"], 2);
+}
+
+}  // namespace
+}  // namespace streammoe
