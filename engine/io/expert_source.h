@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/ops/linear.h"
+#include "engine/util/error.h"
 
 namespace streammoe {
 
@@ -66,16 +67,22 @@ class ExpertSource {
   virtual uint64_t record_read_bytes() const { return record_bytes(); }
   // Reads expert `e` of `layer` into `dst` (record_bytes(), 4096-aligned); thread-safe. Returns the
   // bytes that were in the page cache before the read.
-  virtual uint64_t read_record(int64_t layer, int32_t e, std::span<std::byte> dst) const;
+  // Header-only (with the other defaults): sm_blocks uses this interface without linking sm_io.
+  virtual uint64_t read_record(int64_t, int32_t, std::span<std::byte>) const { no_records(); }
   // The quantised/dense views of a record read by read_record.
-  virtual ExpertWeights view_record(int64_t layer, int32_t e, const std::byte* record) const;
+  virtual ExpertWeights view_record(int64_t, int32_t, const std::byte*) const { no_records(); }
   // Where expert `e` of `layer` lies in the files (for WILLNEED advice and residency).
-  virtual std::vector<FileExtent> file_extents(int64_t layer, int32_t e) const;
+  virtual std::vector<FileExtent> file_extents(int64_t, int32_t) const { return {}; }
   // Lets a wrapper (cache) fold the prefetch counters in; sources count their own reads.
   ExpertIoStats& mutable_stats() { return stats_; }
 
  protected:
   ExpertIoStats stats_;
+
+ private:
+  [[noreturn]] static void no_records() {
+    fail("this expert source has no byte records (expert caches need a packed or HF pread source)");
+  }
 };
 
 }  // namespace streammoe
