@@ -37,6 +37,7 @@ class ExpertFile {
   static constexpr uint64_t kWillneedChunk = 128 * 1024;
 
   uint64_t size() const { return size_; }
+  int fd() const { return fd_; }
   const std::filesystem::path& path() const { return path_; }
   IoMode mode() const { return mode_; }
 

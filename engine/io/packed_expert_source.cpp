@@ -11,8 +11,9 @@ PackedExpertSource::PackedExpertSource(const std::filesystem::path& folder,
                                        const PackedManifest& manifest, const ExpertIoOptions& io,
                                        int64_t slots)
     : layout_(manifest.layout), num_experts_(manifest.num_experts), io_(io) {
-  if (io.mode != IoMode::kPread && io.mode != IoMode::kDirect && io.mode != IoMode::kDontneed)
-    fail("{}: io mode '{}' is not available for packed models (use pread, direct or dontneed)",
+  if (io.mode != IoMode::kPread && io.mode != IoMode::kDirect && io.mode != IoMode::kDontneed &&
+      io.mode != IoMode::kUring)
+    fail("{}: io mode '{}' is not available for packed models (use pread, direct, dontneed or uring)",
          folder.string(), io_mode_name(io.mode));
   if (io.mode == IoMode::kDirect && layout_.expert_stride % kDirectIoAlignment != 0)
     fail("{}: --io direct needs expert strides that are multiples of {} bytes, this pack has {} (valid "
@@ -36,6 +37,14 @@ PackedExpertSource::~PackedExpertSource() = default;
 
 void PackedExpertSource::ensure_slots(size_t count) {
   while (slots_.size() < count) slots_.emplace_back(layout_.expert_stride, kDirectIoAlignment);
+  if (io_.mode == IoMode::kUring) {
+    // One ring sized for a whole layer's reads; no I/O threads needed.
+    if (!uring_ || uring_depth_ < slots_.size()) {
+      uring_ = std::make_unique<UringReader>(static_cast<unsigned>(slots_.size()));
+      uring_depth_ = slots_.size();
+    }
+    return;
+  }
   const int threads = io_.io_threads > 0 ? io_.io_threads : static_cast<int>(slots_.size());
   if (!io_pool_ || io_pool_->size() != threads) io_pool_ = std::make_unique<ThreadPool>(threads);
 }
@@ -72,10 +81,21 @@ void PackedExpertSource::fetch(int64_t layer, std::span<const int32_t> experts,
   for (int32_t e : experts) file_of(layer, e);  // range checks before any read
   ensure_slots(experts.size());
   std::atomic<uint64_t> resident{0};
-  io_pool_->parallel_for(static_cast<int64_t>(experts.size()), [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
-      resident += read_record(layer, experts[i], slots_[i].bytes());
-  });
+  if (uring_) {
+    std::vector<UringRead> reads(experts.size());
+    for (size_t i = 0; i < experts.size(); ++i) {
+      const ExpertFile& file = file_of(layer, experts[i]);
+      const uint64_t offset = static_cast<uint64_t>(experts[i]) * layout_.expert_stride;
+      resident += file.resident_bytes(offset, layout_.expert_bytes);
+      reads[i] = {file.fd(), offset, slots_[i].bytes().first(read_bytes_), &file.path()};
+    }
+    uring_->read_all(reads);
+  } else {
+    io_pool_->parallel_for(static_cast<int64_t>(experts.size()), [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        resident += read_record(layer, experts[i], slots_[i].bytes());
+    });
+  }
   for (size_t i = 0; i < experts.size(); ++i) out[i] = view_record(layer, experts[i], slots_[i].data());
   stats_.fetches += 1;
   stats_.experts_loaded += experts.size();

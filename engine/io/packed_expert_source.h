@@ -12,6 +12,7 @@
 #include "engine/io/expert_source.h"
 #include "engine/io/io_mode.h"
 #include "engine/io/packed_format.h"
+#include "engine/io/uring_reader.h"
 
 namespace streammoe {
 
@@ -49,6 +50,8 @@ class PackedExpertSource : public ExpertSource {
   std::vector<std::unique_ptr<ExpertFile>> files_;  // by model layer; null for dense layers
   std::vector<AlignedBuffer> slots_;
   std::unique_ptr<ThreadPool> io_pool_;
+  std::unique_ptr<UringReader> uring_;  // --io uring
+  size_t uring_depth_ = 0;
 };
 
 }  // namespace streammoe

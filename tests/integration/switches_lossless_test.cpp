@@ -71,6 +71,13 @@ INSTANTIATE_TEST_SUITE_P(
                       "--variant lru-cache", "--variant lz4-cache", "--variant prefetch-willneed",
                       "--variant direct-io"));
 
+#ifdef STREAMMOE_HAVE_URING
+INSTANTIATE_TEST_SUITE_P(Uring, PackedLossless,
+                         ::testing::Values("--io uring", "--io uring --expert-cache lru --cache-entries 16",
+                                           "--io uring --prefetch async --predictor temporal --expert-cache lru "
+                                           "--cache-entries 64 --overlap pipelined"));
+#endif
+
 TEST_P(HfLossless, LogitsAreBitIdenticalToTheBaseline) {
   const CommandResult r = eval(hf_fixture(), GetParam(), "hf_switch.npy");
   ASSERT_EQ(r.exit_code, 0) << GetParam() << "\n" << r.output;
