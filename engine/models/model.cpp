@@ -93,7 +93,19 @@ void Model::forward(ModelState& state, int32_t token, std::span<float> logits, P
       const std::function<void()> before_compute = [&] {
         if (lookahead_) lookahead_(state.pos, static_cast<int64_t>(i), normed_);
       };
-      layer.moe->step(normed_, mixed_, times, replay_ ? &replay_->at(state.pos, i) : nullptr, &before_compute);
+      // Speculative early routing: the next MoE layer will use the routing its router gives on
+      // this layer's input, decided before this layer runs (lossy: the input differs).
+      const Routing* forced = replay_ ? &replay_->at(state.pos, i) : nullptr;
+      if (early_routing_ && !forced && !early_[i].experts.empty()) forced = &early_[i];
+      if (early_routing_) {
+        const int64_t next = next_moe_layer(static_cast<int64_t>(i));
+        if (next >= 0) {
+          ScopedPhase phase(times, Phase::kRouting);
+          early_[next] = layers_[next].moe->route(normed_);
+        }
+      }
+      layer.moe->step(normed_, mixed_, times, forced, &before_compute);
+      if (early_routing_) early_[i] = Routing{};
     } else {
       ScopedPhase phase(times, Phase::kExpertCompute);
       std::vector<float> g, u;
@@ -120,6 +132,11 @@ int64_t Model::next_moe_layer(int64_t layer) const {
   for (int64_t l = layer + 1; l < static_cast<int64_t>(layers_.size()); ++l)
     if (layers_[l].moe) return l;
   return -1;
+}
+
+void Model::set_early_routing(bool enabled) {
+  early_routing_ = enabled;
+  early_.assign(layers_.size(), Routing{});
 }
 
 void Model::set_routing_replay(const RoutingTrace* trace) {

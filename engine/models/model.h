@@ -79,6 +79,9 @@ class Model {
   void set_dequant(DequantMode mode);
   // Follow a recorded routing trace instead of the routers (nullptr: route normally).
   void set_routing_replay(const RoutingTrace* trace);
+  // Route every MoE layer but the first with its router applied to the previous MoE layer's
+  // input (speculative early routing; lossy).
+  void set_early_routing(bool enabled);
   int64_t params_total() const { return params_total_; }
   int64_t params_active() const { return params_active_; }
   // What the expert source has read so far (bytes/token telemetry).
@@ -100,6 +103,8 @@ class Model {
   std::unique_ptr<ExpertSource> experts_;
   std::unique_ptr<Rope> rope_;
   const RoutingTrace* replay_ = nullptr;
+  bool early_routing_ = false;
+  std::vector<Routing> early_;  // [layer] routing decided one MoE layer early
   Lookahead lookahead_;
   std::unique_ptr<ThreadPool> pool_;
   MatRef embed_;

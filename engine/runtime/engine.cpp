@@ -65,6 +65,7 @@ Engine::Engine(const std::string& folder, const EngineOptions& options)
   }
   model_->set_top_k(options.k);
   model_->set_threads(options.threads);
+  model_->set_early_routing(options.routing == "early");
   DequantMode dequant;
   if (!parse_dequant_mode(options.dequant, &dequant)) fail("--dequant: invalid value '{}' (valid: naive, fma)", options.dequant);
   model_->set_dequant(dequant);

@@ -13,6 +13,7 @@ namespace streammoe {
 
 struct EngineOptions {
   int64_t k = 0;                 // top-K override; 0 keeps the model's
+  std::string routing = "exact"; // exact | early (speculative early routing, lossy)
   int64_t threads = 1;           // compute threads
   std::string dequant = "fma";   // naive | fma (packed models)
   std::string record_routing;    // file to write the routing trace to
@@ -33,6 +34,10 @@ struct EngineOptions {
   template <typename Visitor>
   void visit(Visitor&& v) {
     v.option("k", k, "routed experts per token (top-K); 0 keeps the model's value", {});
+    v.option("routing", routing,
+             "exact: each layer's router decides; early: decided one MoE layer ahead from the previous "
+             "layer's input (speculative early routing, lossy)",
+             {"exact", "early"});
     v.option("threads", threads, "compute threads", {});
     v.option("dequant", dequant, "dequantisation formulation of packed experts", {"naive", "fma"});
     v.option("record-routing", record_routing, "write the routing trace (token, layer, experts, weights) to FILE", {});

@@ -117,5 +117,21 @@ TEST_F(Switches, KOverrideReportsItsQualityCostThroughEval) {
   EXPECT_EQ(j["options"]["k"], 2);
 }
 
+TEST_F(Switches, EarlyRoutingReportsItsQualityCostThroughEval) {
+  const std::string ref = "--ref-logits " + (root_ / "base.npy").string() + " --json";
+  const CommandResult lossy = eval(packed(), ref + " --routing early", "early.npy");
+  ASSERT_EQ(lossy.exit_code, 0) << lossy.output;
+  const auto j = nlohmann::json::parse(lossy.output);
+  EXPECT_GT(j["kld_mean"].get<double>(), 0.0);  // routing changed: the output did
+  EXPECT_LT(j["kld_mean"].get<double>(), 1.0);  // but it is the same model, not noise
+  EXPECT_EQ(j["options"]["routing"], "early");
+  // A replayed trace wins over early routing: exact routing again, bit for bit.
+  const std::string trace = (root_ / "exact_trace.jsonl").string();
+  ASSERT_EQ(eval(packed(), "--record-routing " + trace, "exact_again.npy").exit_code, 0);
+  const CommandResult replayed = eval(packed(), "--routing early --replay-routing " + trace, "replayed.npy");
+  ASSERT_EQ(replayed.exit_code, 0) << replayed.output;
+  EXPECT_TRUE(read_bytes(root_ / "base.npy") == read_bytes(root_ / "replayed.npy"));
+}
+
 }  // namespace
 }  // namespace streammoe
