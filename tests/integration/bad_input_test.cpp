@@ -12,6 +12,7 @@
 
 #include "engine/model/safetensors.h"
 #include "engine/model/safetensors_writer.h"
+#include "cli_test_util.h"
 
 namespace streammoe {
 namespace {
@@ -19,28 +20,10 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string stderr_text;
-};
+using cli_test::CommandResult;
+using cli_test::read_bytes;
 
-CommandResult run_streammoe(const std::string& args) {
-  const std::string cmd = std::string(STREAMMOE_BIN_DIR) + "/streammoe " + args + " 2>&1 >/dev/null";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  CommandResult r;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) r.stderr_text.append(buffer, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+CommandResult run_streammoe(const std::string& args) { return cli_test::run_streammoe(args, cli_test::Capture::kStderr); }
 void write_file(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
 
 class BadInput : public ::testing::Test {
@@ -74,10 +57,10 @@ class BadInput : public ::testing::Test {
   }
   CommandResult eval() { return run_streammoe("eval --model " + dir_.string() + " --ids 1,2,3"); }
   void expect_one_line_error(const CommandResult& r, const std::string& must_contain) {
-    EXPECT_EQ(r.exit_code, 1) << r.stderr_text;
-    EXPECT_THAT(r.stderr_text, HasSubstr(must_contain));
-    EXPECT_EQ(std::count(r.stderr_text.begin(), r.stderr_text.end(), '\n'), 1) << r.stderr_text;
-    EXPECT_THAT(r.stderr_text, HasSubstr("error:"));
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_THAT(r.output, HasSubstr(must_contain));
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("error:"));
   }
 
   fs::path source_, dir_;
@@ -101,7 +84,7 @@ TEST_F(BadInput, WrongShape) {
 }
 
 TEST_F(BadInput, UnknownModelType) {
-  auto config = nlohmann::json::parse(read_file(dir_ / "config.json"));
+  auto config = nlohmann::json::parse(read_bytes(dir_ / "config.json"));
   config["model_type"] = "mixtral";
   write_file(dir_ / "config.json", config.dump());
   expect_one_line_error(eval(), "unknown model_type 'mixtral'");
@@ -120,7 +103,7 @@ TEST_F(BadInput, TruncatedSafetensors) {
 
 TEST_F(BadInput, HeaderLiesAboutOffsets) {
   const fs::path file = dir_ / "model.safetensors";
-  const std::string bytes = read_file(file);
+  const std::string bytes = read_bytes(file);
   uint64_t header_len = 0;
   std::memcpy(&header_len, bytes.data(), 8);
   auto header = nlohmann::json::parse(bytes.substr(8, header_len));

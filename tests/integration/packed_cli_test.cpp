@@ -10,27 +10,16 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_test_util.h"
+
 namespace streammoe {
 namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult run_streammoe(const std::string& args) {
-  const std::string cmd = std::string(STREAMMOE_BIN_DIR) + "/streammoe " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  CommandResult r;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) r.output.append(buffer, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
+using cli_test::CommandResult;
+using cli_test::run_streammoe;
 
 const fs::path kConfigs = fs::path(STREAMMOE_SOURCE_DIR) / "tests/fixtures/configs";
 

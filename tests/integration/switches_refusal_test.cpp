@@ -4,13 +4,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "switches_test_util.h"
+#include "cli_test_util.h"
 
 namespace streammoe {
 namespace {
 
 namespace fs = std::filesystem;
-using namespace switches_test;
+using namespace cli_test;
 using ::testing::HasSubstr;
 
 class SwitchRefusal : public ::testing::Test {

@@ -6,13 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "switches_test_util.h"
+#include "cli_test_util.h"
 
 namespace streammoe {
 namespace {
 
 namespace fs = std::filesystem;
-using namespace switches_test;
+using namespace cli_test;
 
 class SwitchTelemetry : public ::testing::Test {
  protected:

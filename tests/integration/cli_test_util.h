@@ -1,5 +1,5 @@
 #pragma once
-// Shared by the switches_* integration tests: run the streammoe binary, read a file's bytes.
+// Shared by the integration tests that drive the `streammoe` command: run it, read a file's bytes.
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -8,15 +8,18 @@
 #include <iterator>
 #include <string>
 
-namespace streammoe::switches_test {
+namespace streammoe::cli_test {
 
 struct CommandResult {
   int exit_code = -1;
-  std::string output;  // stdout and stderr
+  std::string output;  // stdout and stderr (only stderr with Capture::kStderr)
 };
 
-inline CommandResult run_streammoe(const std::string& args) {
-  const std::string cmd = std::string(STREAMMOE_BIN_DIR) + "/streammoe " + args + " 2>&1";
+enum class Capture { kBoth, kStderr };
+
+inline CommandResult run_streammoe(const std::string& args, Capture capture = Capture::kBoth) {
+  const std::string cmd = std::string(STREAMMOE_BIN_DIR) + "/streammoe " + args +
+                          (capture == Capture::kBoth ? " 2>&1" : " 2>&1 >/dev/null");
   FILE* pipe = popen(cmd.c_str(), "r");
   CommandResult r;
   char buffer[4096];
@@ -34,4 +37,4 @@ inline std::string read_bytes(const std::filesystem::path& p) {
 inline const std::filesystem::path kSource = STREAMMOE_SOURCE_DIR;
 inline const std::filesystem::path kTiny = kSource / "models/tiny-qwen35moe";
 
-}  // namespace streammoe::switches_test
+}  // namespace streammoe::cli_test
