@@ -5,9 +5,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <nlohmann/json.hpp>
-#include <set>
 
+#include "engine/model/safetensors_writer.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
@@ -48,22 +47,9 @@ void write_safetensors_streamed(const std::filesystem::path& path,
                                 const std::function<void(uint64_t)>& on_progress,
                                 ThreadPool* pool) {
   const std::string file = path.string();
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::set<std::string> names;
-  uint64_t offset = 0;
-  for (const StreamedTensor& t : tensors) {
-    if (t.name == "__metadata__" || !names.insert(t.name).second)
-      fail("{}: tensor name {} repeats or is reserved", file, t.name);
-    for (int64_t d : t.shape)
-      if (d < 0) fail("{}: tensor {}: negative dimension", file, t.name);
-    header[t.name] = {{"dtype", dtype_name(t.dtype)},
-                      {"shape", t.shape},
-                      {"data_offsets", {offset, offset + t.bytes()}}};
-    offset += t.bytes();
-  }
-  std::string header_text = header.dump();
-  header_text.append((8 - header_text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
+  std::vector<TensorLayout> layouts;
+  for (const StreamedTensor& t : tensors) layouts.push_back({t.name, t.dtype, t.shape});
+  const std::string prefix = safetensors_prefix(file, layouts, metadata);
 
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("{}: cannot open for writing: {}", file, std::strerror(errno));
@@ -71,11 +57,7 @@ void write_safetensors_streamed(const std::filesystem::path& path,
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
-  std::byte length[8];
-  for (int i = 0; i < 8; ++i)
-    length[i] = static_cast<std::byte>((header_text.size() >> (8 * i)) & 0xff);
-  write_all(fd, file, length, 8);
-  write_all(fd, file, reinterpret_cast<const std::byte*>(header_text.data()), header_text.size());
+  write_all(fd, file, reinterpret_cast<const std::byte*>(prefix.data()), prefix.size());
 
   std::vector<std::byte> chunk;
   for (const StreamedTensor& t : tensors) {
