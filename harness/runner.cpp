@@ -130,7 +130,7 @@ std::vector<std::string> Runner::generate_argv(const ExperimentSpec& spec, const
                                                const fs::path& metrics_path) {
   const Variant& variant = spec.variants[plan.variant_index];
   std::vector<std::string> argv = {engine.string(), "generate", "--model",
-                                   spec.models[plan.model_index].string()};
+                                   spec.model_for(variant, plan.model_index).string()};
   for (auto& arg : prompt_args(spec.workload.token_ids ? "--ids" : "--prompt",
                                spec.workload.prompts[plan.prompt_index]))
     argv.push_back(arg);
@@ -148,10 +148,16 @@ void print_plan(const ExperimentSpec& spec, const fs::path& engine, const fs::pa
   out << fmt::format("experiment {}: {} variants x {} models x {} repeats = {} runs, cache {}\n",
                      spec.name, spec.variants.size(), spec.models.size(), spec.repeats,
                      plans.size(), to_string(spec.cache));
+  for (const auto& pack : spec.packs)
+    out << fmt::format("  prepare {}: {} -> {}\n",
+                       fs::exists(pack.folder / kPackStampFile) ? "(made before; reused if current)"
+                                                                : "(to pack)",
+                       pack.describe(), model_label(spec, pack.folder));
   for (const auto& v : spec.variants)
-    out << fmt::format("  variant {}{}: {}{}\n", v.name, v.name == spec.baseline ? " (baseline)" : "",
+    out << fmt::format("  variant {}{}: {}{}{}\n", v.name, v.name == spec.baseline ? " (baseline)" : "",
                        json_text(v.switches),
-                       v.build_options.empty() ? "" : " build " + json_text(v.build_options));
+                       v.build_options.empty() ? "" : " build " + json_text(v.build_options),
+                       v.model.empty() ? "" : " model " + model_label(spec, v.model));
   for (const auto& plan : plans) {
     const Variant& v = spec.variants[plan.variant_index];
     fs::path binary = v.build_options.empty()
@@ -180,6 +186,21 @@ RunnerSummary Runner::run() {
                     summary.planned);
   const std::string identity = spec_.identity_hash();
 
+  // --- derived models: packed once, reused while current; recorded with the plan -----------
+  nlohmann::json plan_json = spec_.to_json();
+  if (!spec_.packs.empty()) {
+    plan_json["prepared_models"] = nlohmann::json::array();
+    for (const auto& pack : spec_.packs) {
+      progress.note(fmt::format("model: {} -> {} ...", pack.describe(), model_label(spec_, pack.folder)));
+      PreparedModel prepared = prepare_packed_model(pack, options_.engine, executor_);
+      progress.note(prepared.reused ? "model: reused (source and recipe unchanged)"
+                                    : fmt::format("model: packed in {:.1f} s", prepared.seconds));
+      nlohmann::json record = prepared.stamp;
+      record["reused"] = prepared.reused;
+      plan_json["prepared_models"].push_back(record);
+    }
+  }
+
   // --- the experiment row: a new one, or the one being resumed ---------------------------
   int64_t experiment_id = -1;
   if (options_.resume) {
@@ -204,7 +225,7 @@ RunnerSummary Runner::run() {
                         {"spec_path", spec_.file.string()},
                         {"spec_yaml", spec_.yaml_text},
                         {"spec_hash", identity},
-                        {"plan_json", spec_.to_json().dump()},
+                        {"plan_json", plan_json.dump()},
                         {"runs_planned", static_cast<int64_t>(plans.size())},
                         {"status", std::string("running")},
                         {"started_at", now_iso8601()}});
@@ -212,7 +233,7 @@ RunnerSummary Runner::run() {
   } else {
     // The keep rule and hypothesis may be edited between sessions; verdicts use the latest.
     store_.update("experiments", experiment_id,
-                  {{"plan_json", spec_.to_json().dump()}, {"hypothesis", spec_.hypothesis},
+                  {{"plan_json", plan_json.dump()}, {"hypothesis", spec_.hypothesis},
                    {"status", std::string("running")}});
   }
   summary.experiment_id = experiment_id;
@@ -335,11 +356,11 @@ RunnerSummary Runner::run() {
   progress.skip(skipped);
   summary.skipped = skipped;
 
-  int warmed_model = -1;
+  std::set<fs::path> warmed_models;
   for (const auto& plan : plans) {
     const Variant& variant = spec_.variants[plan.variant_index];
-    const fs::path& model = spec_.models[plan.model_index];
-    std::string model_name = model_label(spec_, model);
+    const fs::path& model = spec_.model_for(variant, plan.model_index);  // the folder it reads
+    std::string model_name = model_label(spec_, spec_.models[plan.model_index]);
     if (recorded.count(run_key(variant.name, model_name, plan.repeat))) continue;
     std::string what = fmt::format("{} rep {}/{}{}", variant.name, plan.repeat + 1, spec_.repeats,
                                    spec_.models.size() > 1 ? " on " + model_name : "");
@@ -363,9 +384,8 @@ RunnerSummary Runner::run() {
         CacheReport evicted = evict_files(model, spec_.drop_caches);
         if (!evicted.note.empty() && plan.ordinal == plans.front().ordinal)
           progress.note("cold cache: " + evicted.note);
-      } else if (warmed_model != plan.model_index) {
-        warm_files(model);  // once per model group: the runs keep it warm
-        warmed_model = plan.model_index;
+      } else if (warmed_models.insert(model).second) {
+        warm_files(model);  // once per folder: the runs keep it warm
       }
       std::error_code ec;
       fs::remove(metrics_path, ec);
@@ -494,7 +514,7 @@ RunnerSummary Runner::run() {
           } else {
             QualityRun run;
             run.engine = std::get<fs::path>(engine);
-            run.model = spec_.models[m];
+            run.model = spec_.model_for(variant, m);
             run.switches = variant.switches;
             run.timeout_s = spec_.timeout_s * 4;
             run.cgroup_procs = procs;

@@ -78,6 +78,10 @@ const Variant& ExperimentSpec::baseline_variant() const {
   fail("{}: baseline {} is not among the variants", file.string(), baseline);
 }
 
+const fs::path& ExperimentSpec::model_for(const Variant& variant, size_t model_index) const {
+  return variant.model.empty() ? models.at(model_index) : variant.model;
+}
+
 nlohmann::json ExperimentSpec::to_json() const {
   nlohmann::json j;
   j["name"] = name;
@@ -85,6 +89,10 @@ nlohmann::json ExperimentSpec::to_json() const {
   j["track"] = track;
   j["models"] = nlohmann::json::array();
   for (const auto& m : models) j["models"].push_back(m.string());
+  if (!packs.empty()) {
+    j["packs"] = nlohmann::json::array();
+    for (const auto& p : packs) j["packs"].push_back(p.to_json());
+  }
   j["workload"] = {{"prompts", workload.prompts},
                    {"token_ids", workload.token_ids},
                    {"source", workload.source},
@@ -98,12 +106,14 @@ nlohmann::json ExperimentSpec::to_json() const {
   j["order"] = order == RunOrder::kGrouped ? "grouped" : "interleaved";
   j["baseline"] = baseline;
   j["variants"] = nlohmann::json::array();
-  for (const auto& v : variants)
+  for (const auto& v : variants) {
     j["variants"].push_back({{"name", v.name},
                              {"origin", v.origin},
                              {"bundle", v.bundle},
                              {"switches", v.switches},
                              {"build", v.build_options}});
+    if (!v.model.empty()) j["variants"].back()["model"] = v.model.string();
+  }
   if (quality.enabled)
     j["quality"] = {{"text_file", quality.text_file.string()},
                     {"ids", quality.ids},
@@ -248,14 +258,42 @@ class SpecReader {
     return path;
   }
 
+  // A model as written anywhere in the file: a folder, or {pack: {from, bits, lz4, group_size}}
+  // which names the folder the lab will pack (packed_model.h) and registers the recipe.
+  fs::path read_model(ExperimentSpec& spec, const YAML::Node& node, std::string_view what) {
+    if (!node.IsMap()) return existing_model(node);
+    auto keys = file_.keys(node, what, {"pack"});
+    if (!keys.count("pack"))
+      file_.fail_at(node, fmt::format("{} must be a folder or {{pack: {{from: DIR, bits: 4}}}}", what));
+    const YAML::Node pack = keys["pack"];
+    auto fields = file_.keys(pack, "pack", {"from", "bits", "lz4", "group_size"});
+    if (!fields.count("from")) file_.fail_at(pack, "pack needs 'from: <checkpoint folder>'");
+    PackRecipe recipe;
+    recipe.where = file_.where(pack);
+    recipe.source = existing_model(fields["from"]);
+    if (fields.count("bits")) {
+      recipe.bits = static_cast<int>(file_.integer(fields["bits"], "pack.bits", 2, 4));
+      if (recipe.bits == 3) file_.fail_at(fields["bits"], "pack.bits must be 2 or 4, got 3");
+    }
+    if (fields.count("lz4")) recipe.lz4 = file_.boolean(fields["lz4"], "pack.lz4");
+    if (fields.count("group_size"))
+      recipe.group_size =
+          static_cast<int>(file_.integer(fields["group_size"], "pack.group_size", 1, 1 << 20));
+    recipe.folder = packed_folder(options_.packed_models_dir.value_or(root_ / "results/models"),
+                                  recipe);
+    auto same = [&](const PackRecipe& p) { return p.folder == recipe.folder; };
+    if (std::none_of(spec.packs.begin(), spec.packs.end(), same)) spec.packs.push_back(recipe);
+    return recipe.folder;
+  }
+
   void read_models(ExperimentSpec& spec, std::map<std::string, YAML::Node>& keys) {
     if (keys.count("model") && keys.count("models"))
       file_.fail_at(keys["models"], "give either 'model' or 'models', not both");
     if (keys.count("model")) {
-      spec.models.push_back(existing_model(keys["model"]));
+      spec.models.push_back(read_model(spec, keys["model"], "model"));
     } else if (keys.count("models")) {
       file_.require_sequence(keys["models"], "models");
-      for (const auto& m : keys["models"]) spec.models.push_back(existing_model(m));
+      for (const auto& m : keys["models"]) spec.models.push_back(read_model(spec, m, "models"));
       if (spec.models.empty()) file_.fail_at(keys["models"], "models must list at least one model");
     } else {
       file_.fail_at(file_.root(), "missing key 'model' (or 'models')");
@@ -380,7 +418,7 @@ class SpecReader {
         v.build_options = bundle.build_options;
       } else {
         auto keys = file_.keys(entry, "a variant",
-                               {"name", "description", "bundle", "switches", "build"});
+                               {"name", "description", "bundle", "switches", "build", "model"});
         if (!keys.count("name")) file_.fail_at(entry, "a variant needs a 'name'");
         v.name = file_.text_value(keys["name"], "variant name");
         check_name(keys["name"], v.name);
@@ -401,6 +439,14 @@ class SpecReader {
         if (keys.count("build"))
           for (auto& [name, value] : read_build_options(file_, keys["build"], build_option_names_))
             v.build_options[name] = value;  // inline options override the bundle's
+        if (keys.count("model")) {
+          if (spec.models.size() != 1)
+            file_.fail_at(keys["model"], fmt::format("a variant's model replaces the experiment's "
+                                                     "one model, but the experiment has {} models; "
+                                                     "give each model its own experiment",
+                                                     spec.models.size()));
+          v.model = read_model(spec, keys["model"], "variant model");
+        }
       }
       add_variant(spec, std::move(v), entry);
     }
@@ -499,7 +545,8 @@ class SpecReader {
     if (keys.count("max_tokens"))
       q.max_tokens = static_cast<int>(file_.integer(keys["max_tokens"], "quality.max_tokens", 2,
                                                     1 << 24));
-    if (keys.count("reference_model")) q.reference_model = existing_model(keys["reference_model"]);
+    if (keys.count("reference_model"))
+      q.reference_model = read_model(spec, keys["reference_model"], "quality.reference_model");
     if (keys.count("reference_switches"))
       q.reference_switches = read_switches(file_, keys["reference_switches"], *options_.catalog,
                                            "quality.reference_switches");

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/packed_model.h"
 #include "harness/switch_catalog.h"
 
 namespace streammoe::lab {
@@ -31,6 +32,10 @@ struct Variant {
   std::map<std::string, std::string> switches;       // passed as --<name> <value>
   std::map<std::string, std::string> options;        // every switch: engine defaults + switches
   std::map<std::string, std::string> build_options;  // CMake -D options; empty = default build
+  // The folder this variant runs instead of the experiment's one model (e.g. that model packed
+  // to 2 bits); empty = the experiment's model. Runs are still stored under the experiment's
+  // model, so the variant is compared with the baseline on the same subject.
+  std::filesystem::path model;
   std::string where;                                 // file:line:column of its definition
 };
 
@@ -73,6 +78,9 @@ struct ExperimentSpec {
   std::string hypothesis;
   std::string track;
   std::vector<std::filesystem::path> models;
+  // Models the lab makes before the runs (`{pack: {...}}` anywhere a model is named), once per
+  // folder; models, variant models and the quality reference point into their folders.
+  std::vector<PackRecipe> packs;
   Workload workload;
   int repeats = 3;
   CacheState cache = CacheState::kWarm;
@@ -86,6 +94,9 @@ struct ExperimentSpec {
   KeepRule keep;
 
   const Variant& baseline_variant() const;
+  // The folder a run of `variant` on models[model_index] reads: the variant's own model if it
+  // names one.
+  const std::filesystem::path& model_for(const Variant& variant, size_t model_index) const;
   // What the runs depend on (models, workload, variants, cache, budget, quality): resuming is
   // allowed only while this hash is unchanged.
   std::string identity_hash() const;
@@ -97,6 +108,8 @@ struct SpecOptions {
   std::optional<std::filesystem::path> root;  // overrides the search for the project root
   // CMake options a variant may set (STREAMMOE_*); empty = read them from <root>/CMakeLists.txt.
   std::vector<std::string> build_options;
+  // Where packed models are made; empty = <root>/results/models.
+  std::optional<std::filesystem::path> packed_models_dir;
 };
 
 ExperimentSpec load_experiment(const std::filesystem::path& file, const SpecOptions& options);

@@ -281,5 +281,74 @@ TEST_F(RunnerMockTest, DryRunPrintsEveryCommand) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 4 + 12 + 1);
 }
 
+TEST_F(RunnerMockTest, PackedVariantModelsArePackedOnceAndComparedOnTheSameModel) {
+  testing::write_text(dir_ / "experiments/packed.yaml", R"(name: widths
+model: models/tiny
+workload: {prompt: hello, tokens: 16}
+repeats: 2
+cache: warm
+baseline: four
+variants:
+  - name: four
+    model: {pack: {from: models/tiny, bits: 4}}
+  - name: two
+    model: {pack: {from: models/tiny, bits: 2}}
+quality:
+  ids: [1, 2, 3, 4]
+  max_tokens: 4
+)");
+  SpecOptions spec_options;
+  spec_options.catalog = &catalog_;
+  ExperimentSpec spec = load_experiment(dir_ / "experiments/packed.yaml", spec_options);
+  ASSERT_EQ(spec.packs.size(), 2u);
+  std::ostringstream plan_text;
+  print_plan(spec, "/opt/fake/streammoe", dir_ / "builds", plan_text);
+  EXPECT_THAT(plan_text.str(), HasSubstr("prepare (to pack): "));
+  EXPECT_THAT(plan_text.str(), HasSubstr("--model " + spec.packs[1].folder.string()));
+
+  int packs = 0;
+  MockExecutor executor([&](const Command& c) {
+    if (c.argv[1] == "pack") {
+      ++packs;
+      testing::write_text(std::filesystem::path(MockExecutor::flag(c, "out")) / "packed.json", "{}");
+      return MockExecutor::ok_reply();
+    }
+    return engine_reply(c, 0);
+  });
+  Store store(dir_ / "lab.db");
+  for (int session = 0; session < 2; ++session) {
+    RunnerSummary summary = Runner(spec, store, executor, options()).run();
+    EXPECT_EQ(summary.failed, 0);
+  }
+  EXPECT_EQ(packs, 2);  // two recipes, each packed in the first session only
+
+  // Runs read the packed folders but are stored under the experiment's model.
+  auto runs = store.query("SELECT v.name, r.model, r.command FROM runs r JOIN variants v "
+                          "ON v.id = r.variant_id WHERE r.experiment_id = 1");
+  ASSERT_EQ(runs.size(), 4u);
+  for (const auto& run : runs) {
+    EXPECT_EQ(to_text(run.at("model")), "models/tiny");
+    const PackRecipe& pack = to_text(run.at("name")) == "four" ? spec.packs[0] : spec.packs[1];
+    EXPECT_THAT(to_text(run.at("command")), HasSubstr("--model " + pack.folder.string() + " "));
+  }
+  // The quality suite evaluates each variant's own folder against the unpacked model.
+  int evals_of_two = 0;
+  for (const auto& c : executor.calls())
+    if (c.argv[1] == "eval" && MockExecutor::has(c, "--ref-logits"))
+      evals_of_two += MockExecutor::flag(c, "model") == spec.packs[1].folder.string();
+  EXPECT_EQ(evals_of_two, 2);  // once per session: each session is a new experiment
+  EXPECT_EQ(verdicts(store).size(), 2u);
+
+  // Provenance: what was packed, from what, by which command, and whether it was reused.
+  for (int id : {1, 2}) {
+    auto plan = nlohmann::json::parse(to_text(
+        store.query("SELECT plan_json FROM experiments WHERE id = ?", {int64_t{id}})[0].at("plan_json")));
+    ASSERT_EQ(plan["prepared_models"].size(), 2u);
+    EXPECT_EQ(plan["prepared_models"][1]["bits"], 2);
+    EXPECT_THAT(plan["prepared_models"][1]["command"].get<std::string>(), HasSubstr(" pack --hf "));
+    EXPECT_EQ(plan["prepared_models"][0]["reused"], id == 2);
+  }
+}
+
 }  // namespace
 }  // namespace streammoe::lab

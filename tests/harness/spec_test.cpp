@@ -41,8 +41,17 @@ class SpecTest : public ::testing::Test {
     return fmt::format("{}:{}:{}: ", (dir_ / "experiments/e.yaml").string(), line, column);
   }
 
+  // The engine's switch list plus a boolean switch (the engine has none today) so that yes/no
+  // normalisation stays tested.
+  static SwitchCatalog catalog_with_bool() {
+    auto switches = nlohmann::json::parse(testing::read_text(testing::data_dir() / "options.json"));
+    switches.push_back({{"name", "mlock"}, {"type", "bool"}, {"default", "false"}, {"values",
+                        nlohmann::json::array()}, {"help", "lock resident weights in RAM"}});
+    return SwitchCatalog::parse(switches.dump(), "options.json + mlock");
+  }
+
   TempDir dir_;
-  SwitchCatalog catalog_ = fixture_catalog();
+  SwitchCatalog catalog_ = catalog_with_bool();
 };
 
 constexpr const char* kValid = R"(name: cache-study
@@ -208,7 +217,7 @@ variants:
   - name: b
     switches: {io: mmapp}
 )");
-  EXPECT_THAT(error, HasSubstr(at(7, 20) + "switch io: unknown value 'mmapp' (one of pread, direct, mmap, uring)"));
+  EXPECT_THAT(error, HasSubstr(at(7, 20) + "switch io: unknown value 'mmapp' (one of pread, direct, dontneed, mmap, uring)"));
 }
 
 TEST_F(SpecTest, UnknownSwitchNameListsTheEngineSwitches) {
@@ -220,7 +229,8 @@ variants:
   - name: b
     switches: {iox: mmap}
 )");
-  EXPECT_THAT(error, HasSubstr(at(7, 16) + "unknown switch 'iox' (the engine has: k, threads"));
+  EXPECT_THAT(error, HasSubstr(at(7, 16) + "unknown switch 'iox' (the engine has: k, "));
+  EXPECT_THAT(error, HasSubstr(", io, io-threads, expert-cache, "));
 }
 
 TEST_F(SpecTest, ErrorsInsideABundleNameTheBundleFile) {
@@ -275,6 +285,122 @@ TEST(ParseBytes, Units) {
   EXPECT_FALSE(parse_bytes("1.2.3G").has_value());
   EXPECT_FALSE(parse_bytes("").has_value());
   EXPECT_FALSE(parse_bytes("5 parsecs").has_value());
+}
+
+// ---- packed models: {pack: {...}} wherever a model is named, and per-variant models ----------
+
+constexpr const char* kPacked = R"(name: widths
+model: models/tiny
+workload: {prompt: hi}
+baseline: q4
+variants:
+  - name: q4
+    model: {pack: {from: models/tiny, bits: 4}}
+  - name: q2
+    model: {pack: {from: models/tiny, bits: 2}}
+  - name: q4-again
+    model: {pack: {from: models/tiny, bits: 4}}
+    switches: {dequant: naive}
+  - name: hf
+matrix:
+  base: q2
+  switches: {k: [2]}
+quality:
+  ids: [1, 2, 3]
+  reference_model: {pack: {from: models/tiny, bits: 4, lz4: true, group_size: 32}}
+)";
+
+TEST_F(SpecTest, PackedModelsNameOneFolderPerRecipe) {
+  ExperimentSpec spec = load(kPacked);
+  namespace fs = std::filesystem;
+  fs::path models_dir = spec.root / "results/models";
+  ASSERT_EQ(spec.packs.size(), 3u);  // q4 twice is one recipe
+  EXPECT_EQ(spec.packs[0].bits, 4);
+  EXPECT_FALSE(spec.packs[0].lz4);
+  EXPECT_EQ(spec.packs[0].source, spec.models[0]);
+  EXPECT_EQ(spec.packs[0].folder.parent_path(), models_dir);
+  EXPECT_THAT(spec.packs[0].folder.filename().string(), ::testing::StartsWith("tiny-q4-"));
+  EXPECT_THAT(spec.packs[1].folder.filename().string(), ::testing::StartsWith("tiny-q2-"));
+  EXPECT_THAT(spec.packs[2].folder.filename().string(), ::testing::StartsWith("tiny-q4-g32-lz4-"));
+  EXPECT_EQ(spec.packs[2].group_size, 32);
+  EXPECT_THAT(spec.packs[1].where, HasSubstr("e.yaml:9:"));
+
+  ASSERT_EQ(spec.variants.size(), 5u);
+  EXPECT_EQ(spec.variants[0].model, spec.packs[0].folder);
+  EXPECT_EQ(spec.variants[1].model, spec.packs[1].folder);
+  EXPECT_EQ(spec.variants[2].model, spec.packs[0].folder);
+  EXPECT_TRUE(spec.variants[3].model.empty());
+  EXPECT_EQ(spec.model_for(spec.variants[3], 0), spec.models[0]);  // the experiment's model
+  EXPECT_EQ(spec.variants[4].name, "q2+k=2");
+  EXPECT_EQ(spec.variants[4].model, spec.packs[1].folder);  // a sweep keeps its base's model
+  EXPECT_EQ(spec.quality.reference_model, spec.packs[2].folder);
+  EXPECT_FALSE(fs::exists(models_dir));  // loading packs nothing
+
+  auto json = spec.to_json();
+  ASSERT_EQ(json["packs"].size(), 3u);
+  EXPECT_EQ(json["packs"][1]["bits"], 2);
+  EXPECT_EQ(json["variants"][1]["model"], spec.packs[1].folder.string());
+}
+
+TEST_F(SpecTest, ExperimentModelMayBePackedAndTheRecipeIsPartOfTheIdentity) {
+  std::string yaml = R"(name: x
+model: {pack: {from: models/tiny, bits: 4, lz4: yes}}
+workload: {prompt: hi}
+baseline: b
+variants: [{name: b}]
+)";
+  ExperimentSpec spec = load(yaml);
+  ASSERT_EQ(spec.packs.size(), 1u);
+  EXPECT_TRUE(spec.packs[0].lz4);
+  EXPECT_EQ(spec.models[0], spec.packs[0].folder);
+  std::string two_bits = yaml;
+  two_bits.replace(two_bits.find("bits: 4"), 7, "bits: 2");
+  EXPECT_NE(load(two_bits).identity_hash(), spec.identity_hash());
+  EXPECT_NE(load(two_bits).models[0], spec.models[0]);
+}
+
+TEST_F(SpecTest, PackedModelMistakesNameLineAndColumn) {
+  auto with_model = [](const std::string& model) {
+    return "name: x\nmodel: " + model + "\nworkload: {prompt: hi}\nbaseline: b\nvariants: [{name: b}]\n";
+  };
+  EXPECT_THAT(error_of(with_model("{pack: {from: models/huge}}")),
+              HasSubstr(at(2, 22) + "model 'models/huge' not found"));
+  EXPECT_THAT(error_of(with_model("{pack: {from: models/tiny, bits: 3}}")),
+              HasSubstr(at(2, 41) + "pack.bits must be 2 or 4, got 3"));
+  EXPECT_THAT(error_of(with_model("{pack: {from: models/tiny, bits: 8}}")),
+              HasSubstr(at(2, 41) + "pack.bits"));
+  EXPECT_THAT(error_of(with_model("{pack: {from: models/tiny, lz4: maybe}}")),
+              HasSubstr(at(2, 40) + "pack.lz4"));
+  EXPECT_THAT(error_of(with_model("{pack: {bits: 4}}")),
+              HasSubstr(at(2, 15) + "pack needs 'from: <checkpoint folder>'"));
+  EXPECT_THAT(error_of(with_model("{pack: {from: models/tiny, width: 4}}")),
+              HasSubstr(at(2, 35) + "unknown key 'width' in pack"));
+  EXPECT_THAT(error_of(with_model("{packed: models/tiny}")),
+              HasSubstr(at(2, 9) + "unknown key 'packed' in model"));
+  EXPECT_THAT(error_of(with_model("{}")), HasSubstr(at(2, 8) + "model must be a folder or"));
+}
+
+TEST_F(SpecTest, VariantModelNeedsOneExperimentModel) {
+  std::filesystem::create_directories(dir_ / "models/other");
+  std::string error = error_of(R"(name: x
+models: [models/tiny, models/other]
+workload: {prompt: hi}
+baseline: b
+variants:
+  - name: b
+    model: models/tiny
+)");
+  EXPECT_THAT(error, HasSubstr(at(7, 12) + "a variant's model replaces the experiment's one model, "
+                                           "but the experiment has 2 models"));
+  EXPECT_THAT(error_of(R"(name: x
+model: models/tiny
+workload: {prompt: hi}
+baseline: b
+variants:
+  - name: b
+    model: models/gone
+)"),
+              HasSubstr(at(7, 12) + "model 'models/gone' not found"));
 }
 
 }  // namespace

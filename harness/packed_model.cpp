@@ -1,0 +1,155 @@
+#include "harness/packed_model.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "engine/util/error.h"
+#include "harness/hash.h"
+#include "harness/store.h"
+
+namespace streammoe::lab {
+
+namespace fs = std::filesystem;
+
+std::string PackRecipe::describe() const {
+  return fmt::format("{} packed to {} bits{}{}", source.string(), bits,
+                     group_size ? fmt::format(", group {}", group_size) : "", lz4 ? " + lz4" : "");
+}
+
+nlohmann::json PackRecipe::to_json() const {
+  return {{"from", source.string()},
+          {"bits", bits},
+          {"lz4", lz4},
+          {"group_size", group_size},
+          {"folder", folder.string()}};
+}
+
+fs::path packed_folder(const fs::path& models_dir, const PackRecipe& recipe) {
+  std::string hash = StableHash()
+                         .add(recipe.source.lexically_normal().string())
+                         .add(std::to_string(recipe.bits))
+                         .add(recipe.lz4 ? "lz4" : "")
+                         .add(std::to_string(recipe.group_size))
+                         .hex()
+                         .substr(0, 8);
+  std::string name = recipe.source.lexically_normal().filename().string();
+  if (name.empty()) name = recipe.source.lexically_normal().parent_path().filename().string();
+  return models_dir / fmt::format("{}-q{}{}{}-{}", name, recipe.bits,
+                                  recipe.group_size ? fmt::format("-g{}", recipe.group_size) : "",
+                                  recipe.lz4 ? "-lz4" : "", hash);
+}
+
+std::string source_fingerprint(const fs::path& folder) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(folder, ec); !ec && it != fs::end(it);
+       it.increment(ec))
+    if (it->is_regular_file(ec)) files.push_back(it->path());
+  std::sort(files.begin(), files.end());
+  StableHash hash;
+  for (const auto& f : files)
+    hash.add(f.lexically_relative(folder).string())
+        .add(std::to_string(fs::file_size(f, ec)))
+        .add(std::to_string(fs::last_write_time(f, ec).time_since_epoch().count()));
+  return hash.hex();
+}
+
+namespace {
+
+nlohmann::json read_stamp(const fs::path& folder) {
+  std::ifstream in(folder / kPackStampFile);
+  if (!in) return nullptr;
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return nlohmann::json::parse(text.str());
+  } catch (const std::exception&) {
+    return nullptr;  // unreadable: treated as stale
+  }
+}
+
+// The stamp fields that must match for a folder to be reused.
+bool is_current(const nlohmann::json& stamp, const nlohmann::json& wanted) {
+  if (!stamp.is_object()) return false;
+  for (const char* key : {"from", "bits", "lz4", "group_size", "source_fingerprint"})
+    if (!stamp.contains(key) || stamp[key] != wanted[key]) return false;
+  return true;
+}
+
+// Folders in results/models/ are derived data: keep git from offering them for a commit.
+void ignore_in_git(const fs::path& models_dir) {
+  fs::path ignore = models_dir / ".gitignore";
+  if (!fs::exists(ignore)) std::ofstream(ignore) << "# packed models made by streammoe-lab\n*\n";
+}
+
+}  // namespace
+
+PreparedModel prepare_packed_model(const PackRecipe& recipe, const fs::path& engine,
+                                   Executor& executor, double timeout_s) {
+  PreparedModel prepared;
+  prepared.recipe = recipe;
+  if (!fs::is_directory(recipe.source))
+    fail("{}: pack source '{}' is not a folder", recipe.where, recipe.source.string());
+  nlohmann::json wanted = recipe.to_json();
+  wanted.erase("folder");
+  wanted["source_fingerprint"] = source_fingerprint(recipe.source);
+
+  nlohmann::json stamp = read_stamp(recipe.folder);
+  if (is_current(stamp, wanted)) {
+    prepared.reused = true;
+    prepared.stamp = stamp;
+    return prepared;
+  }
+
+  fs::create_directories(recipe.folder.parent_path());
+  ignore_in_git(recipe.folder.parent_path());
+  fs::path scratch = recipe.folder;
+  scratch += fmt::format(".packing-{}", getpid());
+  std::error_code ec;
+  fs::remove_all(scratch, ec);
+  Command command;
+  command.argv = {engine.string(), "pack",  "--hf",   recipe.source.string(),
+                  "--out",         scratch.string(), "--bits", std::to_string(recipe.bits)};
+  if (recipe.group_size) {
+    command.argv.push_back("--group-size");
+    command.argv.push_back(std::to_string(recipe.group_size));
+  }
+  if (recipe.lz4) command.argv.push_back("--lz4");
+  command.timeout_s = timeout_s;
+  ExecResult result = executor.execute(command);
+  if (!result.ok()) {
+    fs::remove_all(scratch, ec);
+    std::string tail = result.stderr_tail.empty() ? result.error : result.stderr_tail;
+    while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
+    fail("{}: packing {} failed ({}): `{}`{}", recipe.where, recipe.describe(), describe(result),
+         shell_join(command.argv), tail.empty() ? "" : ": " + tail.substr(tail.rfind('\n') + 1));
+  }
+  if (!fs::is_directory(scratch))
+    fail("{}: `{}` succeeded but wrote no folder {}", recipe.where, shell_join(command.argv),
+         scratch.string());
+
+  stamp = wanted;
+  stamp["folder"] = recipe.folder.string();
+  stamp["command"] = shell_join(command.argv);
+  stamp["packed_at"] = now_iso8601();
+  stamp["pack_seconds"] = result.wall_ms / 1000.0;
+  std::ofstream(scratch / kPackStampFile) << stamp.dump(2) << "\n";
+  fs::remove_all(recipe.folder, ec);  // a stale or half-written one
+  fs::rename(scratch, recipe.folder, ec);
+  if (ec) {
+    fs::remove_all(scratch, ec);
+    fail("{}: cannot move the packed model into {}: {}", recipe.where, recipe.folder.string(),
+         ec.message());
+  }
+  prepared.seconds = result.wall_ms / 1000.0;
+  prepared.stamp = stamp;
+  return prepared;
+}
+
+}  // namespace streammoe::lab
