@@ -269,9 +269,15 @@ class MlxInput final : public ModelInput {
               const int64_t r0 = static_cast<int64_t>(offset / row_bytes),
                             n = static_cast<int64_t>(dst.size() / row_bytes);
               const int64_t words = cols * bits / 32, groups = cols / group;
-              std::vector<uint32_t> codes(n * words);
-              std::vector<std::byte> raw(n * groups * dtype_size(sc->dtype));
-              std::vector<float> scales(n * groups), biases(n * groups), values(n * cols);
+              // Reused per thread: chunk-sized allocations each call make glibc's heap grow.
+              thread_local std::vector<uint32_t> codes;
+              thread_local std::vector<std::byte> raw;
+              thread_local std::vector<float> scales, biases, values;
+              codes.resize(n * words);
+              raw.resize(n * groups * dtype_size(sc->dtype));
+              scales.resize(n * groups);
+              biases.resize(n * groups);
+              values.resize(n * cols);
               reader_.read(*w, r0 * words * 4, std::as_writable_bytes(std::span(codes)));
               reader_.read(*sc, r0 * groups * dtype_size(sc->dtype), raw);
               convert_to_f32(sc->dtype, raw, scales, sc->name);
@@ -292,8 +298,10 @@ class MlxInput final : public ModelInput {
     const TensorInfo* src = &t;
     return {hf, DType::kF32, t.shape, [this, src](uint64_t offset, std::span<std::byte> dst) {
               const size_t n = dst.size() / 4, first = offset / 4;
-              std::vector<std::byte> raw(n * dtype_size(src->dtype));
-              std::vector<float> values(n);
+              thread_local std::vector<std::byte> raw;
+              thread_local std::vector<float> values;
+              raw.resize(n * dtype_size(src->dtype));
+              values.resize(n);
               reader_.read(*src, first * dtype_size(src->dtype), raw);
               convert_to_f32(src->dtype, raw, values, src->name);
               for (float& v : values) v -= 1.0f;

@@ -60,9 +60,12 @@ void write_layer_file(const ModelInput& input, int64_t layer, const ExpertLayout
   for (int64_t first = 0; first < num_experts; first += batch) {
     const int64_t count = std::min(batch, num_experts - first);
     pool.parallel_for(count, [&](int64_t begin, int64_t end) {
-      AlignedBuffer record(stride);
+      // One record buffer per thread for the whole pack: allocating one per expert lets glibc's
+      // heap grow by megabytes per expert (its mmap threshold rises after the first free).
+      thread_local AlignedBuffer record;
+      if (record.size() != stride) record = AlignedBuffer(stride);
       for (int64_t i = begin; i < end; ++i) {
-        if (i > begin) std::memset(record.data(), 0, stride);
+        std::memset(record.data(), 0, stride);
         input.write_packed_expert(layer, first + i, layout, {record.data(), layout.expert_bytes});
         pwrite_all(fd, path, record.data(), stride, static_cast<uint64_t>(first + i) * stride);
       }
