@@ -12,7 +12,7 @@ ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" "$@"
 
 if [ "${SKIP_ASAN:-0}" != 1 ]; then
   ASAN_BUILD=${ASAN_BUILD:-build-asan}
-  ASAN_TESTS="bad_input_test safetensors_test tensor_store_test config_test tokenizer_errors_test tokenizer_fixture_test"
+  ASAN_TESTS="bad_input_test safetensors_test tensor_store_test config_test tokenizer_errors_test tokenizer_fixture_test packed_cli_test packed_format_test"
   cmake -S . -B "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DSTREAMMOE_SANITIZE=ON -DSTREAMMOE_BENCHMARKS=OFF >/dev/null
   targets=""
   for t in streammoe $ASAN_TESTS; do
@@ -20,5 +20,5 @@ if [ "${SKIP_ASAN:-0}" != 1 ]; then
   done
   cmake --build "$ASAN_BUILD" -j"$JOBS" $targets
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    ctest --test-dir "$ASAN_BUILD" --output-on-failure -j"$JOBS" -R 'BadInput|SafetensorsTest|TensorStoreTest|Config\.|Tokenizer|FixtureTest'
+    ctest --test-dir "$ASAN_BUILD" --output-on-failure -j"$JOBS" -R 'BadInput|SafetensorsTest|TensorStoreTest|Config\.|Tokenizer|FixtureTest|PackedCli|ExpertLayout|Manifest|PackedFolder'
 fi

@@ -1,7 +1,7 @@
 #pragma once
 // Where routed experts' weights come from. The MoE block asks for the K experts of a layer at
 // once, so a streaming source can read them in parallel; the views stay valid until the next
-// fetch for the same layer.
+// fetch of any layer (streaming sources reuse their buffers).
 //
 // Sources whose experts are byte records in files (packed, HF pread) also expose the record
 // interface (read_record / view_record / file_extents): the expert caches and the prefetchers
