@@ -17,8 +17,9 @@ namespace streammoe::lab {
 
 namespace fs = std::filesystem;
 
-std::string PackRecipe::describe() const {
-  return fmt::format("{} packed to {} bits{}{}", source.string(), bits,
+std::string PackRecipe::describe(const std::string& source_label) const {
+  return fmt::format("{} packed to {} bits{}{}", source_label.empty() ? source.string() : source_label,
+                     bits,
                      group_size ? fmt::format(", group {}", group_size) : "", lz4 ? " + lz4" : "");
 }
 

@@ -21,7 +21,8 @@ struct PackRecipe {
   std::filesystem::path folder;  // where the packed model lives (packed_folder())
   std::string where;             // file:line:column of its definition
 
-  std::string describe() const;  // "models/x packed to 4 bits + lz4"
+  // "models/x packed to 4 bits + lz4"; the source shown as `source_label` when given.
+  std::string describe(const std::string& source_label = {}) const;
   nlohmann::json to_json() const;
 };
 

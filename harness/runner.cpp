@@ -152,7 +152,7 @@ void print_plan(const ExperimentSpec& spec, const fs::path& engine, const fs::pa
     out << fmt::format("  prepare {}: {} -> {}\n",
                        fs::exists(pack.folder / kPackStampFile) ? "(made before; reused if current)"
                                                                 : "(to pack)",
-                       pack.describe(), model_label(spec, pack.folder));
+                       pack.describe(model_label(spec, pack.source)), model_label(spec, pack.folder));
   for (const auto& v : spec.variants)
     out << fmt::format("  variant {}{}: {}{}{}\n", v.name, v.name == spec.baseline ? " (baseline)" : "",
                        json_text(v.switches),
@@ -191,7 +191,8 @@ RunnerSummary Runner::run() {
   if (!spec_.packs.empty()) {
     plan_json["prepared_models"] = nlohmann::json::array();
     for (const auto& pack : spec_.packs) {
-      progress.note(fmt::format("model: {} -> {} ...", pack.describe(), model_label(spec_, pack.folder)));
+      progress.note(fmt::format("model: {} -> {} ...", pack.describe(model_label(spec_, pack.source)),
+                                model_label(spec_, pack.folder)));
       PreparedModel prepared = prepare_packed_model(pack, options_.engine, executor_);
       progress.note(prepared.reused ? "model: reused (source and recipe unchanged)"
                                     : fmt::format("model: packed in {:.1f} s", prepared.seconds));
