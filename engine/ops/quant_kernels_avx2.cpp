@@ -10,18 +10,12 @@
 #if defined(STREAMMOE_HAVE_AVX2)
 #include <immintrin.h>
 
+#include "engine/ops/avx2_util.h"
 #include "engine/ops/quant_kernels.h"
 #include "engine/util/dtype.h"
 
 namespace streammoe::quant_kernels {
 namespace {
-
-float horizontal_sum(__m256 v) {
-  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
-  return _mm_cvtss_f32(sum);
-}
 
 // Elements per block of 8 packed bytes.
 template <int kBits>
