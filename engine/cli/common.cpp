@@ -4,9 +4,6 @@
 
 #include "engine/util/error.h"
 
-#ifndef STREAMMOE_SOURCE_DIR
-#define STREAMMOE_SOURCE_DIR "."
-#endif
 
 namespace streammoe::cli {
 namespace {
