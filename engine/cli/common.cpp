@@ -4,7 +4,6 @@
 
 #include "engine/util/error.h"
 
-
 namespace streammoe::cli {
 namespace {
 
