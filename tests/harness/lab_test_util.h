@@ -9,6 +9,7 @@
 #include <string>
 
 #include "harness/executor.h"
+#include "tests/common/temp_dir.h"
 #include "harness/switch_catalog.h"
 
 namespace streammoe::lab::testing {
@@ -21,26 +22,10 @@ inline SwitchCatalog fixture_catalog() { return SwitchCatalog::from_file(data_di
 
 // A fresh folder under the build tree (not /tmp: page-cache tests need a real disk), removed at
 // the end of the test.
-class TempDir {
+class TempDir : public streammoe::testing::TempDir {
  public:
-  TempDir() {
-    auto base = std::filesystem::path(STREAMMOE_BIN_DIR).parent_path() / "lab-test-tmp";
-    std::filesystem::create_directories(base);
-    std::string pattern = (base / "t-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
+  TempDir()
+      : streammoe::testing::TempDir("lab", std::filesystem::path(STREAMMOE_BIN_DIR).parent_path() / "lab-test-tmp") {}
 };
 
 inline void write_text(const std::filesystem::path& path, const std::string& text) {

@@ -10,7 +10,7 @@
 
 #include "engine/io/aligned_buffer.h"
 #include "engine/util/error.h"
-#include "temp_dir.h"
+#include "tests/common/temp_dir.h"
 
 namespace streammoe {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "engine/io/mmap_expert_source.h"
 #include "engine/io/synth.h"
-#include "temp_dir.h"
+#include "tests/common/temp_dir.h"
 
 namespace streammoe {
 namespace {

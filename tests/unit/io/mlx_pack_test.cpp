@@ -12,7 +12,7 @@
 #include "engine/io/pack.h"
 #include "engine/model/safetensors.h"
 #include "engine/util/error.h"
-#include "temp_dir.h"
+#include "tests/common/temp_dir.h"
 
 namespace streammoe {
 namespace {

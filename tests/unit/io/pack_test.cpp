@@ -13,7 +13,7 @@
 #include "engine/model/safetensors.h"
 #include "engine/ops/quant.h"
 #include "engine/util/error.h"
-#include "temp_dir.h"
+#include "tests/common/temp_dir.h"
 
 namespace streammoe {
 namespace {

@@ -10,7 +10,7 @@
 #include "engine/io/packed_writer.h"
 #include "engine/io/synth.h"
 #include "engine/util/error.h"
-#include "temp_dir.h"
+#include "tests/common/temp_dir.h"
 
 namespace streammoe {
 namespace {

@@ -1,5 +1,6 @@
 #pragma once
-// A fresh folder under the system temp dir, removed with everything in it at scope exit.
+// A fresh folder (under the system temp dir unless a base is given), removed with everything in
+// it at scope exit. Shared by the unit, integration and lab tests.
 #include <unistd.h>
 
 #include <filesystem>
@@ -9,11 +10,10 @@ namespace streammoe::testing {
 
 class TempDir {
  public:
-  explicit TempDir(const std::string& tag) {
+  explicit TempDir(const std::string& tag,
+                   const std::filesystem::path& base = std::filesystem::temp_directory_path()) {
     static int counter = 0;
-    path_ =
-        std::filesystem::temp_directory_path() /
-        ("streammoe-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    path_ = base / ("streammoe-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
