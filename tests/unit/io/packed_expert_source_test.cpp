@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include <cstring>
 #include <fstream>
 
@@ -32,12 +34,12 @@ nlohmann::json config() {
 class PackedSource : public ::testing::TestWithParam<int> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir("packed-source");
+    dir_ = std::make_unique<TempDir>("packed-source");
     PackOptions options;
     options.bits = 4;
     write_packed_model(*make_synth_input(config(), {}, "test"), dir_->path() / "m", options);
   }
-  static void TearDownTestSuite() { delete dir_; }
+  static void TearDownTestSuite() { dir_.reset(); }
   static std::filesystem::path folder() { return dir_->path() / "m"; }
 
   // The record of `expert` in `layer`, straight from the file.
@@ -49,9 +51,9 @@ class PackedSource : public ::testing::TestWithParam<int> {
     return bytes;
   }
 
-  static TempDir* dir_;
+  static std::unique_ptr<TempDir> dir_;
 };
-TempDir* PackedSource::dir_ = nullptr;
+std::unique_ptr<TempDir> PackedSource::dir_;
 
 void expect_view_equals(const QuantMatRef& view, const PackedMatrix& m,
                         const std::vector<std::byte>& record) {
