@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/util/dtype.h"
 #include "engine/util/error.h"
 
 namespace streammoe {
@@ -40,27 +41,6 @@ std::string dict_value(const std::string& header, const std::string& key, const 
   auto start = header.find_first_not_of(' ', pos + 1);
   auto end = header[start] == '(' ? header.find(')', start) + 1 : header.find_first_of(",}", start);
   return header.substr(start, end - start);
-}
-
-float half_to_float(uint16_t h) {
-  const uint32_t sign = (h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal: renormalise
-      exp = 127 - 15 + 1;
-      while ((mant & 0x400) == 0) { mant <<= 1; --exp; }
-      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
 }
 
 }  // namespace
@@ -116,7 +96,7 @@ NpyArray read_npy(const std::filesystem::path& path) {
     std::vector<uint16_t> h(n);
     read_into(h.data(), n * 2);
     arr.f32.resize(n);
-    for (int64_t i = 0; i < n; ++i) arr.f32[i] = half_to_float(h[i]);
+    for (int64_t i = 0; i < n; ++i) arr.f32[i] = f16_to_f32(h[i]);
   } else if (descr == "'<i8'") {
     arr.i64.resize(n);
     read_into(arr.i64.data(), n * 8);
