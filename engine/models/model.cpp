@@ -108,8 +108,7 @@ void Model::forward(ModelState& state, int32_t token, std::span<float> logits, P
       if (early_routing_) early_[i] = Routing{};
     } else {
       ScopedPhase phase(times, Phase::kExpertCompute);
-      std::vector<float> g, u;
-      swiglu_mlp(layer.dense, normed_, mixed_, g, u, DequantMode::kFma, pool_.get());
+      swiglu_mlp(layer.dense, normed_, mixed_, dense_gate_, dense_up_, DequantMode::kFma, pool_.get());
     }
     axpy(1.0f, mixed_, h_);
   }

@@ -112,6 +112,7 @@ class Model {
   std::vector<float> final_norm_;
   std::vector<DecoderLayer> layers_;
   std::vector<float> h_, normed_, mixed_;
+  std::vector<float> dense_gate_, dense_up_;  // scratch of dense MLP layers, reused every token
   int64_t params_total_ = 0, params_active_ = 0;
 };
 
