@@ -26,10 +26,10 @@
 #include <thread>
 #include <vector>
 
+#include "engine/convert/packed_writer.h"
+#include "engine/convert/synth.h"
 #include "engine/io/aligned_buffer.h"
 #include "engine/io/packed_format.h"
-#include "engine/io/packed_writer.h"
-#include "engine/io/synth.h"
 #include "engine/models/model.h"
 #include "engine/runtime/generator.h"
 #include "engine/runtime/metrics.h"

@@ -227,20 +227,6 @@ PackedManifest read_packed_manifest(const fs::path& folder) {
   }
 }
 
-void write_packed_manifest(const fs::path& folder, const PackedManifest& m) {
-  // Written beside, then renamed: the manifest appears only once complete.
-  const fs::path path = folder / kPackedManifestName;
-  const fs::path temp = folder / (std::string(kPackedManifestName) + ".tmp");
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    if (!out) fail("{}: cannot open for writing", temp.string());
-    out << manifest_to_json(m).dump(2) << "\n";
-    out.close();
-    if (!out) fail("{}: write failed", temp.string());
-  }
-  fs::rename(temp, path);
-}
-
 void check_packed_model(const fs::path& folder, const PackedManifest& m, const ModelConfig& c) {
   const std::string where = (folder / kPackedManifestName).string();
   {

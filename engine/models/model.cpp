@@ -4,6 +4,7 @@
 #include "engine/model/weights.h"
 #include "engine/ops/vec.h"
 #include "engine/models/routing_trace.h"
+#include "engine/models/tensor_table.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
@@ -19,9 +20,10 @@ const ArchLoader& loader_for(Arch arch) {
 // Experts count from the config, not the store: a packed folder's store holds no experts.
 void count_params(const TensorStore& store, const ModelConfig& c, int64_t* total, int64_t* active) {
   const int64_t experts = expert_params(c);
+  const ModelTensors tensors(c);
   *total = experts;
   for (const auto& name : store.names())
-    if (name.find(".mlp.experts.") == std::string::npos) *total += store.find(name)->numel();
+    if (!tensors.is_routed_expert_name(name)) *total += store.find(name)->numel();
   *active = *total - experts + (c.num_experts ? experts / c.num_experts * c.experts_per_tok : 0);
 }
 

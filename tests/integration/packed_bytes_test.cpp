@@ -7,8 +7,8 @@
 
 #include <filesystem>
 
-#include "engine/io/packed_writer.h"
-#include "engine/io/synth.h"
+#include "engine/convert/packed_writer.h"
+#include "engine/convert/synth.h"
 #include "engine/models/model.h"
 #include "engine/runtime/generator.h"
 #include "engine/runtime/metrics.h"

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "engine/io/pack.h"
+#include "engine/convert/pack.h"
 #include "engine/models/model.h"
 #include "engine/runtime/evaluator.h"
 #include "engine/runtime/generator.h"

@@ -16,8 +16,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "engine/io/pack.h"
-#include "engine/io/synth.h"
+#include "engine/convert/pack.h"
+#include "engine/convert/synth.h"
 #include "engine/models/model.h"
 #include "engine/runtime/evaluator.h"
 #include "engine/tokenizer/tokenizer.h"

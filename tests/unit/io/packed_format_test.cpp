@@ -7,8 +7,8 @@
 
 #include <fstream>
 
-#include "engine/io/packed_writer.h"
-#include "engine/io/synth.h"
+#include "engine/convert/packed_writer.h"
+#include "engine/convert/synth.h"
 #include "engine/util/error.h"
 #include "tests/common/temp_dir.h"
 

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <fstream>
 
-#include "engine/io/model_input.h"
-#include "engine/io/pack.h"
+#include "engine/convert/model_input.h"
+#include "engine/convert/pack.h"
 #include "engine/model/safetensors.h"
 #include "engine/util/error.h"
 #include "tests/common/temp_dir.h"

@@ -1,4 +1,4 @@
-#include "engine/io/packed_writer.h"
+#include "engine/convert/packed_writer.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -20,9 +20,9 @@ namespace fs = std::filesystem;
 void prepare_output(const fs::path& out) {
   std::error_code ec;
   if (fs::exists(out, ec)) {
-    if (!fs::is_directory(out, ec)) fail("{}: --out exists and is not a folder", out.string());
+    if (!fs::is_directory(out, ec)) fail("{}: exists and is not a folder", out.string());
     if (!fs::is_empty(out, ec))
-      fail("{}: --out exists and is not empty (remove it or choose another)", out.string());
+      fail("{}: exists and is not empty (remove it or choose another output folder)", out.string());
   }
   fs::create_directories(out / "experts", ec);
   if (ec) fail("{}: cannot create: {}", out.string(), ec.message());
@@ -83,6 +83,13 @@ void write_json(const fs::path& path, const nlohmann::json& j) {
   if (!out) fail("{}: write failed", path.string());
 }
 
+// Written beside, then renamed: the manifest appears only once complete.
+void write_manifest(const fs::path& folder, const PackedManifest& m) {
+  const fs::path temp = folder / (std::string(kPackedManifestName) + ".tmp");
+  write_json(temp, manifest_to_json(m));
+  fs::rename(temp, folder / kPackedManifestName);
+}
+
 }  // namespace
 
 PackResult write_packed_model(const ModelInput& input, const fs::path& out,
@@ -94,8 +101,7 @@ PackResult write_packed_model(const ModelInput& input, const fs::path& out,
     if (stored->bits != options.bits || stored->group_size != options.group_size)
       fail(
           "{}: experts are stored {}-bit with group size {}; packing them as {}-bit / {} would "
-          "requantise them "
-          "(use --bits {} --group-size {})",
+          "requantise them (pack them {}-bit with group size {})",
           input.source(), stored->bits, stored->group_size, options.bits, options.group_size,
           stored->bits, stored->group_size);
   }
@@ -140,7 +146,7 @@ PackResult write_packed_model(const ModelInput& input, const fs::path& out,
     fs::copy_file(file, out / file.filename(), fs::copy_options::overwrite_existing, ec);
     if (ec) fail("{}: cannot copy to {}: {}", file.string(), out.string(), ec.message());
   }
-  write_packed_manifest(out, m);
+  write_manifest(out, m);
   result.manifest = std::move(m);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

@@ -1,13 +1,12 @@
-#include "engine/io/synth.h"
-
-#include <fmt/format.h>
+#include "engine/convert/synth.h"
 
 #include <cmath>
 #include <cstring>
 #include <fstream>
 
-#include "engine/io/counter_random.h"
-#include "engine/io/safetensors_stream.h"
+#include "engine/convert/counter_random.h"
+#include "engine/convert/safetensors_stream.h"
+#include "engine/models/tensor_table.h"
 #include "engine/ops/quant.h"
 #include "engine/util/error.h"
 
@@ -34,30 +33,37 @@ struct InitRule {
   float std = 0.0f;
 };
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-InitRule init_rule(const std::string& name, const std::vector<int64_t>& shape,
-                   const ModelConfig& c) {
+InitRule init_rule(TensorRole role, const std::vector<int64_t>& shape, const ModelConfig& c) {
+  using R = TensorRole;
   const float in = static_cast<float>(shape.back());
-  if (ends_with(name, "A_log")) return {InitRule::kALog};
-  if (ends_with(name, "dt_bias")) return {InitRule::kNormal, 0.0f, 0.5f};
-  if (ends_with(name, "conv1d.weight")) return {InitRule::kNormal, 0.0f, 1.0f / std::sqrt(in)};
-  if (shape.size() == 1 && name.find("norm") != std::string::npos) {
-    // Qwen3.5's RMSNorm scales by (1 + w); its gated DeltaNet norm and Qwen3's scale by w.
-    const bool one_plus = c.norm_one_plus_weight && !ends_with(name, "linear_attn.norm.weight");
-    return {InitRule::kNormal, one_plus ? 0.0f : 1.0f, 0.1f};
+  switch (role) {
+    case R::kLinearALog: return {InitRule::kALog};
+    case R::kLinearDtBias: return {InitRule::kNormal, 0.0f, 0.5f};
+    case R::kLinearConv1d: return {InitRule::kNormal, 0.0f, 1.0f / std::sqrt(in)};
+    case R::kFinalNorm:
+    case R::kInputNorm:
+    case R::kPostAttentionNorm:
+    case R::kQNorm:
+    case R::kKNorm:
+    case R::kLinearNorm: {
+      // Qwen3.5's RMSNorm scales by (1 + w); its gated DeltaNet norm and Qwen3's scale by w.
+      const bool one_plus = c.norm_one_plus_weight && role != R::kLinearNorm;
+      return {InitRule::kNormal, one_plus ? 0.0f : 1.0f, 0.1f};
+    }
+    case R::kEmbed: return {InitRule::kNormal, 0.0f, 1.0f};
+    case R::kLmHead: return {InitRule::kRowScaled, 0.0f, 2.0f / std::sqrt(in)};
+    case R::kRouter: return {InitRule::kNormal, 0.0f, 2.0f / std::sqrt(in)};
+    case R::kOProj:
+    case R::kLinearOutProj:
+    case R::kMlpDown:
+    case R::kSharedDown:
+    case R::kExpertDown:
+    case R::kExpertsDown:  // writes the residual stream
+      return {InitRule::kNormal, 0.0f, 0.5f / std::sqrt(in)};
+    default:
+      if (shape.size() == 1) return {InitRule::kNormal, 0.0f, 0.1f};
+      return {InitRule::kNormal, 0.0f, 1.0f / std::sqrt(in)};
   }
-  if (shape.size() == 1) return {InitRule::kNormal, 0.0f, 0.1f};
-  if (ends_with(name, "embed_tokens.weight")) return {InitRule::kNormal, 0.0f, 1.0f};
-  if (name == "lm_head.weight") return {InitRule::kRowScaled, 0.0f, 2.0f / std::sqrt(in)};
-  if (ends_with(name, "mlp.gate.weight")) return {InitRule::kNormal, 0.0f, 2.0f / std::sqrt(in)};
-  const bool writes_residual = ends_with(name, "o_proj.weight") ||
-                               ends_with(name, "out_proj.weight") ||
-                               ends_with(name, "down_proj.weight") || ends_with(name, "down_proj");
-  return {InitRule::kNormal, 0.0f, (writes_residual ? 0.5f : 1.0f) / std::sqrt(in)};
 }
 
 float draw(const InitRule& rule, uint64_t stream, uint64_t index, int64_t cols) {
@@ -77,9 +83,9 @@ float draw(const InitRule& rule, uint64_t stream, uint64_t index, int64_t cols) 
   return rule.mean + rule.std * approx_normal(bits);
 }
 
-StreamedTensor random_tensor(const std::string& name, std::vector<int64_t> shape, DType dtype,
-                             const ModelConfig& c, uint64_t seed) {
-  const InitRule rule = init_rule(name, shape, c);
+StreamedTensor random_tensor(const std::string& name, TensorRole role, std::vector<int64_t> shape,
+                             DType dtype, const ModelConfig& c, uint64_t seed) {
+  const InitRule rule = init_rule(role, shape, c);
   const uint64_t stream = stream_seed(seed, name_hash(name));
   const int64_t cols = shape.back();
   const size_t element = dtype_size(dtype);
@@ -101,63 +107,10 @@ StreamedTensor random_tensor(const std::string& name, std::vector<int64_t> shape
           }};
 }
 
-struct Shape {
-  std::string name;
-  std::vector<int64_t> shape;
-};
-
-// Every non-expert tensor the engine's loaders read, per architecture (names as transformers
-// writes them).
-std::vector<Shape> resident_shapes(const ModelConfig& c) {
-  const std::string p = c.tensor_prefix;
-  const int64_t H = c.hidden_size, V = c.vocab_size;
-  std::vector<Shape> out = {{p + "embed_tokens.weight", {V, H}}, {p + "norm.weight", {H}}};
-  if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {V, H}});
-  for (int64_t l = 0; l < c.num_layers; ++l) {
-    const std::string L = fmt::format("{}layers.{}.", p, l);
-    out.push_back({L + "input_layernorm.weight", {H}});
-    out.push_back({L + "post_attention_layernorm.weight", {H}});
-    if (c.layer_types[l] == LayerKind::kLinearAttention) {
-      const int64_t key_dim = c.lin_num_k_heads * c.lin_k_head_dim,
-                    value_dim = c.lin_num_v_heads * c.lin_v_head_dim;
-      const int64_t conv_dim = 2 * key_dim + value_dim, vh = c.lin_num_v_heads;
-      const std::string a = L + "linear_attn.";
-      out.insert(out.end(), {{a + "in_proj_qkv.weight", {conv_dim, H}},
-                             {a + "in_proj_z.weight", {value_dim, H}},
-                             {a + "in_proj_b.weight", {vh, H}},
-                             {a + "in_proj_a.weight", {vh, H}},
-                             {a + "out_proj.weight", {H, value_dim}},
-                             {a + "conv1d.weight", {conv_dim, 1, c.lin_conv_kernel}},
-                             {a + "A_log", {vh}},
-                             {a + "dt_bias", {vh}},
-                             {a + "norm.weight", {c.lin_v_head_dim}}});
-    } else {
-      const std::string a = L + "self_attn.";
-      const int64_t q_rows = c.num_heads * c.head_dim * (c.attn_output_gate ? 2 : 1),
-                    kv = c.num_kv_heads * c.head_dim;
-      out.insert(out.end(), {{a + "q_proj.weight", {q_rows, H}},
-                             {a + "k_proj.weight", {kv, H}},
-                             {a + "v_proj.weight", {kv, H}},
-                             {a + "o_proj.weight", {H, c.num_heads * c.head_dim}},
-                             {a + "q_norm.weight", {c.head_dim}},
-                             {a + "k_norm.weight", {c.head_dim}}});
-    }
-    const std::string m = L + "mlp.";
-    if (c.ffn_types[l] == FfnKind::kDense) {
-      out.insert(out.end(), {{m + "gate_proj.weight", {c.intermediate_size, H}},
-                             {m + "up_proj.weight", {c.intermediate_size, H}},
-                             {m + "down_proj.weight", {H, c.intermediate_size}}});
-      continue;
-    }
-    out.push_back({m + "gate.weight", {c.num_experts, H}});
-    if (c.shared_expert_intermediate_size > 0) {
-      const int64_t S = c.shared_expert_intermediate_size;
-      out.insert(out.end(), {{m + "shared_expert.gate_proj.weight", {S, H}},
-                             {m + "shared_expert.up_proj.weight", {S, H}},
-                             {m + "shared_expert.down_proj.weight", {H, S}},
-                             {m + "shared_expert_gate.weight", {1, H}}});
-    }
-  }
+std::vector<StreamedTensor> random_resident_tensors(const ModelConfig& c, const SynthOptions& o) {
+  std::vector<StreamedTensor> out;
+  for (NamedTensor& t : ModelTensors(c).resident())
+    out.push_back(random_tensor(t.name, t.role, std::move(t.shape), o.dtype, c, o.seed));
   return out;
 }
 
@@ -175,10 +128,7 @@ class SynthInput final : public ModelInput {
   const ModelConfig& config() const override { return config_; }
 
   std::vector<StreamedTensor> resident_tensors() const override {
-    std::vector<StreamedTensor> out;
-    for (auto& s : resident_shapes(config_))
-      out.push_back(random_tensor(s.name, s.shape, options_.dtype, config_, options_.seed));
-    return out;
+    return random_resident_tensors(config_, options_);
   }
 
   void write_packed_expert(int64_t layer, int64_t expert, const ExpertLayout& layout,
@@ -225,7 +175,7 @@ json synth_config(const json& like, const SynthOptions& options, const std::stri
     if (text.contains("layer_types") && text["layer_types"].is_array()) {
       json& types = text["layer_types"];
       if (static_cast<int64_t>(types.size()) < options.layers)
-        fail("{}: --layers {} exceeds the {} layer_types listed", where, options.layers,
+        fail("{}: {} layers asked for, layer_types lists only {}", where, options.layers,
              types.size());
       types.erase(types.begin() + options.layers, types.end());
     }
@@ -252,29 +202,22 @@ void write_synth_hf(const json& config_json, const SynthOptions& options, const 
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec) fail("{}: cannot create: {}", out.string(), ec.message());
-  std::vector<StreamedTensor> tensors;
-  for (auto& s : resident_shapes(c))
-    tensors.push_back(random_tensor(s.name, s.shape, options.dtype, c, options.seed));
-  const int64_t E = c.num_experts, I = c.moe_intermediate_size, H = c.hidden_size;
+  std::vector<StreamedTensor> tensors = random_resident_tensors(c, options);
+  const ModelTensors names(c);
+  auto add = [&](TensorRole role, int64_t layer, int64_t expert) {
+    tensors.push_back(random_tensor(names.name(role, layer, expert), role, names.shape(role),
+                                    options.dtype, c, options.seed));
+  };
   for (int64_t l = 0; l < c.num_layers; ++l) {
     if (c.ffn_types[l] != FfnKind::kMoe) continue;
-    const std::string base = c.tensor_prefix + fmt::format("layers.{}.mlp.experts.", l);
     if (layout == HfExpertLayout::kFused) {
-      tensors.push_back(
-          random_tensor(base + "gate_up_proj", {E, 2 * I, H}, options.dtype, c, options.seed));
-      tensors.push_back(
-          random_tensor(base + "down_proj", {E, H, I}, options.dtype, c, options.seed));
+      add(TensorRole::kExpertsGateUp, l, 0);
+      add(TensorRole::kExpertsDown, l, 0);
       continue;
     }
-    for (int64_t e = 0; e < E; ++e) {
-      const std::string p = fmt::format("{}{}.", base, e);
-      tensors.push_back(
-          random_tensor(p + "gate_proj.weight", {I, H}, options.dtype, c, options.seed));
-      tensors.push_back(
-          random_tensor(p + "up_proj.weight", {I, H}, options.dtype, c, options.seed));
-      tensors.push_back(
-          random_tensor(p + "down_proj.weight", {H, I}, options.dtype, c, options.seed));
-    }
+    for (int64_t e = 0; e < c.num_experts; ++e)
+      for (TensorRole role : {TensorRole::kExpertGate, TensorRole::kExpertUp, TensorRole::kExpertDown})
+        add(role, l, e);
   }
   write_safetensors_streamed(out / "model.safetensors", tensors, {{"format", "pt"}});
   std::ofstream cfg(out / "config.json", std::ios::trunc);

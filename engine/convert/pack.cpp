@@ -1,6 +1,6 @@
-#include "engine/io/pack.h"
+#include "engine/convert/pack.h"
 
-#include "engine/io/model_input.h"
+#include "engine/convert/model_input.h"
 
 namespace streammoe {
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/convert/safetensors_stream.h"
 #include "engine/io/packed_format.h"
-#include "engine/io/safetensors_stream.h"
 #include "engine/model/config.h"
 
 namespace streammoe {
@@ -26,7 +26,7 @@ class ModelInput {
  public:
   virtual ~ModelInput() = default;
   virtual std::string kind() const = 0;    // "hf", "mlx", "synth"
-  virtual std::string source() const = 0;  // folder or --like file
+  virtual std::string source() const = 0;  // folder or config file
   // The config.json the packed folder gets (an MLX checkpoint's quantisation keys removed).
   virtual const nlohmann::json& config_json() const = 0;
   virtual const ModelConfig& config() const = 0;

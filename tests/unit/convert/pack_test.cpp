@@ -1,7 +1,7 @@
 // `pack` from a Hugging Face folder: every expert record holds exactly quantize_rows() of the
 // source matrix (fused 3-D or per-expert tensors, 4 and 2 bits), resident tensors are copied byte
 // for byte, and shapes the group size does not divide are refused with a clear error.
-#include "engine/io/pack.h"
+#include "engine/convert/pack.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "engine/io/synth.h"
+#include "engine/convert/synth.h"
 #include "engine/model/safetensors.h"
 #include "engine/ops/quant.h"
 #include "engine/util/error.h"

@@ -1,4 +1,4 @@
-#include "engine/io/tensor_reader.h"
+#include "engine/convert/tensor_reader.h"
 
 #include <cstring>
 

@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <optional>
 
-#include "engine/io/packed_writer.h"
+#include "engine/convert/packed_writer.h"
 
 namespace streammoe {
 

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "engine/io/model_input.h"
+#include "engine/convert/model_input.h"
 #include "engine/util/dtype.h"
 
 namespace streammoe {

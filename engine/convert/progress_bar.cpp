@@ -1,4 +1,4 @@
-#include "engine/io/progress_bar.h"
+#include "engine/convert/progress_bar.h"
 
 #include <fmt/format.h>
 #include <unistd.h>

@@ -8,7 +8,7 @@
 #include <functional>
 #include <string_view>
 
-#include "engine/io/model_input.h"
+#include "engine/convert/model_input.h"
 #include "engine/io/packed_format.h"
 
 namespace streammoe {

@@ -1,4 +1,4 @@
-#include "engine/io/safetensors_stream.h"
+#include "engine/convert/safetensors_stream.h"
 
 #include <fcntl.h>
 #include <unistd.h>

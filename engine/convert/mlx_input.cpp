@@ -7,19 +7,19 @@
 // into the packed records (no dequantise-requantise); quantised resident weights are dequantised
 // to their scales' dtype, since the engine's resident blocks take dense weights.
 //
-// Names are mapped back to transformers' ("language_model.model." -> the config's prefix,
-// "language_model.lm_head." -> "lm_head."), and what mlx_lm's Qwen3.5 sanitize() changed is
+// Names are mapped back to transformers' (mlx_lm's "[language_model.]model." -> the config's
+// prefix, "[language_model.]lm_head." -> lm_head) and read by role from the tensor table
+// (engine/models/tensor_table.h); what mlx_lm's Qwen3.5 sanitize() changed is
 // undone: conv1d weights [C, K, 1] become [C, 1, K], and the RMSNorm weights it shifted by +1
 // (input/post-attention/final/q/k norms, shifted whenever conv1d is in MLX layout) lose the 1
 // again, stored as F32 so the subtraction is exact.
-#include <fmt/format.h>
-
 #include <cstring>
 #include <fstream>
 #include <set>
 
-#include "engine/io/model_input.h"
-#include "engine/io/tensor_reader.h"
+#include "engine/convert/model_input.h"
+#include "engine/convert/tensor_reader.h"
+#include "engine/models/tensor_table.h"
 #include "engine/util/error.h"
 
 namespace streammoe {
@@ -56,6 +56,10 @@ json without_quantization(json config) {
   return config;
 }
 
+// mlx_lm's module path of the text model, and the wrapper the multimodal model types add.
+constexpr std::string_view kMlxTextModel = "model.";
+constexpr std::string_view kMlxWrapper = "language_model.";
+
 struct QuantSpec {
   int bits = 0;
   int group_size = 0;
@@ -75,21 +79,21 @@ class MlxInput final : public ModelInput {
         config_json_(without_quantization(raw_config_)),
         config_(parse_config(config_json_.dump(), (folder / "config.json").string())),
         store_(TensorStore::open(folder)),
-        reader_(store_) {
+        reader_(store_),
+        tensors_(config_),
+        lm_head_module_(module_of(tensors_.name(TensorRole::kLmHead))) {
     const json& q = raw_config_.at("quantization");
     if (q.contains("mode") && q["mode"] != "affine")
       fail("{}: quantization mode {} is not supported (only affine)", where(), q["mode"].dump());
     default_ = {q.value("bits", 0), q.value("group_size", 0)};
-    // mlx_lm nests the text model under language_model. for the multimodal model types.
     for (const std::string& name : store_.names())
-      if (starts_with(name, "language_model.model.")) {
-        mlx_prefix_ = "language_model.model.";
-        mlx_head_ = "language_model.lm_head.";
+      if (starts_with(name, std::string(kMlxWrapper) + std::string(kMlxTextModel))) {
+        wrapper_ = kMlxWrapper;
         break;
       }
     shifted_norms_ = config_.arch == Arch::kQwen3_5Moe;
     for (const std::string& name : store_.names())
-      if (ends_with(name, "conv1d.weight") && store_.find(name)->shape.back() != 1)
+      if (role_of(name) == TensorRole::kLinearConv1d && store_.find(name)->shape.back() != 1)
         shifted_norms_ = false;
     check_experts();
   }
@@ -106,8 +110,7 @@ class MlxInput final : public ModelInput {
   std::vector<std::string> skipped_tensors() const override {
     std::vector<std::string> out;
     for (const std::string& name : store_.names())
-      if (!is_companion(name) && hf_name(name).empty() &&
-          name.find(".switch_mlp.") == std::string::npos)
+      if (!is_companion(name) && hf_name(name).empty() && !tensors_.is_routed_expert_name(name))
         out.push_back(name);
     return out;
   }
@@ -115,17 +118,17 @@ class MlxInput final : public ModelInput {
   std::vector<StreamedTensor> resident_tensors() const override {
     std::vector<StreamedTensor> out;
     for (const std::string& name : store_.names()) {
-      if (is_companion(name) || name.find(".switch_mlp.") != std::string::npos) continue;
+      if (is_companion(name) || tensors_.is_routed_expert_name(name)) continue;
       const std::string hf = hf_name(name);
       if (hf.empty()) continue;
       const TensorInfo* t = store_.find(name);
       if (ends_with(name, ".weight") && store_.has(module_of(name) + ".scales")) {
         out.push_back(dequantized(hf, name));
-      } else if (shifted_norms_ && is_shifted_norm(hf)) {
+      } else if (shifted_norms_ && is_shifted_norm(tensors_.role_of(hf))) {
         out.push_back(unshifted_norm(hf, *t));
       } else {
         std::vector<int64_t> shape = t->shape;
-        if (ends_with(name, "conv1d.weight") && shape.size() == 3 && shape[2] == 1)
+        if (role_of(name) == TensorRole::kLinearConv1d && shape.size() == 3 && shape[2] == 1)
           shape = {shape[0], 1, shape[1]};
         out.push_back({hf, t->dtype, shape, [this, t](uint64_t offset, std::span<std::byte> dst) {
                          reader_.read(*t, offset, dst);
@@ -139,8 +142,10 @@ class MlxInput final : public ModelInput {
                            std::span<std::byte> record) const override {
     thread_local std::vector<std::byte> raw;
     thread_local std::vector<float> values;
-    for (const PackedMatrix* m : {&layout.gate, &layout.up, &layout.down}) {
-      const std::string module = expert_module(layer, m->name);
+    for (auto [role, m] : {std::pair{TensorRole::kMlxExpertsGate, &layout.gate},
+                           std::pair{TensorRole::kMlxExpertsUp, &layout.up},
+                           std::pair{TensorRole::kMlxExpertsDown, &layout.down}}) {
+      const std::string module = expert_module(layer, role);
       const TensorInfo& w = store_.get(module + ".weight");
       reader_.read(w, expert * m->q.bytes, {record.data() + m->q.offset, m->q.bytes});
       for (const char* part : {"scales", "biases"}) {
@@ -172,44 +177,55 @@ class MlxInput final : public ModelInput {
 
   // The transformers name, or "" for tensors the engine does not use (vision tower, MTP).
   std::string hf_name(const std::string& name) const {
-    if (starts_with(name, mlx_prefix_))
-      return config_.tensor_prefix + name.substr(mlx_prefix_.size());
-    if (starts_with(name, mlx_head_)) return "lm_head." + name.substr(mlx_head_.size());
+    if (!starts_with(name, wrapper_)) return "";
+    const std::string inner = name.substr(wrapper_.size());
+    if (starts_with(inner, std::string(kMlxTextModel)))
+      return config_.tensor_prefix + inner.substr(kMlxTextModel.size());
+    if (starts_with(inner, lm_head_module_ + ".")) return inner;
     return "";
   }
+  // The inverse, for a name of the text model.
+  std::string mlx_name(const std::string& hf) const {
+    return wrapper_ + std::string(kMlxTextModel) + hf.substr(config_.tensor_prefix.size());
+  }
+  std::optional<TensorRole> role_of(const std::string& name) const {
+    return tensors_.role_of(hf_name(name));
+  }
 
-  bool is_shifted_norm(const std::string& hf) const {
-    for (const char* suffix : {".input_layernorm.weight", ".post_attention_layernorm.weight",
-                               ".q_norm.weight", ".k_norm.weight"})
-      if (ends_with(hf, suffix)) return true;
-    return hf == config_.tensor_prefix + "norm.weight";
+  // The RMSNorms mlx_lm's sanitize() shifts by +1 (not the gated DeltaNet norm).
+  static bool is_shifted_norm(std::optional<TensorRole> role) {
+    using R = TensorRole;
+    return role == R::kInputNorm || role == R::kPostAttentionNorm || role == R::kQNorm ||
+           role == R::kKNorm || role == R::kFinalNorm;
   }
 
   QuantSpec spec_of(const std::string& module) const {
     const json& q = raw_config_.at("quantization");
     auto it = q.find(module);
-    if (it == q.end() &&
-        starts_with(module, "language_model."))  // some writers key without the wrapper
-      it = q.find(module.substr(std::string("language_model.").size()));
+    if (it == q.end() && starts_with(module, std::string(kMlxWrapper)))  // some writers key without it
+      it = q.find(module.substr(kMlxWrapper.size()));
     if (it != q.end() && it->is_object())
       return {it->value("bits", default_.bits), it->value("group_size", default_.group_size)};
     return default_;
   }
 
-  std::string expert_module(int64_t layer, const std::string& matrix) const {
-    return fmt::format("{}layers.{}.mlp.switch_mlp.{}", mlx_prefix_, layer, matrix);
+  // The quantised module (without .weight/.scales/.biases) of a layer's stacked experts.
+  std::string expert_module(int64_t layer, TensorRole role) const {
+    return module_of(mlx_name(tensors_.name(role, layer)));
   }
 
   void check_experts() {
     const ModelConfig& c = config_;
-    const int64_t E = c.num_experts, I = c.moe_intermediate_size, H = c.hidden_size;
     for (int64_t l = 0; l < c.num_layers; ++l) {
       if (c.ffn_types[l] != FfnKind::kMoe) continue;
-      for (auto [matrix, rows, cols] : {std::tuple{"gate_proj", I, H}, std::tuple{"up_proj", I, H},
-                                        std::tuple{"down_proj", H, I}}) {
-        const std::string module = expert_module(l, matrix);
+      for (TensorRole role : {TensorRole::kMlxExpertsGate, TensorRole::kMlxExpertsUp,
+                              TensorRole::kMlxExpertsDown}) {
+        const std::string module = expert_module(l, role);
+        const TensorShape shape = tensors_.shape(role);  // [experts, rows, cols], dequantised
+        const int64_t E = shape[0], rows = shape[1], cols = shape[2];
         if (!store_.has(module + ".weight"))
-          fail("{}: missing tensor {}.weight (MLX experts are stacked as mlp.switch_mlp.*)",
+          fail("{}: missing tensor {}.weight (MLX stacks each layer's experts in one tensor per "
+               "matrix)",
                folder_.string(), module);
         if (!store_.has(module + ".scales") || !store_.has(module + ".biases"))
           fail(
@@ -315,9 +331,10 @@ class MlxInput final : public ModelInput {
   ModelConfig config_;
   TensorStore store_;
   TensorReader reader_;
+  ModelTensors tensors_;
+  std::string lm_head_module_;  // "lm_head"
+  std::string wrapper_;         // "" or kMlxWrapper
   QuantSpec default_;
-  std::string mlx_prefix_ = "model.";
-  std::string mlx_head_ = "lm_head.";
   bool shifted_norms_ = false;
   std::optional<ExpertQuantization> expert_quant_;
 };
