@@ -15,7 +15,8 @@ Lz4PackResult write_lz4_experts(const std::filesystem::path& folder) {
   Lz4PackResult result;
   std::vector<char> record(raw), block(LZ4_compressBound(static_cast<int>(raw)));
   for (const auto& l : m.layers) {
-    const std::filesystem::path in_path = folder / l.file, out_path = folder / lz4_expert_file_name(l.layer);
+    const std::filesystem::path in_path = folder / l.file,
+                                out_path = folder / lz4_expert_file_name(l.layer);
     std::ifstream in(in_path, std::ios::binary);
     if (!in) fail("{}: cannot open", in_path.string());
     std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
@@ -41,7 +42,8 @@ Lz4PackResult write_lz4_experts(const std::filesystem::path& folder) {
     out.write(kLz4ExpertMagic, 8);
     out.write(reinterpret_cast<const char*>(&count), 8);
     out.write(reinterpret_cast<const char*>(&raw), 8);
-    out.write(reinterpret_cast<const char*>(offsets.data()), static_cast<std::streamsize>(8 * offsets.size()));
+    out.write(reinterpret_cast<const char*>(offsets.data()),
+              static_cast<std::streamsize>(8 * offsets.size()));
     if (!out) fail("{}: write failed", out_path.string());
     result.raw_bytes += raw * count;
     result.compressed_bytes += pos;

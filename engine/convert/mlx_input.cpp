@@ -202,7 +202,8 @@ class MlxInput final : public ModelInput {
   QuantSpec spec_of(const std::string& module) const {
     const json& q = raw_config_.at("quantization");
     auto it = q.find(module);
-    if (it == q.end() && starts_with(module, std::string(kMlxWrapper)))  // some writers key without it
+    // Some writers key the modules without the wrapper.
+    if (it == q.end() && starts_with(module, std::string(kMlxWrapper)))
       it = q.find(module.substr(kMlxWrapper.size()));
     if (it != q.end() && it->is_object())
       return {it->value("bits", default_.bits), it->value("group_size", default_.group_size)};

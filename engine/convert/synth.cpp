@@ -216,7 +216,8 @@ void write_synth_hf(const json& config_json, const SynthOptions& options, const 
       continue;
     }
     for (int64_t e = 0; e < c.num_experts; ++e)
-      for (TensorRole role : {TensorRole::kExpertGate, TensorRole::kExpertUp, TensorRole::kExpertDown})
+      for (TensorRole role :
+           {TensorRole::kExpertGate, TensorRole::kExpertUp, TensorRole::kExpertDown})
         add(role, l, e);
   }
   write_safetensors_streamed(out / "model.safetensors", tensors, {{"format", "pt"}});

@@ -25,14 +25,17 @@ HfExpertSource::HfExpertSource(const WeightLoader& w, const ModelConfig& c,
       // A matrix that follows the previous one in the same tensor (fused gate, up) joins its
       // read; any other starts a read on the next aligned offset of the slot.
       const StoredMatrix* previous = nullptr;
-      for (auto [m, matrix] : {std::pair{&x.gate, &p.gate}, std::pair{&x.up, &p.up}, std::pair{&x.down, &p.down}}) {
+      for (auto [m, matrix] : {std::pair{&x.gate, &p.gate}, std::pair{&x.up, &p.up},
+                               std::pair{&x.down, &p.down}}) {
         const uint64_t offset = m->tensor->file_offset + m->offset, bytes = m->bytes();
-        if (previous && previous->tensor == m->tensor && previous->offset + previous->bytes() == m->offset) {
+        if (previous && previous->tensor == m->tensor &&
+            previous->offset + previous->bytes() == m->offset) {
           Read& r = p.reads.back();
           *matrix = {m->tensor->dtype, m->rows, m->cols, r.dest + r.bytes};
           r.bytes += bytes;
         } else {
-          const uint64_t dest = p.reads.empty() ? 0 : round_up(p.reads.back().dest + p.reads.back().bytes, kDirectIoAlignment);
+          const Read* last = p.reads.empty() ? nullptr : &p.reads.back();
+          const uint64_t dest = last ? round_up(last->dest + last->bytes, kDirectIoAlignment) : 0;
           p.reads.push_back({file_index(*m->tensor), offset, bytes, dest});
           *matrix = {m->tensor->dtype, m->rows, m->cols, dest};
         }

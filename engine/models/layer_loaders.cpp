@@ -34,7 +34,8 @@ class LayerWeights {
   int64_t layer_;
 };
 
-std::unique_ptr<Attention> load_attention(const LayerWeights& w, const ModelConfig& c, const Rope& rope) {
+std::unique_ptr<Attention> load_attention(const LayerWeights& w, const ModelConfig& c,
+                                          const Rope& rope) {
   AttentionShape shape{c.hidden_size, c.num_heads, c.num_kv_heads, c.head_dim, c.attn_output_gate,
                        c.norm_one_plus_weight, static_cast<float>(c.rms_norm_eps)};
   AttentionWeights aw;
@@ -69,7 +70,8 @@ MlpWeights load_mlp(const LayerWeights& w, R gate, R up, R down) {
 
 std::unique_ptr<MoeBlock> load_moe(const LayerWeights& w, const ModelConfig& c, int64_t layer,
                                    ExpertSource& experts) {
-  MoeShape shape{c.hidden_size, c.num_experts, c.experts_per_tok, c.moe_intermediate_size, c.norm_topk_prob};
+  MoeShape shape{c.hidden_size, c.num_experts, c.experts_per_tok, c.moe_intermediate_size,
+                 c.norm_topk_prob};
   MoeWeights mw;
   mw.router = w.matrix(R::kRouter);
   mw.has_shared = w.holds(R::kSharedGate);

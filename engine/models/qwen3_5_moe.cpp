@@ -28,6 +28,7 @@ TensorShape shared_in(C c) { return {c.shared_expert_intermediate_size, c.hidden
 TensorShape shared_out(C c) { return {c.hidden_size, c.shared_expert_intermediate_size}; }
 TensorShape shared_gate(C c) { return {1, c.hidden_size}; }
 
+// clang-format off
 constexpr TensorSpec kTensors[] = {
     // role                  name                                               held by             shape
     {R::kEmbed,              "{P}embed_tokens.weight",                          H::kModel,           s::embed},
@@ -64,6 +65,7 @@ constexpr TensorSpec kTensors[] = {
     {R::kMlxExpertsUp,       "{P}layers.{L}.mlp.switch_mlp.up_proj.weight",     H::kMoe,             s::experts_in},
     {R::kMlxExpertsDown,     "{P}layers.{L}.mlp.switch_mlp.down_proj.weight",   H::kMoe,             s::experts_out},
 };
+// clang-format on
 
 }  // namespace
 

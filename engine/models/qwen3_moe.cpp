@@ -14,6 +14,7 @@ namespace s = tensor_shapes;
 TensorShape mlp_in(C c) { return {c.intermediate_size, c.hidden_size}; }
 TensorShape mlp_out(C c) { return {c.hidden_size, c.intermediate_size}; }
 
+// clang-format off
 constexpr TensorSpec kTensors[] = {
     // role                  name                                               held by             shape
     {R::kEmbed,              "{P}embed_tokens.weight",                          H::kModel,           s::embed},
@@ -40,6 +41,7 @@ constexpr TensorSpec kTensors[] = {
     {R::kMlxExpertsUp,       "{P}layers.{L}.mlp.switch_mlp.up_proj.weight",     H::kMoe,             s::experts_in},
     {R::kMlxExpertsDown,     "{P}layers.{L}.mlp.switch_mlp.down_proj.weight",   H::kMoe,             s::experts_out},
 };
+// clang-format on
 
 }  // namespace
 

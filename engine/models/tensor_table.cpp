@@ -18,10 +18,14 @@ std::string expand(const char* pattern, const std::string& prefix, int64_t layer
       out += *p;
       continue;
     }
-    if (std::strncmp(p, "{P}", 3) == 0) out += prefix;
-    else if (std::strncmp(p, "{L}", 3) == 0) out += std::to_string(layer);
-    else if (std::strncmp(p, "{E}", 3) == 0) out += std::to_string(expert);
-    else fail("tensor name pattern '{}': unknown placeholder at '{}'", pattern, p);
+    if (std::strncmp(p, "{P}", 3) == 0)
+      out += prefix;
+    else if (std::strncmp(p, "{L}", 3) == 0)
+      out += std::to_string(layer);
+    else if (std::strncmp(p, "{E}", 3) == 0)
+      out += std::to_string(expert);
+    else
+      fail("tensor name pattern '{}': unknown placeholder at '{}'", pattern, p);
     p += 2;
   }
   return out;
@@ -115,15 +119,22 @@ bool ModelTensors::holds(TensorRole role, int64_t layer) const {
   if (!s) return false;
   const ModelConfig& c = config_;
   switch (s->holder) {
-    case TensorHolder::kModel: return true;
-    case TensorHolder::kUntiedModel: return !c.tie_word_embeddings;
-    case TensorHolder::kEveryLayer: return true;
-    case TensorHolder::kLinearAttention: return c.layer_types.at(layer) == LayerKind::kLinearAttention;
-    case TensorHolder::kFullAttention: return c.layer_types.at(layer) == LayerKind::kFullAttention;
-    case TensorHolder::kMoe: return c.ffn_types.at(layer) == FfnKind::kMoe;
+    case TensorHolder::kModel:
+      return true;
+    case TensorHolder::kUntiedModel:
+      return !c.tie_word_embeddings;
+    case TensorHolder::kEveryLayer:
+      return true;
+    case TensorHolder::kLinearAttention:
+      return c.layer_types.at(layer) == LayerKind::kLinearAttention;
+    case TensorHolder::kFullAttention:
+      return c.layer_types.at(layer) == LayerKind::kFullAttention;
+    case TensorHolder::kMoe:
+      return c.ffn_types.at(layer) == FfnKind::kMoe;
     case TensorHolder::kSharedExpert:
       return c.ffn_types.at(layer) == FfnKind::kMoe && c.shared_expert_intermediate_size > 0;
-    case TensorHolder::kDense: return c.ffn_types.at(layer) == FfnKind::kDense;
+    case TensorHolder::kDense:
+      return c.ffn_types.at(layer) == FfnKind::kDense;
   }
   return false;
 }
@@ -198,7 +209,8 @@ StoredExpert locate_expert(const TensorStore& store, const ModelTensors& tensors
   }
   auto matrix = [&](R role) {
     const TensorShape shape = tensors.shape(role);
-    return StoredMatrix{&store.get(tensors.name(role, layer, expert), shape), 0, shape[0], shape[1]};
+    return StoredMatrix{&store.get(tensors.name(role, layer, expert), shape), 0, shape[0],
+                        shape[1]};
   };
   return {matrix(R::kExpertGate), matrix(R::kExpertUp), matrix(R::kExpertDown)};
 }

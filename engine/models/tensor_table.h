@@ -18,6 +18,8 @@
 
 namespace streammoe {
 
+// Grouped by block, one line per block.
+// clang-format off
 enum class TensorRole {
   // Once per model.
   kEmbed,      // [vocab, hidden]
@@ -43,20 +45,21 @@ enum class TensorRole {
   // .biases) with the experts on the leading axis; the shape is the dequantised one.
   kMlxExpertsGate, kMlxExpertsUp, kMlxExpertsDown,
 };
+// clang-format on
 
 // Routed-expert roles, in any of the three forms: what the expert sources serve and pack packs.
 bool is_routed_expert(TensorRole role);
 
 // Which layers hold a tensor.
 enum class TensorHolder {
-  kModel,          // once, not per layer
-  kUntiedModel,    // once, when tie_word_embeddings is false
+  kModel,        // once, not per layer
+  kUntiedModel,  // once, when tie_word_embeddings is false
   kEveryLayer,
   kLinearAttention,  // layers of that mixer kind
   kFullAttention,
-  kMoe,            // MoE layers
-  kSharedExpert,   // MoE layers of a model with a shared expert
-  kDense,          // dense-MLP layers
+  kMoe,           // MoE layers
+  kSharedExpert,  // MoE layers of a model with a shared expert
+  kDense,         // dense-MLP layers
 };
 
 using TensorShape = std::vector<int64_t>;
@@ -78,18 +81,18 @@ const TensorTable& tensor_table(Arch arch);
 
 // Shapes both architectures share, named once (engine/models/tensor_table.cpp).
 namespace tensor_shapes {
-TensorShape embed(const ModelConfig& c);         // [vocab, hidden]
-TensorShape hidden(const ModelConfig& c);        // [hidden]
-TensorShape head_dim(const ModelConfig& c);      // [head_dim]
-TensorShape q_proj(const ModelConfig& c);        // [heads * head_dim * (2 with an output gate), hidden]
-TensorShape kv_proj(const ModelConfig& c);       // [kv_heads * head_dim, hidden]
-TensorShape o_proj(const ModelConfig& c);        // [hidden, heads * head_dim]
-TensorShape router(const ModelConfig& c);        // [experts, hidden]
-TensorShape expert_in(const ModelConfig& c);     // [moe_intermediate, hidden]: gate, up
-TensorShape expert_out(const ModelConfig& c);    // [hidden, moe_intermediate]: down
+TensorShape embed(const ModelConfig& c);     // [vocab, hidden]
+TensorShape hidden(const ModelConfig& c);    // [hidden]
+TensorShape head_dim(const ModelConfig& c);  // [head_dim]
+TensorShape q_proj(const ModelConfig& c);    // [heads * head_dim * (2 with an output gate), hidden]
+TensorShape kv_proj(const ModelConfig& c);   // [kv_heads * head_dim, hidden]
+TensorShape o_proj(const ModelConfig& c);    // [hidden, heads * head_dim]
+TensorShape router(const ModelConfig& c);    // [experts, hidden]
+TensorShape expert_in(const ModelConfig& c);        // [moe_intermediate, hidden]: gate, up
+TensorShape expert_out(const ModelConfig& c);       // [hidden, moe_intermediate]: down
 TensorShape experts_gate_up(const ModelConfig& c);  // [experts, 2 * moe_intermediate, hidden]
-TensorShape experts_in(const ModelConfig& c);    // [experts, moe_intermediate, hidden]
-TensorShape experts_out(const ModelConfig& c);   // [experts, hidden, moe_intermediate]
+TensorShape experts_in(const ModelConfig& c);       // [experts, moe_intermediate, hidden]
+TensorShape experts_out(const ModelConfig& c);      // [experts, hidden, moe_intermediate]
 }  // namespace tensor_shapes
 
 struct NamedTensor {
@@ -99,12 +102,10 @@ struct NamedTensor {
 };
 
 // A config's tensors: its architecture's table with the prefix and dimensions filled in.
-// `config` must outlive this.
 class ModelTensors {
  public:
   explicit ModelTensors(const ModelConfig& config);
 
-  const ModelConfig& config() const { return config_; }
   // Whether the architecture has `role` and `layer` holds it (model-scope tensors: any layer).
   bool holds(TensorRole role, int64_t layer) const;
   // The tensor's name; Error when the architecture has no such tensor.
@@ -122,7 +123,7 @@ class ModelTensors {
   const TensorSpec& spec(TensorRole role) const;
   const TensorSpec* find(TensorRole role) const;
 
-  const ModelConfig& config_;
+  ModelConfig config_;
   std::span<const TensorSpec> specs_;
 };
 

@@ -72,7 +72,8 @@ TEST(TensorTable, NamesFillPrefixLayerAndExpert) {
   EXPECT_EQ(tensors.name(R::kQProj, 4), "model.language_model.layers.4.self_attn.q_proj.weight");
   EXPECT_EQ(tensors.name(R::kExpertDown, 2, 13),
             "model.language_model.layers.2.mlp.experts.13.down_proj.weight");
-  EXPECT_EQ(tensors.name(R::kExpertsGateUp, 0), "model.language_model.layers.0.mlp.experts.gate_up_proj");
+  EXPECT_EQ(tensors.name(R::kExpertsGateUp, 0),
+            "model.language_model.layers.0.mlp.experts.gate_up_proj");
   EXPECT_EQ(tensors.name(R::kLmHead), "lm_head.weight");
   EXPECT_EQ(tensors.name(R::kEmbed), "model.language_model.embed_tokens.weight");
 }
@@ -92,8 +93,8 @@ TEST(TensorTable, LayersHoldTheirKindsTensors) {
   EXPECT_TRUE(t3.holds(R::kMlpGate, 1));
   EXPECT_FALSE(t3.holds(R::kRouter, 1));
   EXPECT_TRUE(t3.holds(R::kRouter, 0));
-  EXPECT_FALSE(t3.holds(R::kSharedGate, 0));     // Qwen3-MoE has no shared expert
-  EXPECT_FALSE(t3.holds(R::kLinearConv1d, 0));   // nor linear attention
+  EXPECT_FALSE(t3.holds(R::kSharedGate, 0));    // Qwen3-MoE has no shared expert
+  EXPECT_FALSE(t3.holds(R::kLinearConv1d, 0));  // nor linear attention
   EXPECT_THROW(t3.name(R::kLinearConv1d, 0), Error);
 
   ModelConfig q35 = load_config(model_dir("q35_text_f32"));  // linear x3, full
@@ -112,7 +113,8 @@ TEST(TensorTable, RoutedExpertNamesUnderAnyPrefix) {
   EXPECT_TRUE(t.is_routed_expert_name("model.layers.3.mlp.experts.7.gate_proj.weight"));
   EXPECT_TRUE(t.is_routed_expert_name("model.layers.3.mlp.experts.gate_up_proj"));
   EXPECT_TRUE(t.is_routed_expert_name("mtp.layers.0.mlp.experts.1.down_proj.weight"));
-  EXPECT_TRUE(t.is_routed_expert_name("language_model.model.layers.0.mlp.switch_mlp.up_proj.weight"));
+  EXPECT_TRUE(
+      t.is_routed_expert_name("language_model.model.layers.0.mlp.switch_mlp.up_proj.weight"));
   EXPECT_FALSE(t.is_routed_expert_name("model.layers.3.mlp.gate.weight"));
   EXPECT_FALSE(t.is_routed_expert_name("model.layers.3.mlp.shared_expert.gate_proj.weight"));
   EXPECT_FALSE(t.is_routed_expert_name("model.layers.x.mlp.experts.7.gate_proj.weight"));
@@ -129,9 +131,9 @@ TEST(TensorTable, FusedExpertsAreSlabsOfTheStackedTensors) {
   const TensorStore store = TensorStore::open(dir);
   const StoredExpert x = locate_expert(store, ModelTensors(c), 1, 3);
   EXPECT_EQ(x.gate.tensor, x.up.tensor);
-  EXPECT_EQ(x.gate.offset, 3u * 48 * 32 * 2);     // slab 3 of [4, 48, 32]
+  EXPECT_EQ(x.gate.offset, 3u * 48 * 32 * 2);            // slab 3 of [4, 48, 32]
   EXPECT_EQ(x.up.offset, x.gate.offset + 24u * 32 * 2);  // its second half
-  EXPECT_EQ(x.down.offset, 3u * 32 * 24 * 2);     // slab 3 of [4, 32, 24]
+  EXPECT_EQ(x.down.offset, 3u * 32 * 24 * 2);            // slab 3 of [4, 32, 24]
   EXPECT_EQ(x.gate.bytes(), 24u * 32 * 2);
 }
 
@@ -144,7 +146,8 @@ TEST(TensorTable, MissingExpertTensorIsNamed) {
     locate_expert(store, ModelTensors(c), 0, 8);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("missing tensor model.layers.0.mlp.experts.8.gate_proj.weight"));
+    EXPECT_THAT(e.what(),
+                HasSubstr("missing tensor model.layers.0.mlp.experts.8.gate_proj.weight"));
   }
 }
 
