@@ -5,6 +5,7 @@
 //     + sigmoid(shared_expert_gate(x)) * shared_expert(x)          (when there is a shared expert)
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "engine/io/expert_source.h"
@@ -64,23 +65,40 @@ class MoeRouting {
 class MoeBlock {
  public:
   MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, ExpertSource& experts);
-  // One token at position `pos`: routing (by `routing`), expert fetch, expert and shared-expert compute.
+  // A chunk of tokens, x = [T, hidden] at positions pos, pos + 1, ...; out = [T, hidden]. Every
+  // token is routed (by `routing`), then the block runs expert-major: each distinct routed expert
+  // is fetched once for the chunk (in fetches of at most the widest routing's size) and computed
+  // for every token routed to it; each token's expert outputs are summed in its routing order,
+  // so a chunk gives bit-identical results to its tokens one at a time. With one token,
+  // `routing.fetched` runs between the fetch and the compute (the prefetch lookahead).
   void step(std::span<const float> x, std::span<float> out, int64_t pos, MoeRouting& routing, PhaseTimes* times);
   // Router only: probabilities -> top-k (k = 0: the model's K). Used by routing policies and predictors.
   Routing route(std::span<const float> x, int64_t k = 0);
-  const Routing& last_routing() const { return last_; }
+  // The routing of token `row` of the last step (-1: its last token).
+  const Routing& last_routing(int64_t row = -1) const;
   void set_dequant(DequantMode mode) { dequant_ = mode; }
   void set_pool(ThreadPool* pool) { pool_ = pool; }
 
  private:
+  // The chunk's distinct experts in order of first appearance, and where each is used.
+  struct ExpertUse {
+    int32_t expert;
+    std::vector<std::pair<int64_t, int64_t>> rows;  // (token row, slot in its routing)
+  };
+  void plan_experts();
+
   int64_t layer_;
   MoeShape shape_;
   MoeWeights w_;
   ExpertSource& experts_;
   DequantMode dequant_ = DequantMode::kFma;
   ThreadPool* pool_ = nullptr;
-  Routing last_;
-  std::vector<float> logits_, gate_, up_, expert_out_, shared_out_;
+  std::vector<Routing> routes_;        // [T] routing of the last step
+  std::vector<ExpertUse> uses_;        // the last step's plan
+  std::vector<int32_t> use_index_;     // [num_experts] index into uses_, -1 if unused
+  std::vector<int32_t> batch_;         // expert ids of one fetch
+  std::vector<float> slot_out_;        // [T, slots, hidden] expert outputs before the weighted sum
+  std::vector<float> logits_, gate_, up_, shared_out_;
   std::vector<ExpertWeights> fetched_;
 };
 

@@ -63,7 +63,8 @@ void run_eval(const EvalArgs& a) {
   const EngineOptions& options = engine->options();
   const std::vector<int32_t> ids = eval_tokens(a);
   const int64_t vocab = engine->model().config().vocab_size;
-  const std::vector<float> logits = teacher_forced_logits(engine->model(), ids, [&] { engine->observe_step(); });
+  const std::vector<float> logits = teacher_forced_logits(
+      engine->model(), ids, [&](int64_t tokens) { engine->observe_step(tokens); }, options.prefill_chunk);
   engine->finish();
   if (!a.dump_logits.empty()) {
     const int64_t shape[] = {static_cast<int64_t>(ids.size()), vocab};

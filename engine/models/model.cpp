@@ -76,43 +76,60 @@ ModelState Model::new_state() const {
   return s;
 }
 
-void Model::forward(ModelState& state, int32_t token, std::span<float> logits, PhaseTimes* times) {
+void Model::forward(ModelState& state, std::span<const int32_t> tokens, std::span<float> logits,
+                    PhaseTimes* times) {
   const ModelConfig& c = config_;
   const float eps = static_cast<float>(c.rms_norm_eps);
-  if (token < 0 || token >= c.vocab_size) fail("token id {} out of range [0, {})", token, c.vocab_size);
-  row_to_f32(embed_, token, h_);
+  const int64_t T = static_cast<int64_t>(tokens.size()), H = c.hidden_size, V = c.vocab_size;
+  if (T == 0) fail("forward: no tokens");
+  const bool every_row = static_cast<int64_t>(logits.size()) == T * V;
+  if (!every_row && static_cast<int64_t>(logits.size()) != V)
+    fail("forward: logits hold {} values, expected {} (last token) or {} x {}", logits.size(), V, T, V);
+  h_.resize(T * H);
+  normed_.resize(T * H);
+  mixed_.resize(T * H);
+  const auto row = [H](std::vector<float>& v, int64_t t) { return std::span<float>(v).subspan(t * H, H); };
+
+  for (int64_t t = 0; t < T; ++t) {
+    if (tokens[t] < 0 || tokens[t] >= V) fail("token id {} out of range [0, {})", tokens[t], V);
+    row_to_f32(embed_, tokens[t], row(h_, t));
+  }
   for (size_t i = 0; i < layers_.size(); ++i) {
     DecoderLayer& layer = layers_[i];
-    rmsnorm(h_, layer.input_norm, eps, c.norm_one_plus_weight, normed_);
-    if (layer.mixer_kind == LayerKind::kLinearAttention) {
-      ScopedPhase phase(times, Phase::kLinearAttention);
-      layer.delta_net->step(normed_, state.delta[i], mixed_);
-    } else {
-      ScopedPhase phase(times, Phase::kAttention);
-      layer.attention->step(normed_, state.pos, state.kv[i], mixed_);
+    for (int64_t t = 0; t < T; ++t) {
+      rmsnorm(row(h_, t), layer.input_norm, eps, c.norm_one_plus_weight, row(normed_, t));
+      if (layer.mixer_kind == LayerKind::kLinearAttention) {
+        ScopedPhase phase(times, Phase::kLinearAttention);
+        layer.delta_net->step(row(normed_, t), state.delta[i], row(mixed_, t));
+      } else {
+        ScopedPhase phase(times, Phase::kAttention);
+        layer.attention->step(row(normed_, t), state.pos + t, state.kv[i], row(mixed_, t));
+      }
+      axpy(1.0f, row(mixed_, t), row(h_, t));
+      rmsnorm(row(h_, t), layer.post_attention_norm, eps, c.norm_one_plus_weight, row(normed_, t));
     }
-    axpy(1.0f, mixed_, h_);
-    rmsnorm(h_, layer.post_attention_norm, eps, c.norm_one_plus_weight, normed_);
     if (layer.ffn_kind == FfnKind::kMoe) {
       layer.moe->step(normed_, mixed_, state.pos, *routing_, times);
     } else {
       ScopedPhase phase(times, Phase::kExpertCompute);
-      swiglu_mlp(layer.dense, normed_, mixed_, dense_gate_, dense_up_, DequantMode::kFma, pool_.get());
+      for (int64_t t = 0; t < T; ++t)
+        swiglu_mlp(layer.dense, row(normed_, t), row(mixed_, t), dense_gate_, dense_up_, DequantMode::kFma,
+                   pool_.get());
     }
-    axpy(1.0f, mixed_, h_);
+    for (int64_t t = 0; t < T; ++t) axpy(1.0f, row(mixed_, t), row(h_, t));
   }
-  rmsnorm(h_, final_norm_, eps, c.norm_one_plus_weight, normed_);
-  {
+  for (int64_t t = every_row ? 0 : T - 1; t < T; ++t) {
+    rmsnorm(row(h_, t), final_norm_, eps, c.norm_one_plus_weight, row(normed_, t));
     ScopedPhase phase(times, Phase::kLmHead);
-    linear(lm_head_, normed_, logits, DequantMode::kFma, pool_.get());
+    linear(lm_head_, row(normed_, t), logits.subspan(every_row ? t * V : 0, V), DequantMode::kFma, pool_.get());
   }
-  state.pos += 1;
+  state.pos += T;
 }
 
-std::vector<Routing> Model::last_routing() const {
+std::vector<Routing> Model::last_routing(int64_t row) const {
   std::vector<Routing> r(layers_.size());
   for (size_t i = 0; i < layers_.size(); ++i)
-    if (layers_[i].moe) r[i] = layers_[i].moe->last_routing();
+    if (layers_[i].moe) r[i] = layers_[i].moe->last_routing(row);
   return r;
 }
 

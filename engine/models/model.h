@@ -63,10 +63,19 @@ class Model {
 
   const ModelConfig& config() const { return config_; }
   ModelState new_state() const;
-  // Consumes `token` at position state.pos (then pos+1); writes logits [vocab].
-  void forward(ModelState& state, int32_t token, std::span<float> logits, PhaseTimes* times = nullptr);
-  // The routing of the last forward(), per MoE layer (empty for dense layers).
-  std::vector<Routing> last_routing() const;
+  // Consumes `tokens` at positions state.pos, state.pos + 1, ... (then pos += T) as one chunk:
+  // each layer runs over the whole chunk, the MoE layers expert-major (each distinct routed expert
+  // fetched once per chunk; engine/blocks/moe_ffn.h). Results are bit-identical to consuming the
+  // tokens one at a time. Logits are computed where they are needed: for every token when
+  // logits.size() == T * vocab (eval), for the last one when it is vocab (prefill, decode).
+  void forward(ModelState& state, std::span<const int32_t> tokens, std::span<float> logits,
+               PhaseTimes* times = nullptr);
+  void forward(ModelState& state, int32_t token, std::span<float> logits, PhaseTimes* times = nullptr) {
+    forward(state, std::span<const int32_t>(&token, 1), logits, times);
+  }
+  // The routing of token `row` of the last forward() (-1: its last token), per layer (empty for
+  // dense layers).
+  std::vector<Routing> last_routing(int64_t row = -1) const;
   // How MoE layers route (nullptr: each layer's own router, the model's K).
   void set_routing(MoeRouting* routing) { routing_ = routing ? routing : &exact_routing_; }
   // Compute threads for every matrix-vector product (1: no pool).

@@ -48,12 +48,14 @@ Engine::~Engine() {
   }
 }
 
-void Engine::observe_step() {
-  const std::vector<Routing> routing = model_->last_routing();
-  stats_.add_token(routing);
-  score_.score(routing);
-  if (recorder_) recorder_->add_token(steps_, routing);
-  ++steps_;
+void Engine::observe_step(int64_t tokens) {
+  for (int64_t row = 0; row < tokens; ++row) {
+    const std::vector<Routing> routing = model_->last_routing(row);
+    stats_.add_token(routing);
+    score_.score(routing);
+    if (recorder_) recorder_->add_token(steps_, routing);
+    ++steps_;
+  }
 }
 
 void Engine::finish() {

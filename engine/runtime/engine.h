@@ -31,8 +31,9 @@ class Engine {
   const EngineOptions& options() const { return options_; }
   const std::filesystem::path& model_folder() const { return folder_; }
 
-  // Call after every Model::forward (the generator's after_step hook).
-  void observe_step();
+  // Call after every Model::forward with the number of tokens it consumed (the generator's
+  // after_step hook): routing statistics, prediction scores and the recorded trace, per token.
+  void observe_step(int64_t tokens = 1);
   // Writes --expert-stats; call once at the end.
   void finish();
   // Routing and expert I/O telemetry for --metrics-json.

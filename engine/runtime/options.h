@@ -25,6 +25,7 @@ struct EngineOptions {
   int64_t k = 0;                                 // top-K override; 0 keeps the model's
   RoutingMode routing = RoutingMode::kExact;
   int64_t threads = 1;                           // compute threads
+  int64_t prefill_chunk = 1;                     // prompt tokens per forward (expert-major MoE)
   DequantMode dequant = DequantMode::kFma;       // packed models
   std::filesystem::path record_routing;          // file to write the routing trace to
   std::filesystem::path replay_routing;          // routing trace to follow instead of the routers
@@ -46,6 +47,9 @@ struct EngineOptions {
     v.option("k", k, "routed experts per token (top-K); 0 keeps the model's value");
     v.option("routing", routing, "where each MoE layer's routing decision comes from");
     v.option("threads", threads, "compute threads");
+    v.option("prefill-chunk", prefill_chunk,
+             "prompt tokens consumed per forward pass: each MoE layer fetches each distinct routed expert once "
+             "per chunk (1: token by token; logits are identical)");
     v.option("dequant", dequant, "dequantisation formulation of packed experts");
     v.option("record-routing", record_routing, "write the routing trace (token, layer, experts, weights) to FILE");
     v.option("replay-routing", replay_routing, "follow the routing trace in FILE instead of the routers");

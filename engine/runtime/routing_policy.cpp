@@ -25,10 +25,15 @@ Routing RoutingPolicy::route(int64_t pos, int64_t layer, std::span<const float> 
   if (mode_ == RoutingMode::kExact) return block.route(x, k_);
   // Speculative early routing: the next MoE layer will use the routing its router gives on this
   // layer's input, decided before this layer runs (lossy: the input differs).
-  Routing decided = early_[layer].experts.empty() ? block.route(x, k_) : std::move(early_[layer]);
-  early_[layer] = Routing{};
+  // Keyed by position: a chunk routes all its tokens through one layer before the next.
+  Routing decided;
+  if (auto it = early_[layer].find(pos); it != early_[layer].end()) {
+    decided = std::move(it->second);
+    early_[layer].erase(it);
+  }
+  if (decided.experts.empty()) decided = block.route(x, k_);
   const int64_t next = model_.next_moe_layer(layer);
-  if (next >= 0) early_[next] = model_.moe_block(next)->route(x, k_);
+  if (next >= 0) early_[next][pos] = model_.moe_block(next)->route(x, k_);
   return decided;
 }
 

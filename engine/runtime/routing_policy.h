@@ -8,6 +8,7 @@
 //   lookahead  after a layer's fetch, the predictor guesses the next MoE layer's experts (scored
 //              against what happens) and the prefetcher loads them; --overlap serial waits for it.
 #include <cstdint>
+#include <map>
 #include <span>
 #include <vector>
 
@@ -52,7 +53,7 @@ class RoutingPolicy final : public MoeRouting {
   int64_t k_;
   const RoutingTrace* replay_;
   Lookahead lookahead_;
-  std::vector<Routing> early_;  // [layer] routing decided one MoE layer early
+  std::vector<std::map<int64_t, Routing>> early_;  // [layer][pos] routing decided one MoE layer early
 };
 
 }  // namespace streammoe

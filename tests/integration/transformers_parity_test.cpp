@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -45,13 +46,14 @@ std::vector<Fixture> fixtures() {
 
 std::vector<int32_t> as_ids(const std::vector<int64_t>& v) { return {v.begin(), v.end()}; }
 
-std::vector<int32_t> greedy(Model& model, const std::vector<int32_t>& prompt, int64_t n) {
+std::vector<int32_t> greedy(Model& model, const std::vector<int32_t>& prompt, int64_t n, int64_t prefill_chunk = 1) {
   ModelState state = model.new_state();
   Sampler sampler({});
   GenerationRequest req;
   req.prompt = prompt;
   req.max_new_tokens = n;
   req.stop_at_eos = false;
+  req.prefill_chunk = prefill_chunk;
   return generate(model, state, req, sampler).output_ids;
 }
 
@@ -102,6 +104,26 @@ TEST_P(Parity, GreedyContinuationMatchesTransformers) {
       EXPECT_EQ(greedy(*model, prompt, static_cast<int64_t>(expected.size())), expected)
           << f.name << " prompt " << p.value("prompt", std::string());
     }
+  }
+}
+
+// Batched (chunked, expert-major) prefill against token-by-token: the same logits bit for bit at
+// every position, for chunks that divide the sequence and chunks that do not, and the same greedy
+// continuation as transformers.
+TEST_P(Parity, ChunkedPrefillMatchesTokenByToken) {
+  const Fixture& f = GetParam();
+  Engine engine(f.model, EngineOptions{});
+  Model& model = engine.model();
+  const auto ids = as_ids(read_npy(f.reference / "input_ids.npy").i64);
+  const std::vector<float> one = teacher_forced_logits(model, ids);
+  for (int64_t chunk : {int64_t{2}, int64_t{7}, static_cast<int64_t>(ids.size())}) {
+    const std::vector<float> chunked = teacher_forced_logits(model, ids, {}, chunk);
+    ASSERT_EQ(chunked.size(), one.size());
+    EXPECT_EQ(std::memcmp(chunked.data(), one.data(), one.size() * sizeof(float)), 0) << f.name << " chunk " << chunk;
+  }
+  if (fs::exists(f.reference / "greedy_ids.npy")) {
+    const auto expected = as_ids(read_npy(f.reference / "greedy_ids.npy").i64);
+    EXPECT_EQ(greedy(model, ids, static_cast<int64_t>(expected.size()), 16), expected) << f.name;
   }
 }
 
