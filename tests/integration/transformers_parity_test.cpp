@@ -1,5 +1,6 @@
 // Whole-model parity with Hugging Face transformers on the reference fixtures
-// (tests/fixtures/reference/<name>/, made by tools/make_fixtures.py and tools/train_tiny_moe.py):
+// (tests/fixtures/reference/<name>/, made by tools/make_fixtures.py and tools/train_tiny_moe.py,
+// the latter for the trained models tiny-qwen35moe and tiny-qwen35moe-256e):
 // teacher-forced logits within 1e-3 x max(1, |ref|) with the same argmax at every position, and
 // greedy continuations identical token for token.
 #include <gtest/gtest.h>
@@ -136,6 +137,19 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Parity, ::testing::ValuesIn(fixtures()),
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Parity);
 
 TEST(Fixtures, AreCommitted) { EXPECT_GE(fixtures().size(), 5u) << "tests/fixtures/reference is incomplete"; }
+
+// The trained models (models/<name>, references from tools/train_tiny_moe.py) are checked like the
+// random fixtures; a missing reference folder would otherwise just shrink the suite.
+TEST(Fixtures, TrainedModelsAreChecked) {
+  const auto all = fixtures();
+  for (const std::string name : {"tiny-qwen35moe", "tiny-qwen35moe-256e"}) {
+    const auto it =
+        std::find_if(all.begin(), all.end(), [&](const Fixture& f) { return f.name == name; });
+    ASSERT_NE(it, all.end()) << "tests/fixtures/reference/" << name << " is missing";
+    EXPECT_TRUE(fs::exists(it->model / "model.safetensors")) << it->model;
+    EXPECT_TRUE(fs::exists(it->reference / "prompts.json")) << it->reference;
+  }
+}
 
 }  // namespace
 }  // namespace streammoe
