@@ -56,7 +56,8 @@ void run_generate(const GenerateArgs& a) {
   }
   req.max_new_tokens = a.tokens;
   req.stop_at_eos = !a.ignore_eos;
-  req.after_step = [&engine] { engine->observe_step(); };
+  req.after_step = [&engine](int64_t tokens) { engine->observe_step(tokens); };
+  req.prefill_chunk = engine->options().prefill_chunk;
   std::optional<StreamDecoder> stream;
   if (!a.print_ids && tokenizer) {
     stream.emplace(*tokenizer);

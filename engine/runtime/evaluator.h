@@ -11,9 +11,12 @@
 
 namespace streammoe {
 
-// Row t = logits after consuming ids[0..t]; returns [T * vocab].
+// Row t = logits after consuming ids[0..t]; returns [T * vocab]. The tokens go through the model
+// `chunk` at a time (Model::forward; the logits do not depend on it); after_step gets each
+// forward's token count.
 std::vector<float> teacher_forced_logits(Model& model, std::span<const int32_t> ids,
-                                         const std::function<void()>& after_step = {});
+                                         const std::function<void(int64_t tokens)>& after_step = {},
+                                         int64_t chunk = 1);
 
 struct QualityStats {
   int64_t tokens = 0;        // positions scored for perplexity (T - 1)

@@ -29,9 +29,12 @@ GenerationResult generate(Model& model, ModelState& state, const GenerationReque
   std::vector<float> logits(model.config().vocab_size);
   GenerationResult result;
   const auto start = Clock::now();
-  for (int32_t token : req.prompt) {
-    model.forward(state, token, logits);
-    if (req.after_step) req.after_step();
+  const std::span<const int32_t> prompt(req.prompt);
+  const size_t chunk = static_cast<size_t>(std::max<int64_t>(req.prefill_chunk, 1));
+  for (size_t first = 0; first < prompt.size(); first += chunk) {
+    const std::span<const int32_t> tokens = prompt.subspan(first, std::min(chunk, prompt.size() - first));
+    model.forward(state, tokens, logits);
+    if (req.after_step) req.after_step(static_cast<int64_t>(tokens.size()));
   }
   result.prefill_ms = ms_since(start);
   for (int64_t i = 0; i < req.max_new_tokens; ++i) {
@@ -41,7 +44,7 @@ GenerationResult generate(Model& model, ModelState& state, const GenerationReque
       model.forward(state, result.output_ids.back(), logits, &result.decode_phases);
       result.decode_expert_bytes += model.expert_io_stats().bytes_read - io_before.bytes_read;
       result.decode_experts_loaded += model.expert_io_stats().experts_loaded - io_before.experts_loaded;
-      if (req.after_step) req.after_step();
+      if (req.after_step) req.after_step(1);
     }
     const int32_t next = sampler.next(logits);
     if (i == 0) result.ttft_ms = ms_since(start);

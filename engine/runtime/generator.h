@@ -31,7 +31,8 @@ struct GenerationRequest {
   int64_t max_new_tokens = 16;
   bool stop_at_eos = true;
   std::function<void(int32_t)> on_token;  // streaming output (may be empty)
-  std::function<void()> after_step;      // telemetry hook, after every forward
+  std::function<void(int64_t tokens)> after_step;  // telemetry hook, after every forward (tokens it consumed)
+  int64_t prefill_chunk = 1;             // prompt tokens per forward
 };
 
 GenerationResult generate(Model& model, ModelState& state, const GenerationRequest& request, Sampler& sampler);

@@ -20,8 +20,8 @@ using ::testing::HasSubstr;
 const fs::path kSource = STREAMMOE_SOURCE_DIR;
 
 fs::path model_dir(const std::string& name) {
-  return name == "tiny-qwen35moe" ? kSource / "models" / name
-                                  : kSource / "tests/fixtures/models" / name;
+  return name.starts_with("tiny-") ? kSource / "models" / name
+                                   : kSource / "tests/fixtures/models" / name;
 }
 
 class FixtureTables : public ::testing::TestWithParam<std::string> {};
@@ -64,7 +64,8 @@ TEST_P(FixtureTables, TableNamesEveryTextTensorWithItsShape) {
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, FixtureTables,
                          ::testing::Values("q35_text_f32", "q35_vl_bf16_sharded", "q35_fused_f16",
-                                           "q3moe_f32", "q3moe_bf16", "tiny-qwen35moe"));
+                                           "q3moe_f32", "q3moe_bf16", "tiny-qwen35moe",
+                                           "tiny-qwen35moe-256e"));
 
 TEST(TensorTable, NamesFillPrefixLayerAndExpert) {
   ModelConfig c = load_config(model_dir("q35_vl_bf16_sharded"));
