@@ -10,7 +10,7 @@ enum class IoMode {
   kPread,     // pread into reused, pre-touched, aligned buffers (through the page cache)
   kDirect,    // the same with O_DIRECT (packed models: 4096-aligned strides), bypassing the cache
   kDontneed,  // pread, then posix_fadvise(DONTNEED) on what was read (cold-cache runs)
-  kMmap,      // views into mmap'd files, nothing copied (HF folders: the original source)
+  kMmap,      // views into mmap'd files, nothing copied, page faults read them
   kUring,     // io_uring submission of the K reads
 };
 
@@ -18,7 +18,7 @@ inline constexpr NameTable<IoMode, 5> kIoModeNames{{{
     {IoMode::kPread, "pread", "pread into reused aligned buffers, through the page cache"},
     {IoMode::kDirect, "direct", "pread with O_DIRECT, bypassing the page cache (packed models)"},
     {IoMode::kDontneed, "dontneed", "pread, then posix_fadvise(DONTNEED) on what was read"},
-    {IoMode::kMmap, "mmap", "views into the mmap'd checkpoint, nothing copied (Hugging Face folders)"},
+    {IoMode::kMmap, "mmap", "views into mmap'd expert files, read by page faults, nothing copied"},
     {IoMode::kUring, "uring", "the K reads of a layer submitted together on one io_uring (packed models)"},
 }}};
 constexpr const auto& name_table(IoMode) { return kIoModeNames; }

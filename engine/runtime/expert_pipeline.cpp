@@ -16,7 +16,7 @@ namespace streammoe {
 namespace {
 
 constexpr IoMode kPackedIoModes[] = {IoMode::kPread, IoMode::kDirect, IoMode::kDontneed,
-                                     IoMode::kUring};
+                                     IoMode::kUring, IoMode::kMmap};
 constexpr IoMode kHfIoModes[] = {IoMode::kPread, IoMode::kDontneed, IoMode::kMmap};
 
 // "a, b or c"

@@ -100,6 +100,19 @@ TEST_F(BytesPerToken, DirectReadsWholeStrides) {
   EXPECT_EQ(r.decode_expert_bytes, 4 * kK * stride * kMoeLayers);
 }
 
+// Mapped expert files are not read but touched: each fetched expert counts its record's bytes,
+// split by residency before the touch, as a read does.
+TEST_F(BytesPerToken, PackedMmapCountsTheTouchedRecords) {
+  EngineOptions mmap;
+  mmap.io = IoMode::kMmap;
+  Engine engine(root_ / "packed", mmap);
+  const uint64_t expert_bytes = make_expert_layout(128, 64, 4, 64).expert_bytes;
+  const GenerationResult r = run(engine.model(), 9);
+  EXPECT_EQ(r.decode_expert_bytes, 8 * kK * expert_bytes * kMoeLayers);
+  const ExpertIoStats& s = engine.model().expert_io_stats();
+  EXPECT_EQ(s.bytes_from_page_cache + s.bytes_from_disk, s.bytes_read);
+}
+
 TEST_F(BytesPerToken, HfPreadReadsTheBf16Matrices) {
   Engine model_engine(root_ / "hf", EngineOptions{});
   Model* model = &model_engine.model();

@@ -69,7 +69,8 @@ INSTANTIATE_TEST_SUITE_P(
                       "--prefetch async --predictor early-routing --expert-cache lru --cache-entries 48 --overlap pipelined",
                       "--prefetch async --predictor early-routing --expert-cache lz4 --cache-entries 8 --overlap pipelined",
                       "--variant lru-cache", "--variant lz4-cache", "--variant prefetch-willneed",
-                      "--variant direct-io", "--prefill-chunk 5", "--prefill-chunk 64 --io direct",
+                      "--variant direct-io", "--io mmap", "--io mmap --expert-cache lru --cache-entries 16",
+                      "--io mmap --prefetch willneed --predictor temporal", "--prefill-chunk 5", "--prefill-chunk 64 --io direct",
                       "--prefill-chunk 16 --expert-cache lru --cache-entries 24",
                       "--prefill-chunk 8 --prefetch async --predictor temporal --expert-cache lru --cache-entries 48"));
 
