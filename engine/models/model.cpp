@@ -44,14 +44,23 @@ std::unique_ptr<Model> Model::load(const ModelConfig& config, const TensorStore&
   const ModelConfig& c = m->config_;
   WeightLoader w(store, c.tensor_prefix);
 
-  m->embed_ = w.matrix("embed_tokens.weight", c.vocab_size, c.hidden_size);
-  m->final_norm_ = w.vector("norm.weight", c.hidden_size);
-  if (store.has("lm_head.weight"))
-    m->lm_head_ = w.matrix_abs("lm_head.weight", c.vocab_size, c.hidden_size);
+  const ModelTensors tensors(c);
+  const auto tensor = [&](TensorRole role) -> const TensorInfo& {
+    return store.get(tensors.name(role), tensors.shape(role));
+  };
+  const auto matrix = [&](TensorRole role) {
+    const TensorInfo& t = tensor(role);
+    return MatRef{t.dtype, t.data.data(), t.shape[0], t.shape[1]};
+  };
+  m->embed_ = matrix(TensorRole::kEmbed);
+  m->final_norm_ = to_f32(tensor(TensorRole::kFinalNorm));
+  if (store.has(tensors.name(TensorRole::kLmHead)))
+    m->lm_head_ = matrix(TensorRole::kLmHead);
   else if (c.tie_word_embeddings)
     m->lm_head_ = m->embed_;
   else
-    fail("{}: missing tensor lm_head.weight (and tie_word_embeddings is false)", store.folder().string());
+    fail("{}: missing tensor {} (and tie_word_embeddings is false)", store.folder().string(),
+         tensors.name(TensorRole::kLmHead));
 
   m->rope_ = std::make_unique<Rope>(c.rotary_dim, c.rope_theta);
   const ArchLoader& arch = loader_for(c.arch);
