@@ -18,15 +18,6 @@
 namespace streammoe::int8_kernels {
 namespace {
 
-float horizontal_sum_512(__m512 v) {
-  __m512 sum = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
-  sum = _mm512_add_ps(sum, _mm512_shuffle_f32x4(sum, sum, _MM_SHUFFLE(2, 3, 0, 1)));
-  __m128 quarter = _mm512_castps512_ps128(sum);
-  quarter = _mm_add_ps(quarter, _mm_movehl_ps(quarter, quarter));
-  quarter = _mm_add_ss(quarter, _mm_movehdup_ps(quarter));
-  return _mm_cvtss_f32(quarter);
-}
-
 template <int kBits, bool kSymmetric, int kGroup>
 void rows_512(const Problem& p, int64_t begin, int64_t end) {
   constexpr int kOffset = code_offset<kBits>(kSymmetric, /*codes_signed=*/false);
@@ -62,13 +53,15 @@ void rows_512(const Problem& p, int64_t begin, int64_t end) {
   };
 
   alignas(64) float factors[kGroupTile];
+  RowSums sums(p.y);
   for (int64_t r = begin; r < end; ++r) {
     const uint8_t* row = reinterpret_cast<const uint8_t*>(p.q) + r * row_bytes;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     float scalar = 0.0f;
     for (int64_t g0 = 0; g0 < groups; g0 += kGroupTile) {
       const int64_t n = groups - g0 < kGroupTile ? groups - g0 : kGroupTile;
-      scalar += factors_and_bias<kSymmetric, kOffset>(p, r, g0, n, factors);
+      const __m256 bias = factors_and_bias<kSymmetric, kOffset>(p, r, g0, n, factors, &scalar);
+      acc1 = _mm512_add_ps(acc1, _mm512_zextps256_ps512(bias));
       if constexpr (kGroup == 32) {
         const int64_t sb0 = g0 / 2;
         int64_t i = 0;
@@ -112,8 +105,11 @@ void rows_512(const Problem& p, int64_t begin, int64_t end) {
         }
       }
     }
-    p.y[r] = horizontal_sum_512(_mm512_add_ps(acc0, acc1)) + scalar;
+    const __m512 acc = _mm512_add_ps(acc0, acc1);
+    const __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
+    sums.add(r, _mm256_add_ps(_mm512_castps512_ps256(acc), high), scalar);
   }
+  sums.flush();
 }
 
 template <int kBits, bool kSymmetric>

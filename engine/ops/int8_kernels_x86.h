@@ -35,12 +35,39 @@ inline float bf16_value(uint16_t v) {
   return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(v) << 16)));
 }
 
-inline float horizontal_sum_f32(__m256 v) {
-  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
-  return _mm_cvtss_f32(sum);
-}
+// Collects the f32 accumulators of up to 8 consecutive rows and reduces them together (one
+// transposing tree of 7 hadds instead of a dependent horizontal sum per row, which on short
+// rows, 2048x512 experts, costs as much as a third of the row).
+class RowSums {
+ public:
+  explicit RowSums(float* y) : y_(y) {}
+  // Row `row`'s result is the sum of acc's lanes plus scalar.
+  void add(int64_t row, __m256 acc, float scalar) {
+    if (count_ == 0) first_ = row;
+    sums_[count_] = acc;
+    scalars_[count_] = scalar;
+    if (++count_ == 8) flush();
+  }
+  void flush() {
+    if (count_ == 0) return;
+    for (int i = count_; i < 8; ++i) sums_[i] = _mm256_setzero_ps();
+    const __m256 h0123 = _mm256_hadd_ps(_mm256_hadd_ps(sums_[0], sums_[1]), _mm256_hadd_ps(sums_[2], sums_[3]));
+    const __m256 h4567 = _mm256_hadd_ps(_mm256_hadd_ps(sums_[4], sums_[5]), _mm256_hadd_ps(sums_[6], sums_[7]));
+    const __m256 total = _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20),
+                                       _mm256_permute2f128_ps(h0123, h4567, 0x31));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, total);
+    for (int i = 0; i < count_; ++i) y_[first_ + i] = lanes[i] + scalars_[i];
+    count_ = 0;
+  }
+
+ private:
+  float* y_;
+  int64_t first_ = 0;
+  int count_ = 0;
+  __m256 sums_[8];
+  float scalars_[8];
+};
 
 // The offset an 8-bit kernel subtracts from its codes (see above): +128 turns affine codes
 // signed, -128 turns symmetric codes unsigned, 0 leaves them.
@@ -70,10 +97,12 @@ int32_t tail32_dot(const uint8_t* bytes, const int8_t* x) {
   return dot;
 }
 
-// Per group of one row: factor_g = scale_g * d_g into `factors`, and the sum of
-// (bias_g + offset * scale_g) * sum_g over the groups [g0, g0 + n).
+// Per group of one row: factor_g = scale_g * d_g into `factors`; returns the lanes of
+// sum (bias_g + offset * scale_g) * sum_g over the groups [g0, g0 + n), the groups past the last
+// multiple of 8 added to *scalar.
 template <bool kSymmetric, int kOffset>
-float factors_and_bias(const Problem& p, int64_t row, int64_t g0, int64_t n, float* factors) {
+__m256 factors_and_bias(const Problem& p, int64_t row, int64_t g0, int64_t n, float* factors,
+                        float* scalar) {
   const int64_t groups = p.cols / p.group_size;
   const uint16_t* scales = p.scales + row * groups + g0;
   const uint16_t* biases = kSymmetric ? nullptr : p.biases + row * groups + g0;
@@ -96,22 +125,23 @@ float factors_and_bias(const Problem& p, int64_t row, int64_t g0, int64_t n, flo
       bias_acc = _mm256_fmadd_ps(bias, _mm256_loadu_ps(x_sums + i), bias_acc);
     }
   }
-  float bias_sum = horizontal_sum_f32(bias_acc);
   for (; i < n; ++i) {
     const float s = bf16_value(scales[i]);
     factors[i] = s * x_scales[i];
     if constexpr (kHasBias) {
       const float bias = (kSymmetric ? 0.0f : bf16_value(biases[i])) + static_cast<float>(kOffset) * s;
-      bias_sum += bias * x_sums[i];
+      *scalar += bias * x_sums[i];
     }
   }
-  return bias_sum;
+  return bias_acc;
 }
 
 // The 256-bit kernel, for AVX2 (maddubs) and AVX-VNNI (vpdpbusd): Dot supplies
-//   kCodesSigned: whether dot8 multiplies signed codes (AVX2) or unsigned ones (VNNI);
+//   kCodesSigned: whether byte8 multiplies signed codes (AVX2) or unsigned ones (VNNI);
 //   small(c0, a0, c1, a1): int32 lanes of c0 * a0 + c1 * a1, codes 0..15;
 //   byte8(c, a): int32 lanes of (c - offset) * a for 32 raw 8-bit codes.
+// Two accumulators take alternate groups so that consecutive multiply-adds do not wait on
+// each other.
 template <int kBits, bool kSymmetric, int kGroup, typename Dot>
 void rows_256(const Problem& p, int64_t begin, int64_t end) {
   constexpr int kOffset = code_offset<kBits>(kSymmetric, Dot::kCodesSigned);
@@ -123,61 +153,75 @@ void rows_256(const Problem& p, int64_t begin, int64_t end) {
   const __m256i two_bits = _mm256_set1_epi8(0x03);
   const __m256i shifts01 = _mm256_setr_epi64x(0, 0, 2, 2);
   const __m256i shifts23 = _mm256_setr_epi64x(4, 4, 6, 6);
-  // Groups of 32: which of the superblock's two groups each int32 lane belongs to.
+  // Groups of 32, 2/4 bits: which of the superblock's two groups each int32 lane belongs to.
   const __m256i pattern = kBits == 4 ? _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1)
                                      : _mm256_setr_epi32(0, 0, 1, 1, 0, 0, 1, 1);
 
-  // Integer dot of superblock sb; for 8 bits with groups of 32, `second` gets the second group.
-  auto superblock_dot = [&](const uint8_t* row, int64_t sb, __m256i* second) {
+  // Integer dots of superblock sb: for 2/4 bits one vector (lanes of both groups when groups
+  // are 32); for 8 bits the first and second 32 elements apart.
+  auto superblock_dots = [&](const uint8_t* row, int64_t sb, __m256i* d0, __m256i* d1) {
     const uint8_t* bytes = row + sb * kSuperBytes;
     const int8_t* x = p.x_codes + sb * 64;
     const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
     const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
     if constexpr (kBits == 4) {
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes));
-      return Dot::small(_mm256_and_si256(packed, nibble), a0,
-                        _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), a1);
+      *d0 = Dot::small(_mm256_and_si256(packed, nibble), a0,
+                       _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble), a1);
     } else if constexpr (kBits == 2) {
       const __m256i packed =
           _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes)));
-      return Dot::small(_mm256_and_si256(_mm256_srlv_epi64(packed, shifts01), two_bits), a0,
-                        _mm256_and_si256(_mm256_srlv_epi64(packed, shifts23), two_bits), a1);
+      *d0 = Dot::small(_mm256_and_si256(_mm256_srlv_epi64(packed, shifts01), two_bits), a0,
+                       _mm256_and_si256(_mm256_srlv_epi64(packed, shifts23), two_bits), a1);
     } else {
-      const __m256i c0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes));
-      const __m256i c1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes + 32));
-      const __m256i d0 = Dot::template byte8<kSymmetric>(c0, a0);
-      const __m256i d1 = Dot::template byte8<kSymmetric>(c1, a1);
-      if (kGroup == 32) {
-        *second = d1;
-        return d0;
-      }
-      return _mm256_add_epi32(d0, d1);
+      *d0 = Dot::template byte8<kSymmetric>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes)), a0);
+      *d1 = Dot::template byte8<kSymmetric>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes + 32)), a1);
     }
+  };
+  // acc += the superblock's two groups of 32, scaled by factors[0] and factors[1].
+  auto add_group_pair = [&](const uint8_t* row, int64_t sb, const float* factors, __m256& acc) {
+    __m256i d0, d1;
+    superblock_dots(row, sb, &d0, &d1);
+    if constexpr (kBits == 8) {
+      const __m256 second = _mm256_mul_ps(_mm256_broadcast_ss(factors + 1), _mm256_cvtepi32_ps(d1));
+      acc = _mm256_fmadd_ps(_mm256_broadcast_ss(factors), _mm256_cvtepi32_ps(d0), _mm256_add_ps(acc, second));
+    } else {
+      const __m128 pair = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(factors)));
+      const __m256 factor = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(pair), pattern);
+      acc = _mm256_fmadd_ps(factor, _mm256_cvtepi32_ps(d0), acc);
+    }
+  };
+  // acc += the integer dot of group g (of 64 or 128) scaled by factor.
+  auto add_group = [&](const uint8_t* row, int64_t g, const float* factor, __m256& acc) {
+    constexpr int kPerGroup = kGroup / 64;
+    __m256i dot = _mm256_setzero_si256();
+    for (int k = 0; k < kPerGroup; ++k) {
+      __m256i d0, d1;
+      superblock_dots(row, g * kPerGroup + k, &d0, &d1);
+      dot = _mm256_add_epi32(dot, kBits == 8 ? _mm256_add_epi32(d0, d1) : d0);
+    }
+    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(factor), _mm256_cvtepi32_ps(dot), acc);
   };
 
   alignas(32) float factors[kGroupTile];
+  RowSums sums(p.y);
   for (int64_t r = begin; r < end; ++r) {
     const uint8_t* row = reinterpret_cast<const uint8_t*>(p.q) + r * row_bytes;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     float scalar = 0.0f;
     for (int64_t g0 = 0; g0 < groups; g0 += kGroupTile) {
       const int64_t n = groups - g0 < kGroupTile ? groups - g0 : kGroupTile;
-      scalar += factors_and_bias<kSymmetric, kOffset>(p, r, g0, n, factors);
+      acc1 = _mm256_add_ps(acc1, factors_and_bias<kSymmetric, kOffset>(p, r, g0, n, factors, &scalar));
+      int64_t i = 0;
       if constexpr (kGroup == 32) {
         const int64_t sb0 = g0 / 2;
-        int64_t i = 0;
-        for (; i + 2 <= n; i += 2) {
-          __m256i second = _mm256_setzero_si256();
-          const __m256i dot = superblock_dot(row, sb0 + i / 2, &second);
-          if constexpr (kBits == 8) {
-            acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(factors + i), _mm256_cvtepi32_ps(dot), acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(factors + i + 1), _mm256_cvtepi32_ps(second), acc1);
-          } else {
-            const __m128 pair = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(factors + i)));
-            const __m256 factor = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(pair), pattern);
-            __m256& acc = (i / 2) % 2 ? acc1 : acc0;
-            acc = _mm256_fmadd_ps(factor, _mm256_cvtepi32_ps(dot), acc);
-          }
+        for (; i + 4 <= n; i += 4) {
+          add_group_pair(row, sb0 + i / 2, factors + i, acc0);
+          add_group_pair(row, sb0 + i / 2 + 1, factors + i + 2, acc1);
+        }
+        if (i + 2 <= n) {
+          add_group_pair(row, sb0 + i / 2, factors + i, acc0);
+          i += 2;
         }
         if (i < n) {  // the last 32 columns of a row of 64n + 32
           const int32_t dot = tail32_dot<kBits, kSymmetric, kOffset>(
@@ -185,18 +229,16 @@ void rows_256(const Problem& p, int64_t begin, int64_t end) {
           scalar += factors[i] * static_cast<float>(dot);
         }
       } else {
-        constexpr int kPerGroup = kGroup / 64;
-        for (int64_t i = 0; i < n; ++i) {
-          __m256i dot = superblock_dot(row, (g0 + i) * kPerGroup, nullptr);
-          for (int k = 1; k < kPerGroup; ++k)
-            dot = _mm256_add_epi32(dot, superblock_dot(row, (g0 + i) * kPerGroup + k, nullptr));
-          __m256& acc = i % 2 ? acc1 : acc0;
-          acc = _mm256_fmadd_ps(_mm256_broadcast_ss(factors + i), _mm256_cvtepi32_ps(dot), acc);
+        for (; i + 2 <= n; i += 2) {
+          add_group(row, g0 + i, factors + i, acc0);
+          add_group(row, g0 + i + 1, factors + i + 1, acc1);
         }
+        if (i < n) add_group(row, g0 + i, factors + i, acc0);
       }
     }
-    p.y[r] = horizontal_sum_f32(_mm256_add_ps(acc0, acc1)) + scalar;
+    sums.add(r, _mm256_add_ps(acc0, acc1), scalar);
   }
+  sums.flush();
 }
 
 template <typename Dot>
