@@ -400,3 +400,79 @@ TEST(Int8Matvec, PathAndIsaNames) {
 
 }  // namespace
 }  // namespace streammoe
+
+// ---- the AVX-VNNI kernel's source, run through the EVEX encoding of the same instruction ----
+// The CPUs this is developed on have AVX-512 VNNI but not AVX-VNNI, so quant_matvec_int8 never
+// runs the AVX-VNNI kernel here. Its source is compiled once more below with the 256-bit
+// vpdpbusd of AVX-512 VNNI + VL (the same instruction, EVEX-encoded), under another name, and
+// checked against the scalar reference wherever this CPU has AVX-512 VNNI. The includes above
+// come first, so only the kernel's own code is compiled for AVX-512.
+#include "engine/ops/int8_kernels.h"
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")
+#if !defined(STREAMMOE_HAVE_AVXVNNI)
+#define STREAMMOE_HAVE_AVXVNNI 1
+#define STREAMMOE_TEST_DEFINED_AVXVNNI 1
+#endif
+#define _mm256_dpbusd_avx_epi32 _mm256_dpbusd_epi32
+#define rows_avxvnni rows_avxvnni_source_as_evex
+namespace streammoe::int8_kernels {
+void rows_avxvnni(const Problem& p, int64_t begin, int64_t end);
+}
+#include "engine/ops/int8_kernels_avxvnni.cpp"
+#undef rows_avxvnni
+#undef _mm256_dpbusd_avx_epi32
+#if defined(STREAMMOE_TEST_DEFINED_AVXVNNI)
+#undef STREAMMOE_HAVE_AVXVNNI
+#endif
+#pragma GCC pop_options
+
+namespace streammoe {
+namespace {
+
+int8_kernels::Problem kernel_problem(const QuantMatRef& w, const QuantizedActivation& x,
+                                     std::span<float> y, bool simd_order) {
+  int8_kernels::Problem p;
+  p.q = w.q;
+  p.scales = w.scales;
+  p.biases = w.symmetric() ? nullptr : w.biases;
+  p.cols = w.cols;
+  p.bits = w.bits;
+  p.group_size = w.group_size;
+  p.symmetric = w.symmetric();
+  p.x_codes = simd_order ? x.simd_codes(w.bits) : x.codes.data();
+  p.x_scales = x.scales.data();
+  p.x_sums = x.sums.data();
+  p.y = y.data();
+  return p;
+}
+
+TEST(Int8Matvec, AvxVnniSourceMatchesTheScalarReference) {
+  if (!cpu_has_kernel_isa(KernelIsa::kAvx512Vnni))
+    GTEST_SKIP() << "this CPU has no AVX-512 VNNI to run the AVX-VNNI source with";
+  for (const Format& f : kFormats) {
+    std::vector<Shape> exact_shapes = kExactShapes;
+    if (f.bits < 8) exact_shapes.push_back({5, 2048, 64});
+    for (const Shape& s : exact_shapes) {
+      const ExactProblem e = make_exact(s, f, static_cast<uint32_t>(s.rows * 977 + s.cols + f.bits));
+      QuantizedActivation xq;
+      quantize_activation(e.x, s.group_size, &xq);
+      std::vector<float> y(s.rows, NAN);
+      int8_kernels::rows_avxvnni_source_as_evex(kernel_problem(e.w.ref(), xq, y, true), 0, s.rows);
+      for (int64_t r = 0; r < s.rows; ++r)
+        ASSERT_EQ(y[r], static_cast<float>(e.y[r])) << describe(s, f, KernelIsa::kAvxVnni) << " row " << r;
+    }
+    for (const Shape& s : kShapes) {
+      const Problem p = make_problem(s, f, static_cast<uint32_t>(s.rows * 131 + s.cols + f.bits));
+      std::vector<float> reference(s.rows), y(s.rows, NAN);
+      int8_kernels::rows_scalar(kernel_problem(p.w.ref(), p.xq, reference, false), 0, s.rows);
+      int8_kernels::rows_avxvnni_source_as_evex(kernel_problem(p.w.ref(), p.xq, y, true), 0, s.rows);
+      for (int64_t r = 0; r < s.rows; ++r)
+        ASSERT_NEAR(y[r], reference[r], reassociation_tolerance(p.w.ref(), p.xq, r))
+            << describe(s, f, KernelIsa::kAvxVnni) << " row " << r;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace streammoe
