@@ -28,7 +28,7 @@ void dense_matvec(const MatRef& w, std::span<const float> x, std::span<float> y,
   if (static_cast<int64_t>(x.size()) != w.cols || static_cast<int64_t>(y.size()) != w.rows)
     fail("dense_matvec: shape mismatch: W [{}, {}], x {}, y {}", w.rows, w.cols, x.size(),
          y.size());
-  require_kernel_isa(isa, "dense_matvec");
+  require_kernel_isa(isa, kF32KernelIsas, "dense_matvec");
 
   auto kernel = [&](int64_t begin, int64_t end) {
 #if defined(STREAMMOE_HAVE_AVX2)

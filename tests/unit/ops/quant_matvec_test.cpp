@@ -173,5 +173,53 @@ TEST(QuantMatvec, ModeAndIsaNamesRoundTrip) {
   EXPECT_FALSE(parse_enum("fused", &mode));
 }
 
+// 8-bit formats (the resident-weight layouts) on the f32 path: the same oracle and tolerance.
+Problem make_problem(const Shape& s, const QuantFormat& format, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> dense(s.rows * s.cols);
+  for (float& v : dense) v = 0.05f * normal(rng);
+  for (int64_t r = 0; r < s.rows; r += 3)
+    for (int64_t c = 0; c < s.cols; ++c) dense[r * s.cols + c] += 0.3f;
+  Problem p;
+  p.w = quantize_rows(dense, s.rows, s.cols, format);
+  p.x.resize(s.cols);
+  for (float& v : p.x) v = normal(rng);
+  std::vector<float> row(s.cols);
+  for (int64_t r = 0; r < s.rows; ++r) {
+    dequantize_row(p.w.ref(), r, row);
+    double y = 0.0, abs_sum = 0.0;
+    for (int64_t c = 0; c < s.cols; ++c) {
+      y += static_cast<double>(row[c]) * p.x[c];
+      abs_sum += std::abs(static_cast<double>(row[c]) * p.x[c]);
+    }
+    p.oracle.push_back(y);
+    p.abs_sum.push_back(abs_sum);
+  }
+  return p;
+}
+
+TEST(QuantMatvec, EightBitFormatsMatchTheOracle) {
+  ThreadPool pool3(3);
+  for (QuantScheme scheme : {QuantScheme::kAffine, QuantScheme::kSymmetric}) {
+    for (const Shape& s : kShapes) {
+      const Problem p = make_problem(s, QuantFormat{8, s.group_size, scheme},
+                                     static_cast<uint32_t>(s.rows * 31 + s.cols));
+      for (DequantMode mode : {DequantMode::kNaive, DequantMode::kFma}) {
+        for (KernelIsa isa : available_isas()) {
+          std::vector<float> y(s.rows), pooled(s.rows, NAN);
+          quant_matvec(p.w.ref(), p.x, y, mode, isa);
+          quant_matvec(p.w.ref(), p.x, pooled, mode, isa, &pool3);
+          for (int64_t r = 0; r < s.rows; ++r) {
+            ASSERT_NEAR(y[r], p.oracle[r], kRelativeTolerance * p.abs_sum[r])
+                << describe(s, 8, mode, isa, 1) << " " << quant_scheme_name(scheme) << " row " << r;
+            ASSERT_EQ(pooled[r], y[r]) << describe(s, 8, mode, isa, 3) << " row " << r;
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace streammoe
