@@ -10,6 +10,7 @@
 #include "engine/io/aligned_buffer.h"
 #include "engine/util/error.h"
 #include "engine/util/folder_path.h"
+#include "engine/util/output_file.h"
 
 namespace streammoe {
 namespace {
@@ -255,14 +256,10 @@ void write_packed_manifest(const fs::path& folder, const PackedManifest& m) {
   // Written beside, then renamed: the manifest appears only once complete.
   const fs::path path = folder / kPackedManifestName;
   const fs::path temp = folder / (std::string(kPackedManifestName) + ".tmp");
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    if (!out) fail("{}: cannot open for writing", temp.string());
-    out << manifest_to_json(m).dump(2) << "\n";
-    out.close();
-    if (!out) fail("{}: write failed", temp.string());
-  }
-  fs::rename(temp, path);
+  write_file(temp, manifest_to_json(m).dump(2) + "\n");
+  std::error_code ec;
+  fs::rename(temp, path, ec);
+  if (ec) fail("{}: cannot rename to {}: {}", temp.string(), path.string(), ec.message());
 }
 
 void check_packed_model(const fs::path& folder, const PackedManifest& m, const ModelConfig& c) {

@@ -52,6 +52,18 @@ void OutputFile::write_through(std::string_view bytes) {
   }
 }
 
+void OutputFile::write_at(uint64_t offset, std::string_view bytes) {
+  flush();
+  while (!bytes.empty()) {
+    const ssize_t n = ::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      fail("{}: write at offset {} failed: {}", path_.string(), offset, n < 0 ? std::strerror(errno) : "no progress");
+    bytes.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+}
+
 void OutputFile::flush(bool durable) {
   if (fd_ < 0) fail("{}: flush after close", path_.string());
   write_through(buffer_);

@@ -4,6 +4,7 @@
 // never passes for a written report. Writes are buffered; close() is where the last of them can
 // fail, so a caller that wants its data calls it.
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ class OutputFile {
 
   void write(std::string_view bytes);
   void write(const void* data, size_t bytes) { write(std::string_view(static_cast<const char*>(data), bytes)); }
+  // Overwrites bytes already written, at `offset` (a header filled in last); appends continue
+  // after the end.
+  void write_at(uint64_t offset, std::string_view bytes);
   // Writes what is buffered and, with `durable`, fsyncs; the file stays open.
   void flush(bool durable = false);
   // Flushes and closes; throws naming the file if any of it failed.
