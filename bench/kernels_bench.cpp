@@ -145,8 +145,8 @@ void register_all() {
           for (KernelIsa isa : isas) {
             for (int threads : {1, 2}) {
               const std::string name =
-                  fmt::format("q{}/{}/{}/t{}/{}/{}x{}", bits, dequant_mode_name(mode),
-                              kernel_isa_name(isa), threads, set_name(cold), s.rows, s.cols);
+                  fmt::format("q{}/{}/{}/t{}/{}/{}x{}", bits, enum_name(mode),
+                              enum_name(isa), threads, set_name(cold), s.rows, s.cols);
               benchmark::RegisterBenchmark(name.c_str(), run_quant, s, bits, mode, isa, threads,
                                            cold)
                   ->UseRealTime()
@@ -160,7 +160,7 @@ void register_all() {
         for (KernelIsa isa : isas) {
           for (int threads : {1, 2}) {
             const std::string name =
-                fmt::format("{}/dense/{}/t{}/{}/{}x{}", dtype_name(dtype), kernel_isa_name(isa),
+                fmt::format("{}/dense/{}/t{}/{}/{}x{}", enum_name(dtype), enum_name(isa),
                             threads, set_name(cold), s.rows, s.cols);
             benchmark::RegisterBenchmark(name.c_str(), run_dense, s, dtype, isa, threads, cold)
                 ->UseRealTime()

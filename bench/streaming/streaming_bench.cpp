@@ -234,7 +234,7 @@ json decode(const Args& a) {
   const PackedManifest manifest = read_packed_manifest(folder);
   const auto files = expert_files(folder, manifest);
   ExpertIoOptions io;
-  if (!parse_io_mode(a.get("--io", "pread"), &io.mode))
+  if (!parse_enum(a.get("--io", "pread"), &io.mode))
     fail("--io {}: unknown mode", a.get("--io", ""));
   io.io_threads = std::stoi(a.get("--io-threads", "0"));
   if (a.flag("--evict")) evict(files);
@@ -263,7 +263,7 @@ json decode(const Args& a) {
       static_cast<uint64_t>(c.vocab_size) * c.hidden_size * 2;  // bf16 embed table
   const uint64_t slots = std::max<int64_t>(c.experts_per_tok, 1);
   json j = {{"what", "decode"},
-            {"io", io_mode_name(io.mode)},
+            {"io", enum_name(io.mode)},
             {"io_threads", io.io_threads},
             {"compute_threads", threads},
             {"evicted_before", a.flag("--evict")},

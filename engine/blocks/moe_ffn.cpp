@@ -26,10 +26,12 @@ MoeBlock::MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, Exp
   shared_out_.resize(shape.hidden);
 }
 
-Routing MoeBlock::route(std::span<const float> x) {
+Routing MoeRouting::route(int64_t, int64_t, std::span<const float> x, MoeBlock& block) { return block.route(x); }
+
+Routing MoeBlock::route(std::span<const float> x, int64_t top_k) {
   linear(w_.router, x, logits_, dequant_, pool_);
   softmax_inplace(logits_);
-  const int64_t k = std::min(shape_.top_k, shape_.num_experts);
+  const int64_t k = std::min(top_k > 0 ? top_k : shape_.top_k, shape_.num_experts);
   std::vector<int32_t> order(shape_.num_experts);
   std::iota(order.begin(), order.end(), 0);
   // torch.topk: largest first; ties keep the lower index first.
@@ -48,18 +50,18 @@ Routing MoeBlock::route(std::span<const float> x) {
   return r;
 }
 
-void MoeBlock::step(std::span<const float> x, std::span<float> out, PhaseTimes* times, const Routing* forced,
-                    const std::function<void()>* before_compute) {
+void MoeBlock::step(std::span<const float> x, std::span<float> out, int64_t pos, MoeRouting& routing,
+                    PhaseTimes* times) {
   {
     ScopedPhase phase(times, Phase::kRouting);
-    last_ = forced && !forced->experts.empty() ? *forced : route(x);
+    last_ = routing.route(pos, layer_, x, *this);
   }
   fetched_.resize(last_.experts.size());
   {
     ScopedPhase phase(times, Phase::kExpertIoWait);
     experts_.fetch(layer_, last_.experts, fetched_);
   }
-  if (before_compute && *before_compute) (*before_compute)();
+  routing.fetched(pos, layer_, x);
   ScopedPhase phase(times, Phase::kExpertCompute);
   std::fill(out.begin(), out.end(), 0.0f);
   for (size_t i = 0; i < fetched_.size(); ++i) {

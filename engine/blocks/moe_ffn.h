@@ -4,7 +4,6 @@
 //   y = sum_k p_k * down_k(silu(gate_k(x)) * up_k(x))
 //     + sigmoid(shared_expert_gate(x)) * shared_expert(x)          (when there is a shared expert)
 #include <cstdint>
-#include <functional>
 #include <span>
 #include <vector>
 
@@ -46,19 +45,30 @@ struct Routing {
   std::vector<float> weights;    // their (renormalised) weights
 };
 
+class MoeBlock;
+
+// Where a MoE block's routing decision comes from, and what runs once its experts are fetched:
+// the place the engine's techniques plug in (routing replay, early routing, a K override, the
+// prefetch lookahead; engine/runtime/routing_policy.h). This base is transformers' behaviour:
+// the layer's own router, the model's K, nothing after the fetch.
+class MoeRouting {
+ public:
+  virtual ~MoeRouting() = default;
+  // The experts and weights `block` (layer `layer`) uses for the token at position `pos`.
+  virtual Routing route(int64_t pos, int64_t layer, std::span<const float> x, MoeBlock& block);
+  // Runs after the layer's experts are fetched and before they are computed: where a prefetcher
+  // asks for the next layer's predicted experts, so their reads can overlap this compute.
+  virtual void fetched(int64_t pos, int64_t layer, std::span<const float> x) {}
+};
+
 class MoeBlock {
  public:
   MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, ExpertSource& experts);
-  // `forced`, when given, replaces the router's decision (routing-trace replay). `before_compute`,
-  // when given, runs after this layer's experts are fetched and before they are computed: the
-  // point where a prefetcher asks for the next layer's predicted experts, so their reads overlap
-  // this layer's compute (--overlap pipelined).
-  void step(std::span<const float> x, std::span<float> out, PhaseTimes* times, const Routing* forced = nullptr,
-            const std::function<void()>* before_compute = nullptr);
-  // Router only: probabilities -> top-K (used by step and by predictors).
-  Routing route(std::span<const float> x);
+  // One token at position `pos`: routing (by `routing`), expert fetch, expert and shared-expert compute.
+  void step(std::span<const float> x, std::span<float> out, int64_t pos, MoeRouting& routing, PhaseTimes* times);
+  // Router only: probabilities -> top-k (k = 0: the model's K). Used by routing policies and predictors.
+  Routing route(std::span<const float> x, int64_t k = 0);
   const Routing& last_routing() const { return last_; }
-  void set_top_k(int64_t k) { shape_.top_k = k; }
   void set_dequant(DequantMode mode) { dequant_ = mode; }
   void set_pool(ThreadPool* pool) { pool_ = pool; }
 

@@ -7,23 +7,6 @@
 namespace streammoe::cli {
 namespace {
 
-// Registers one CLI flag per engine switch, all values kept as strings until resolve_options.
-struct FlagRegistrar {
-  CLI::App& app;
-  std::map<std::string, std::string>& out;
-  template <typename T>
-  void option(const char* name, const T& default_value, const char* help, std::vector<std::string> values) {
-    std::string text = help;
-    if (!values.empty()) text += " {" + CLI::detail::join(values, "|") + "}";
-    if constexpr (std::is_same_v<T, std::string>) text += " [default: " + default_value + "]";
-    else text += " [default: " + std::to_string(default_value) + "]";
-    app.add_option_function<std::string>(std::string("--") + name,
-                                         [&map = out, key = std::string(name)](const std::string& v) { map[key] = v; },
-                                         text)
-        ->group("Engine switches");
-  }
-};
-
 std::filesystem::path variants_dir() {
   if (const char* env = std::getenv("STREAMMOE_VARIANTS")) return env;
   return std::filesystem::path(STREAMMOE_SOURCE_DIR) / "variants";
@@ -35,9 +18,17 @@ void add_engine_args(CLI::App& app, EngineArgs& args) {
   app.add_option("--model", args.model, "model folder (Hugging Face checkpoint)")->required();
   app.add_option("--variant", args.variant, "named bundle of switches (variants/NAME.yaml) or a YAML file; later flags override it")
       ->group("Engine switches");
-  FlagRegistrar registrar{app, args.switches};
-  EngineOptions defaults;
-  defaults.visit(registrar);
+  // One flag per engine switch, as `streammoe options` describes it; values stay strings until
+  // resolve_options parses them (after the variant, which they override).
+  for (const auto& d : EngineOptions::describe()) {
+    const std::string name = d["name"];
+    std::string help = d["help"];
+    if (!d["values"].empty()) help += " {" + CLI::detail::join(d["values"].get<std::vector<std::string>>(), "|") + "}";
+    help += " [default: " + d["default"].get<std::string>() + "]";
+    app.add_option_function<std::string>("--" + name, [&map = args.switches, name](const std::string& v) { map[name] = v; },
+                                         help)
+        ->group("Engine switches");
+  }
 }
 
 EngineOptions resolve_options(const EngineArgs& args) {

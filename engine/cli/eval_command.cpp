@@ -48,10 +48,10 @@ std::vector<float> reference_logits(const EvalArgs& a, std::span<const int32_t> 
     return std::move(ref.f32);
   }
   if (!a.ref_model.empty()) {
-    auto ref = Model::load(a.ref_model);  // the reference runs with default switches (all K)
-    if (ref->config().vocab_size != vocab)
-      fail("{}: reference vocab {} differs from the model's {}", a.ref_model, ref->config().vocab_size, vocab);
-    return teacher_forced_logits(*ref, ids);
+    Engine ref(a.ref_model, EngineOptions{});  // the reference runs with default switches (all K)
+    if (ref.model().config().vocab_size != vocab)
+      fail("{}: reference vocab {} differs from the model's {}", a.ref_model, ref.model().config().vocab_size, vocab);
+    return teacher_forced_logits(ref.model(), ids);
   }
   return {};
 }

@@ -21,7 +21,7 @@ ExpertFile::ExpertFile(const std::filesystem::path& path, IoMode mode) : path_(p
   if (fd_ < 0) {
     const int err = errno;
     if (mode == IoMode::kDirect && err == EINVAL)
-      fail("{}: the filesystem refuses O_DIRECT (use --io pread)", path.string());
+      fail("{}: the filesystem refuses O_DIRECT", path.string());
     fail("{}: cannot open: {}", path.string(), std::strerror(err));
   }
   struct stat st {};

@@ -13,8 +13,8 @@ HfExpertSource::HfExpertSource(const WeightLoader& w, const ModelConfig& c,
                                const ExpertIoOptions& io, int64_t slots)
     : io_(io), num_experts_(c.num_experts), plans_(c.num_layers) {
   if (io.mode != IoMode::kPread && io.mode != IoMode::kDontneed)
-    fail("{}: io mode '{}' is not available for Hugging Face folders (use pread, dontneed or mmap)",
-         w.store().folder().string(), io_mode_name(io.mode));
+    fail("{}: io mode '{}' cannot read the experts of a Hugging Face folder",
+         w.store().folder().string(), enum_name(io.mode));
   const int64_t E = c.num_experts, I = c.moe_intermediate_size, H = c.hidden_size;
   const TensorStore& store = w.store();
   for (int64_t l = 0; l < c.num_layers; ++l) {

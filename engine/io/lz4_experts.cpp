@@ -69,8 +69,7 @@ Lz4PackResult write_lz4_experts(const std::filesystem::path& folder) {
 Lz4ExpertFiles::Lz4ExpertFiles(const std::filesystem::path& folder, const PackedManifest& m)
     : record_bytes_(m.layout.expert_bytes), num_experts_(m.num_experts) {
   if (!has_lz4_experts(folder, m))
-    fail("{}: no LZ4 expert files (experts/layer_LLL.lz4); --expert-cache lz4 needs a folder packed "
-         "with `streammoe pack --lz4` (valid caches without them: none, lru)",
+    fail("{}: no LZ4 expert files (experts/layer_LLL.lz4, written by `streammoe pack --lz4`)",
          folder.string());
   int64_t last = -1;
   for (const auto& l : m.layers) last = std::max(last, l.layer);

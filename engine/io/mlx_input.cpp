@@ -235,7 +235,7 @@ class MlxInput final : public ModelInput {
         const TensorInfo& w = store_.get(module + ".weight", w_shape);
         if (w.dtype != DType::kU32)
           fail("{}: {}.weight is {}, expected U32 codes", folder_.string(), module,
-               dtype_name(w.dtype));
+               enum_name(w.dtype));
         const TensorInfo& sc = store_.get(module + ".scales", s_shape);
         const TensorInfo& bi = store_.get(module + ".biases", s_shape);
         if (sc.dtype != bi.dtype)
@@ -255,7 +255,7 @@ class MlxInput final : public ModelInput {
            module, s.bits);
     if (w->shape.size() != 2 || w->dtype != DType::kU32)
       fail("{}: {}.weight: expected 2-D U32 codes, got {} {}", folder_.string(), module,
-           dtype_name(w->dtype), w->shape_string());
+           enum_name(w->dtype), w->shape_string());
     const int64_t rows = w->shape[0], cols = w->shape[1] * 32 / s.bits;
     if (s.group_size <= 0 || cols % s.group_size != 0 ||
         sc->shape != std::vector<int64_t>{rows, cols / s.group_size} || bi->shape != sc->shape)

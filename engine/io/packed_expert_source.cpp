@@ -13,11 +13,10 @@ PackedExpertSource::PackedExpertSource(const std::filesystem::path& folder,
     : layout_(manifest.layout), num_experts_(manifest.num_experts), io_(io) {
   if (io.mode != IoMode::kPread && io.mode != IoMode::kDirect && io.mode != IoMode::kDontneed &&
       io.mode != IoMode::kUring)
-    fail("{}: io mode '{}' is not available for packed models (use pread, direct, dontneed or uring)",
-         folder.string(), io_mode_name(io.mode));
+    fail("{}: io mode '{}' cannot read the experts of a packed folder",
+         folder.string(), enum_name(io.mode));
   if (io.mode == IoMode::kDirect && layout_.expert_stride % kDirectIoAlignment != 0)
-    fail("{}: --io direct needs expert strides that are multiples of {} bytes, this pack has {} (valid "
-         "for it: pread, dontneed)",
+    fail("{}: O_DIRECT reads need expert strides that are multiples of {} bytes, this pack has {}",
          folder.string(), kDirectIoAlignment, layout_.expert_stride);
   // O_DIRECT moves whole 4096-byte blocks; the stride is padded for exactly this.
   read_bytes_ = io.mode == IoMode::kDirect ? layout_.expert_stride : layout_.expert_bytes;

@@ -39,7 +39,7 @@ void convert_to_f32(DType dtype, std::span<const std::byte> in, std::span<float>
       return;
     }
     default:
-      fail("{}: dtype {} is not a float type", what, dtype_name(dtype));
+      fail("{}: dtype {} is not a float type", what, enum_name(dtype));
   }
 }
 
@@ -59,7 +59,7 @@ void convert_from_f32(std::span<const float> in, DType dtype, std::span<std::byt
       }
       return;
     default:
-      fail("convert_from_f32: dtype {} is not a float type", dtype_name(dtype));
+      fail("convert_from_f32: dtype {} is not a float type", enum_name(dtype));
   }
 }
 

@@ -56,7 +56,7 @@ ParsedEntry parse_entry(const std::string& file, const std::string& name, const 
   const json& dtype = entry["dtype"];
   if (!dtype.is_string()) fail("{}: tensor {}: dtype is not a string", file, name);
   const auto& dtype_text = dtype.get_ref<const std::string&>();
-  if (!parse_dtype(dtype_text, &out.dtype)) fail("{}: tensor {}: unknown dtype \"{}\"", file, name, dtype_text);
+  if (!parse_enum(dtype_text, &out.dtype)) fail("{}: tensor {}: unknown dtype \"{}\"", file, name, dtype_text);
 
   const json& shape = entry["shape"];
   if (!shape.is_array()) fail("{}: tensor {}: shape is not an array", file, name);
@@ -292,7 +292,7 @@ std::vector<std::string> TensorStore::names() const {
 std::vector<float> to_f32(const TensorInfo& t) {
   const auto count = static_cast<size_t>(t.numel());
   if (t.data.size() != count * dtype_size(t.dtype))
-    fail("{}: tensor {}: {} bytes of data for {} {}", t.file.string(), t.name, t.data.size(), dtype_name(t.dtype),
+    fail("{}: tensor {}: {} bytes of data for {} {}", t.file.string(), t.name, t.data.size(), enum_name(t.dtype),
          t.shape_string());
   std::vector<float> out(count);
   // Offsets in the file need not be aligned, so elements are copied out, never cast in place.
@@ -310,7 +310,7 @@ std::vector<float> to_f32(const TensorInfo& t) {
       }
       break;
     default:
-      fail("{}: tensor {}: cannot convert {} to f32", t.file.string(), t.name, dtype_name(t.dtype));
+      fail("{}: tensor {}: cannot convert {} to f32", t.file.string(), t.name, enum_name(t.dtype));
   }
   return out;
 }

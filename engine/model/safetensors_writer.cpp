@@ -28,7 +28,7 @@ std::string safetensors_prefix(const std::string& file_name, std::span<const Ten
     for (int64_t dim : t.shape)
       if (dim < 0) fail("{}: tensor {}: negative dimension", file_name, t.name);
     const uint64_t bytes = tensor_bytes(t.dtype, t.shape);
-    header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    header[t.name] = {{"dtype", enum_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string header_text = header.dump();

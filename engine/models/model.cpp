@@ -1,9 +1,7 @@
 #include "engine/models/model.h"
 
-#include "engine/io/open_expert_source.h"
 #include "engine/model/weights.h"
 #include "engine/ops/vec.h"
-#include "engine/models/routing_trace.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
@@ -14,6 +12,14 @@ const ArchLoader& loader_for(Arch arch) {
   for (const ArchLoader* l : {&qwen3_5_moe_loader(), &qwen3_moe_loader()})
     if (l->arch == arch) return *l;
   fail("no loader for architecture {}", arch_name(arch));
+}
+
+// Parameters held by the routed experts, whether they are tensors of the checkpoint (HF) or
+// records of the expert files (packed).
+int64_t expert_params(const ModelConfig& c) {
+  int64_t moe_layers = 0;
+  for (FfnKind k : c.ffn_types) moe_layers += k == FfnKind::kMoe;
+  return moe_layers * c.num_experts * 3 * c.moe_intermediate_size * c.hidden_size;
 }
 
 // Experts count from the config, not the store: a packed folder's store holds no experts.
@@ -29,37 +35,35 @@ void count_params(const TensorStore& store, const ModelConfig& c, int64_t* total
 
 Model::~Model() = default;
 
-std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const ExpertIoOptions& io,
-                                   const ExpertCacheOptions& cache) {
+std::unique_ptr<Model> Model::load(const ModelConfig& config, const TensorStore& store, ExpertSource& experts) {
   std::unique_ptr<Model> m(new Model());
-  m->config_ = load_config(folder);
+  m->config_ = config;
+  m->experts_ = &experts;
   const ModelConfig& c = m->config_;
-  m->store_ = std::make_unique<TensorStore>(TensorStore::open(folder));
-  WeightLoader w(*m->store_, c.tensor_prefix);
+  WeightLoader w(store, c.tensor_prefix);
 
   m->embed_ = w.matrix("embed_tokens.weight", c.vocab_size, c.hidden_size);
   m->final_norm_ = w.vector("norm.weight", c.hidden_size);
-  if (m->store_->has("lm_head.weight"))
+  if (store.has("lm_head.weight"))
     m->lm_head_ = w.matrix_abs("lm_head.weight", c.vocab_size, c.hidden_size);
   else if (c.tie_word_embeddings)
     m->lm_head_ = m->embed_;
   else
-    fail("{}: missing tensor lm_head.weight (and tie_word_embeddings is false)", folder.string());
+    fail("{}: missing tensor lm_head.weight (and tie_word_embeddings is false)", store.folder().string());
 
   m->rope_ = std::make_unique<Rope>(c.rotary_dim, c.rope_theta);
-  m->experts_ = open_expert_source(folder, w, c, io, cache);
   const ArchLoader& arch = loader_for(c.arch);
   m->layers_.resize(c.num_layers);
   for (int64_t i = 0; i < c.num_layers; ++i) {
     DecoderLayer& layer = m->layers_[i];
     layer.mixer_kind = c.layer_types[i];
     layer.ffn_kind = c.ffn_types[i];
-    arch.load_layer(w, c, i, *m->rope_, *m->experts_, layer);
+    arch.load_layer(w, c, i, *m->rope_, experts, layer);
   }
   m->h_.resize(c.hidden_size);
   m->normed_.resize(c.hidden_size);
   m->mixed_.resize(c.hidden_size);
-  count_params(*m->store_, c, &m->params_total_, &m->params_active_);
+  count_params(store, c, &m->params_total_, &m->params_active_);
   return m;
 }
 
@@ -90,22 +94,7 @@ void Model::forward(ModelState& state, int32_t token, std::span<float> logits, P
     axpy(1.0f, mixed_, h_);
     rmsnorm(h_, layer.post_attention_norm, eps, c.norm_one_plus_weight, normed_);
     if (layer.ffn_kind == FfnKind::kMoe) {
-      const std::function<void()> before_compute = [&] {
-        if (lookahead_) lookahead_(state.pos, static_cast<int64_t>(i), normed_);
-      };
-      // Speculative early routing: the next MoE layer will use the routing its router gives on
-      // this layer's input, decided before this layer runs (lossy: the input differs).
-      const Routing* forced = replay_ ? &replay_->at(state.pos, i) : nullptr;
-      if (early_routing_ && !forced && !early_[i].experts.empty()) forced = &early_[i];
-      if (early_routing_) {
-        const int64_t next = next_moe_layer(static_cast<int64_t>(i));
-        if (next >= 0) {
-          ScopedPhase phase(times, Phase::kRouting);
-          early_[next] = layers_[next].moe->route(normed_);
-        }
-      }
-      layer.moe->step(normed_, mixed_, times, forced, &before_compute);
-      if (early_routing_) early_[i] = Routing{};
+      layer.moe->step(normed_, mixed_, state.pos, *routing_, times);
     } else {
       ScopedPhase phase(times, Phase::kExpertCompute);
       swiglu_mlp(layer.dense, normed_, mixed_, dense_gate_, dense_up_, DequantMode::kFma, pool_.get());
@@ -133,18 +122,8 @@ int64_t Model::next_moe_layer(int64_t layer) const {
   return -1;
 }
 
-void Model::set_early_routing(bool enabled) {
-  early_routing_ = enabled;
-  early_.assign(layers_.size(), Routing{});
-}
-
-void Model::set_routing_replay(const RoutingTrace* trace) {
-  if (trace) trace->check_fits(config_);
-  replay_ = trace;
-}
-
 void Model::set_threads(int64_t threads) {
-  if (threads < 1 || threads > 256) fail("--threads {} out of range [1, 256]", threads);
+  if (threads < 1 || threads > 256) fail("compute threads {} out of range [1, 256]", threads);
   pool_ = threads > 1 ? std::make_unique<ThreadPool>(static_cast<int>(threads)) : nullptr;
   for (auto& layer : layers_) {
     if (layer.attention) layer.attention->set_pool(pool_.get());
@@ -156,12 +135,6 @@ void Model::set_threads(int64_t threads) {
 void Model::set_dequant(DequantMode mode) {
   for (auto& layer : layers_)
     if (layer.moe) layer.moe->set_dequant(mode);
-}
-
-void Model::set_top_k(int64_t k) {
-  if (k < 0 || k > config_.num_experts) fail("--k {} out of range [0, {}]", k, config_.num_experts);
-  for (auto& layer : layers_)
-    if (layer.moe) layer.moe->set_top_k(k == 0 ? config_.experts_per_tok : k);
 }
 
 }  // namespace streammoe

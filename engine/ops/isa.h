@@ -1,14 +1,14 @@
 #pragma once
 // Which instruction set a kernel runs on. Every kernel has a scalar reference; the AVX2+FMA
 // variants exist only when the build has STREAMMOE_AVX2 on (STREAMMOE_HAVE_AVX2 defined).
-#include <string_view>
+#include "engine/util/name_table.h"
 
 namespace streammoe {
 
 enum class KernelIsa { kScalar, kAvx2 };
 
-std::string_view kernel_isa_name(KernelIsa isa);  // "scalar", "avx2"
-bool parse_kernel_isa(std::string_view name, KernelIsa* out);
+inline constexpr NameTable<KernelIsa, 2> kKernelIsaNames{{{{KernelIsa::kScalar, "scalar"}, {KernelIsa::kAvx2, "avx2"}}}};
+constexpr const auto& name_table(KernelIsa) { return kKernelIsaNames; }
 bool kernel_isa_available(KernelIsa isa);  // compiled into this build
 KernelIsa best_kernel_isa();
 // Throws Error naming `what` if isa is not compiled into this build.

@@ -45,7 +45,7 @@ void matvec_scalar(const MatRef& w, std::span<const float> x, std::span<float> y
       return matvec_rows(w, x, y, [p](int64_t i) { return f16_to_f32(load<uint16_t>(p, i)); });
     }
     default:
-      fail("matvec: unsupported weight dtype {}", dtype_name(w.dtype));
+      fail("matvec: unsupported weight dtype {}", enum_name(w.dtype));
   }
 }
 
@@ -62,7 +62,7 @@ void row_to_f32(const MatRef& w, int64_t row, std::span<float> out) {
       case DType::kF32: out[c] = load<float>(w.data, base + c); break;
       case DType::kBF16: out[c] = bf16_to_f32(load<uint16_t>(w.data, base + c)); break;
       case DType::kF16: out[c] = f16_to_f32(load<uint16_t>(w.data, base + c)); break;
-      default: fail("row_to_f32: unsupported dtype {}", dtype_name(w.dtype));
+      default: fail("row_to_f32: unsupported dtype {}", enum_name(w.dtype));
     }
   }
 }

@@ -43,26 +43,6 @@ void over_rows(int64_t rows, ThreadPool* pool, const RowKernel& kernel) {
 
 }  // namespace
 
-std::string_view dequant_mode_name(DequantMode mode) {
-  switch (mode) {
-    case DequantMode::kNaive:
-      return "naive";
-    case DequantMode::kFma:
-      return "fma";
-  }
-  return "unknown";
-}
-
-bool parse_dequant_mode(std::string_view name, DequantMode* out) {
-  for (DequantMode mode : {DequantMode::kNaive, DequantMode::kFma}) {
-    if (name == dequant_mode_name(mode)) {
-      *out = mode;
-      return true;
-    }
-  }
-  return false;
-}
-
 void quant_matvec(const QuantMatRef& w, std::span<const float> x, std::span<float> y,
                   DequantMode mode, ThreadPool* pool) {
   quant_matvec(w, x, y, mode, best_kernel_isa(), pool);

@@ -9,7 +9,7 @@
 
 #include "engine/io/packed_writer.h"
 #include "engine/io/synth.h"
-#include "engine/models/model.h"
+#include "engine/runtime/engine.h"
 #include "engine/runtime/generator.h"
 #include "engine/runtime/metrics.h"
 #include "engine/util/error.h"
@@ -57,7 +57,8 @@ fs::path BytesPerToken::root_;
 constexpr uint64_t kMoeLayers = 3, kK = 4;
 
 TEST_F(BytesPerToken, PackedPreadReadsKExpertsPerMoeLayer) {
-  auto model = Model::load(root_ / "packed");
+  Engine model_engine(root_ / "packed", EngineOptions{});
+  Model* model = &model_engine.model();
   const uint64_t expert_bytes = make_expert_layout(128, 64, 4, 64).expert_bytes;
   const GenerationResult r = run(*model, 9);
   ASSERT_EQ(r.decode_ms.size(), 8u);
@@ -73,19 +74,23 @@ TEST_F(BytesPerToken, PackedPreadReadsKExpertsPerMoeLayer) {
 }
 
 TEST_F(BytesPerToken, FollowsATopKOverride) {
-  auto model = Model::load(root_ / "packed");
-  model->set_top_k(7);
+  EngineOptions top7;
+  top7.k = 7;
+  Engine model_engine(root_ / "packed", top7);
+  Model* model = &model_engine.model();
   const uint64_t expert_bytes = make_expert_layout(128, 64, 4, 64).expert_bytes;
   const GenerationResult r = run(*model, 4);
   EXPECT_EQ(r.decode_expert_bytes, 3 * 7 * expert_bytes * kMoeLayers);
 }
 
 TEST_F(BytesPerToken, DirectReadsWholeStrides) {
-  ExpertIoOptions io;
-  io.mode = IoMode::kDirect;
-  std::unique_ptr<Model> model;
+  EngineOptions direct;
+  direct.io = IoMode::kDirect;
+  std::unique_ptr<Engine> engine;
+  Model* model = nullptr;
   try {
-    model = Model::load(root_ / "packed", io);
+    engine = std::make_unique<Engine>(root_ / "packed", direct);
+    model = &engine->model();
   } catch (const Error& e) {
     GTEST_SKIP() << e.what();
   }
@@ -95,14 +100,17 @@ TEST_F(BytesPerToken, DirectReadsWholeStrides) {
 }
 
 TEST_F(BytesPerToken, HfPreadReadsTheBf16Matrices) {
-  auto model = Model::load(root_ / "hf");
+  Engine model_engine(root_ / "hf", EngineOptions{});
+  Model* model = &model_engine.model();
   const GenerationResult r = run(*model, 5);
   EXPECT_EQ(r.decode_expert_bytes, 4 * kK * (3 * 64 * 128 * 2) * kMoeLayers);
 }
 
 TEST_F(BytesPerToken, PackedAndHfAgreeOnParamCounts) {
-  auto packed = Model::load(root_ / "packed");
-  auto hf = Model::load(root_ / "hf");
+  Engine packed_engine(root_ / "packed", EngineOptions{});
+  Model* packed = &packed_engine.model();
+  Engine hf_engine(root_ / "hf", EngineOptions{});
+  Model* hf = &hf_engine.model();
   EXPECT_EQ(packed->params_total(), hf->params_total());
   EXPECT_EQ(packed->params_active(), hf->params_active());
 }

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/models/model.h"
+#include "engine/runtime/engine.h"
 #include "engine/runtime/evaluator.h"
 #include "engine/runtime/generator.h"
 #include "engine/util/npy.h"
@@ -59,7 +59,8 @@ class Parity : public ::testing::TestWithParam<Fixture> {};
 
 TEST_P(Parity, TeacherForcedLogitsMatchTransformers) {
   const Fixture& f = GetParam();
-  auto model = Model::load(f.model);
+  Engine model_engine(f.model, EngineOptions{});
+  Model* model = &model_engine.model();
   const auto ids = as_ids(read_npy(f.reference / "input_ids.npy").i64);
   const NpyArray ref = read_npy(f.reference / "logits.npy");
   const int64_t vocab = model->config().vocab_size;
@@ -83,7 +84,8 @@ TEST_P(Parity, TeacherForcedLogitsMatchTransformers) {
 
 TEST_P(Parity, GreedyContinuationMatchesTransformers) {
   const Fixture& f = GetParam();
-  auto model = Model::load(f.model);
+  Engine model_engine(f.model, EngineOptions{});
+  Model* model = &model_engine.model();
   if (fs::exists(f.reference / "greedy_ids.npy")) {
     const auto prompt = as_ids(read_npy(f.reference / "input_ids.npy").i64);
     const auto expected = as_ids(read_npy(f.reference / "greedy_ids.npy").i64);

@@ -78,7 +78,7 @@ TEST_P(MlxPack, ExpertBytesAreCopiedAndResidentsMatchTheTwin) {
     const TensorInfo* a = twin.find(name);
     const TensorInfo* b = packed.find(name);
     ASSERT_NE(b, nullptr) << name;
-    EXPECT_EQ(dtype_name(a->dtype), dtype_name(b->dtype)) << name;
+    EXPECT_EQ(enum_name(a->dtype), enum_name(b->dtype)) << name;
     EXPECT_EQ(a->shape, b->shape) << name;
     ASSERT_EQ(a->data.size(), b->data.size()) << name;
     EXPECT_EQ(std::memcmp(a->data.data(), b->data.data(), a->data.size()), 0) << name;

@@ -79,9 +79,9 @@ TEST(DenseMatvec, EveryKernelMatchesTheScalarReference) {
               abs_sum += std::abs(static_cast<double>(w.as_f32[r * cols + c]) * x[c]);
               exact += static_cast<double>(w.as_f32[r * cols + c]) * x[c];
             }
-            const std::string what = std::string(dtype_name(dtype)) + " " + std::to_string(rows) +
+            const std::string what = std::string(enum_name(dtype)) + " " + std::to_string(rows) +
                                      "x" + std::to_string(cols) + " " +
-                                     std::string(kernel_isa_name(isa)) + (p ? " pool" : "") +
+                                     std::string(enum_name(isa)) + (p ? " pool" : "") +
                                      " row " + std::to_string(r);
             ASSERT_NEAR(y[r], reference[r], kRelativeTolerance * abs_sum) << what;
             ASSERT_NEAR(y[r], exact, kRelativeTolerance * abs_sum) << what;

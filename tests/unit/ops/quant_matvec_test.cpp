@@ -72,7 +72,7 @@ std::vector<KernelIsa> available_isas() {
 std::string describe(const Shape& s, int bits, DequantMode mode, KernelIsa isa, int threads) {
   return std::to_string(s.rows) + "x" + std::to_string(s.cols) + " g" +
          std::to_string(s.group_size) + " " + std::to_string(bits) + "-bit " +
-         std::string(dequant_mode_name(mode)) + " " + std::string(kernel_isa_name(isa)) + " " +
+         std::string(enum_name(mode)) + " " + std::string(enum_name(isa)) + " " +
          std::to_string(threads) + " thread(s)";
 }
 
@@ -133,7 +133,7 @@ TEST(QuantMatvec, HandBuiltMatrix) {
     for (KernelIsa isa : available_isas()) {
       float y = 0.0f;
       quant_matvec(w, x, {&y, 1}, mode, isa);
-      EXPECT_EQ(y, 132.0f) << dequant_mode_name(mode) << " " << kernel_isa_name(isa);
+      EXPECT_EQ(y, 132.0f) << enum_name(mode) << " " << enum_name(isa);
     }
   }
 }
@@ -161,16 +161,16 @@ TEST(QuantMatvec, BadShapesAreErrors) {
 TEST(QuantMatvec, ModeAndIsaNamesRoundTrip) {
   for (DequantMode mode : {DequantMode::kNaive, DequantMode::kFma}) {
     DequantMode parsed{};
-    ASSERT_TRUE(parse_dequant_mode(dequant_mode_name(mode), &parsed));
+    ASSERT_TRUE(parse_enum(enum_name(mode), &parsed));
     EXPECT_EQ(parsed, mode);
   }
   for (KernelIsa isa : {KernelIsa::kScalar, KernelIsa::kAvx2}) {
     KernelIsa parsed{};
-    ASSERT_TRUE(parse_kernel_isa(kernel_isa_name(isa), &parsed));
+    ASSERT_TRUE(parse_enum(enum_name(isa), &parsed));
     EXPECT_EQ(parsed, isa);
   }
   DequantMode mode{};
-  EXPECT_FALSE(parse_dequant_mode("fused", &mode));
+  EXPECT_FALSE(parse_enum("fused", &mode));
 }
 
 }  // namespace
