@@ -115,13 +115,13 @@ TEST(DenseMatvec, WeightsAtAnyByteOffsetGiveTheSameResult) {
       std::vector<char> buffer(bytes + 8);
       std::memcpy(buffer.data() + offset, aligned.data, bytes);
       const MatRef shifted{dtype, buffer.data() + offset, rows, cols};
-      const std::string what = std::string(dtype_name(dtype)) + " offset " + std::to_string(offset);
+      const std::string what = std::string(enum_name(dtype)) + " offset " + std::to_string(offset);
       for (KernelIsa isa : available_isas()) {
         for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
           std::vector<float> expected(rows), got(rows);
           dense_matvec(aligned, x, expected, isa, p);
           dense_matvec(shifted, x, got, isa, p);
-          EXPECT_EQ(got, expected) << what << " " << kernel_isa_name(isa);
+          EXPECT_EQ(got, expected) << what << " " << enum_name(isa);
         }
       }
       std::vector<float> expected(rows), got(rows);
