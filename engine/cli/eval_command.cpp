@@ -72,10 +72,15 @@ void run_eval(const EvalArgs& a) {
   const std::vector<float> ref = reference_logits(a, ids, vocab);
   const QualityStats q = compute_quality(logits, ref, ids, vocab);
   if (a.json) {
-    nlohmann::json j = {{"tokens", q.tokens}, {"ppl", q.ppl}, {"nll_mean", q.nll_mean}, {"options", options.to_json()}};
+    nlohmann::json j = {{"tokens", q.tokens},
+                        {"ppl", q.ppl},
+                        {"nll_mean", q.nll_mean},
+                        {"non_finite_logits", q.non_finite_logits},
+                        {"options", options.to_json()}};
     if (q.has_reference) {
       j.update({{"ref_ppl", q.ref_ppl}, {"kld_mean", q.kld_mean}, {"kld_p50", q.kld_p50}, {"kld_p90", q.kld_p90},
-                {"kld_p95", q.kld_p95}, {"kld_p99", q.kld_p99}, {"kld_max", q.kld_max}, {"top1_agree", q.top1_agree}});
+                {"kld_p95", q.kld_p95}, {"kld_p99", q.kld_p99}, {"kld_max", q.kld_max}, {"top1_agree", q.top1_agree},
+                {"non_finite_ref_logits", q.non_finite_ref_logits}});
     }
     std::cout << j.dump() << "\n";
   } else {
@@ -83,6 +88,7 @@ void run_eval(const EvalArgs& a) {
     if (q.has_reference)
       std::cout << fmt::format("  ref_ppl {:.4f}  kld_mean {:.6f}  kld_p99 {:.6f}  top1_agree {:.4f}", q.ref_ppl,
                                q.kld_mean, q.kld_p99, q.top1_agree);
+    if (q.non_finite_ref_logits > 0) std::cout << fmt::format("  non_finite_ref_logits {}", q.non_finite_ref_logits);
     std::cout << "\n";
   }
 }
