@@ -33,7 +33,8 @@ class Engine {
 
   // Call after every Model::forward (the generator's after_step hook).
   void observe_step();
-  // Writes --expert-stats; call once at the end.
+  // Closes the --record-routing trace and writes --expert-stats (Errors naming the file if either
+  // fails to be written); call once at the end.
   void finish();
   // Routing and expert I/O telemetry for --metrics-json.
   nlohmann::json telemetry() const;
