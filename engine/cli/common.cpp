@@ -1,6 +1,8 @@
 #include "engine/cli/common.h"
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "engine/util/error.h"
 
@@ -61,6 +63,17 @@ std::vector<int32_t> parse_ids(const std::string& list) {
     start = end + 1;
   }
   return ids;
+}
+
+std::string read_text_file(const std::string& path, const char* flag) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail("{}: {} is not a readable file", path, flag);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open {}", path, flag);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) fail("{}: read error ({})", path, flag);
+  return text.str();
 }
 
 Tokenizer load_tokenizer(const std::string& model_folder) {

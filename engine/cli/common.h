@@ -26,6 +26,8 @@ EngineOptions resolve_options(const EngineArgs& args);
 std::unique_ptr<Engine> make_engine(const EngineArgs& args);
 std::vector<int32_t> parse_ids(const std::string& list);
 Tokenizer load_tokenizer(const std::string& model_folder);
+// The whole of a text file named by `flag`; Error naming the file and the flag.
+std::string read_text_file(const std::string& path, const char* flag);
 
 void register_eval(CLI::App& app);
 void register_generate(CLI::App& app);

@@ -340,6 +340,7 @@ ModelConfig parse_config(const std::string& json_text, const std::string& source
   read_ffn_types(r, c);
   for (auto f : c.ffn_types)
     if (f == FfnKind::kDense) require_positive(where, "intermediate_size", c.intermediate_size);
+  c.max_position_embeddings = r.integer_or("max_position_embeddings", 0);
   c.eos_token_ids = read_eos(*text, c.vocab_size, where);
   if (c.eos_token_ids.empty()) c.eos_token_ids = read_eos(root, c.vocab_size, source);
   return c;
