@@ -4,7 +4,6 @@
 // (README, "The error contract").
 #include <CLI/CLI.hpp>
 
-#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -42,14 +41,11 @@ int main(int argc, char** argv) {
       }
       if (!known) message = fmt::format("unknown command '{}' (commands: {})", argv[1], commands);
     }
-    std::replace(message.begin(), message.end(), '\n', ' ');
-    std::fprintf(stderr, "streammoe: error: %s (see streammoe --help)\n", message.c_str());
+    std::fprintf(stderr, "streammoe: error: %s (see streammoe --help)\n",
+                 streammoe::cli::printable_line(message).c_str());
     return kUsageError;
-  } catch (const streammoe::Error& e) {
-    std::fprintf(stderr, "streammoe: error: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "streammoe: error: %s\n", e.what());
+  } catch (const std::exception& e) {  // streammoe::Error, and anything a library throws
+    std::fprintf(stderr, "streammoe: error: %s\n", streammoe::cli::printable_line(e.what()).c_str());
     return 1;
   }
   return 0;

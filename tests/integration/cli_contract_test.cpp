@@ -58,6 +58,22 @@ TEST(CliContract, AFullDiskIsAnErrorForEveryFileWritten) {
   expect_one_line_error(run("eval" + kTiny + " --ids 1,2 --expert-stats /dev/full"), 1, "/dev/full: write failed");
 }
 
+// A file's own bytes quoted in an error (a non-UTF-8 tensor name) and newlines in a value are
+// escaped: the error stays one printable line.
+TEST(CliContract, ErrorsAreOnePrintableLine) {
+  testing::TempDir dir("printable");
+  fs::copy(cli_test::kSource / "tests/fixtures/models/q3moe_f32/config.json", dir / "config.json");
+  const std::string header = "{\"bad\xff\": 1}";
+  const uint64_t length = header.size();
+  std::ofstream(dir / "model.safetensors", std::ios::binary)
+      << std::string(reinterpret_cast<const char*>(&length), 8) << header;
+  const CommandResult r = run("eval --model " + dir.path().string() + " --ids 1");
+  expect_one_line_error(r, 1, "model.safetensors: malformed JSON header");
+  EXPECT_THAT(r.output, HasSubstr("\\xff"));
+  EXPECT_EQ(r.output.find('\xff'), std::string::npos);
+  expect_one_line_error(run("eval" + kTiny + " --ids 1 --variant 'a\nb'"), 1, "variant 'a\\nb'");
+}
+
 class ContextLimit : public ::testing::Test {
  protected:
   // The q3moe fixture with a context of 8 positions.
