@@ -6,6 +6,7 @@
 
 #include "engine/io/lz4_experts.h"
 #include "engine/util/error.h"
+#include "engine/util/output_file.h"
 
 namespace streammoe {
 
@@ -19,11 +20,10 @@ Lz4PackResult write_lz4_experts(const std::filesystem::path& folder) {
                                 out_path = folder / lz4_expert_file_name(l.layer);
     std::ifstream in(in_path, std::ios::binary);
     if (!in) fail("{}: cannot open", in_path.string());
-    std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
-    if (!out) fail("{}: cannot open for writing", out_path.string());
+    OutputFile out(out_path);
     std::vector<uint64_t> offsets(m.num_experts + 1);
     const uint64_t header = lz4_header_bytes(m.num_experts);
-    out.seekp(static_cast<std::streamoff>(header));
+    out.write(std::string(header, '\0'));  // filled in once the offsets are known
     uint64_t pos = header;
     for (int64_t e = 0; e < m.num_experts; ++e) {
       in.seekg(static_cast<std::streamoff>(e * stride));
@@ -32,19 +32,18 @@ Lz4PackResult write_lz4_experts(const std::filesystem::path& folder) {
       const int n = LZ4_compress_default(record.data(), block.data(), static_cast<int>(raw),
                                          static_cast<int>(block.size()));
       if (n <= 0) fail("{}: LZ4 compression of expert {} failed", out_path.string(), e);
-      out.write(block.data(), n);
+      out.write(block.data(), static_cast<size_t>(n));
       offsets[e] = pos;
       pos += static_cast<uint64_t>(n);
     }
     offsets[m.num_experts] = pos;
-    out.seekp(0);
     const uint64_t count = static_cast<uint64_t>(m.num_experts);
-    out.write(kLz4ExpertMagic, 8);
-    out.write(reinterpret_cast<const char*>(&count), 8);
-    out.write(reinterpret_cast<const char*>(&raw), 8);
-    out.write(reinterpret_cast<const char*>(offsets.data()),
-              static_cast<std::streamsize>(8 * offsets.size()));
-    if (!out) fail("{}: write failed", out_path.string());
+    std::string head(kLz4ExpertMagic, 8);
+    head.append(reinterpret_cast<const char*>(&count), 8);
+    head.append(reinterpret_cast<const char*>(&raw), 8);
+    head.append(reinterpret_cast<const char*>(offsets.data()), 8 * offsets.size());
+    out.write_at(0, head);
+    out.close();
     result.raw_bytes += raw * count;
     result.compressed_bytes += pos;
   }

@@ -6,10 +6,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <utility>
 #include <fstream>
 
 #include "engine/io/aligned_buffer.h"
 #include "engine/util/error.h"
+#include "engine/util/output_file.h"
 #include "engine/util/thread_pool.h"
 
 namespace streammoe {
@@ -50,7 +52,9 @@ void write_layer_file(const ModelInput& input, int64_t layer, const ExpertLayout
   if (fd < 0) fail("{}: cannot open for writing: {}", path.string(), std::strerror(errno));
   struct Closer {
     int fd;
-    ~Closer() { ::close(fd); }
+    ~Closer() {
+      if (fd >= 0) ::close(fd);
+    }
   } closer{fd};
   const uint64_t stride = layout.expert_stride;
   if (::ftruncate(fd, static_cast<off_t>(stride * num_experts)) != 0)
@@ -73,21 +77,18 @@ void write_layer_file(const ModelInput& input, int64_t layer, const ExpertLayout
     advance(static_cast<uint64_t>(count) * stride);
   }
   if (::fsync(fd) != 0) fail("{}: fsync failed: {}", path.string(), std::strerror(errno));
+  if (::close(std::exchange(closer.fd, -1)) != 0) fail("{}: close failed: {}", path.string(), std::strerror(errno));
 }
 
-void write_json(const fs::path& path, const nlohmann::json& j) {
-  std::ofstream out(path, std::ios::trunc);
-  if (!out) fail("{}: cannot open for writing", path.string());
-  out << j.dump(2) << "\n";
-  out.close();
-  if (!out) fail("{}: write failed", path.string());
-}
+void write_json(const fs::path& path, const nlohmann::json& j) { write_file(path, j.dump(2) + "\n"); }
 
 // Written beside, then renamed: the manifest appears only once complete.
 void write_manifest(const fs::path& folder, const PackedManifest& m) {
   const fs::path temp = folder / (std::string(kPackedManifestName) + ".tmp");
   write_json(temp, manifest_to_json(m));
-  fs::rename(temp, folder / kPackedManifestName);
+  std::error_code ec;
+  fs::rename(temp, folder / kPackedManifestName, ec);
+  if (ec) fail("{}: cannot rename to {}: {}", temp.string(), kPackedManifestName, ec.message());
 }
 
 }  // namespace

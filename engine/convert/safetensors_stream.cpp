@@ -1,31 +1,14 @@
 #include "engine/convert/safetensors_stream.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "engine/model/safetensors_writer.h"
 #include "engine/util/error.h"
+#include "engine/util/output_file.h"
 #include "engine/util/thread_pool.h"
 
 namespace streammoe {
 namespace {
 
 constexpr uint64_t kChunkBytes = 16ull << 20;
-
-void write_all(int fd, const std::string& file, const std::byte* data, size_t bytes) {
-  while (bytes > 0) {
-    const ssize_t n = ::write(fd, data, bytes);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("{}: write failed: {}", file, std::strerror(errno));
-    }
-    data += n;
-    bytes -= static_cast<size_t>(n);
-  }
-}
 
 }  // namespace
 
@@ -51,13 +34,8 @@ void write_safetensors_streamed(const std::filesystem::path& path,
   for (const StreamedTensor& t : tensors) layouts.push_back({t.name, t.dtype, t.shape});
   const std::string prefix = safetensors_prefix(file, layouts, metadata);
 
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("{}: cannot open for writing: {}", file, std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  write_all(fd, file, reinterpret_cast<const std::byte*>(prefix.data()), prefix.size());
+  OutputFile out(path);
+  out.write(prefix);
 
   std::vector<std::byte> chunk;
   for (const StreamedTensor& t : tensors) {
@@ -81,11 +59,11 @@ void write_safetensors_streamed(const std::filesystem::path& path,
       } catch (const Error& e) {
         fail("{}: tensor {}: {}", file, t.name, e.what());
       }
-      write_all(fd, file, chunk.data(), bytes);
+      out.write(chunk.data(), bytes);
       if (on_progress) on_progress(bytes);
     }
   }
-  if (::fsync(fd) != 0) fail("{}: fsync failed: {}", file, std::strerror(errno));
+  out.close(/*durable=*/true);
 }
 
 }  // namespace streammoe

@@ -9,6 +9,7 @@
 #include "engine/models/tensor_table.h"
 #include "engine/ops/quant.h"
 #include "engine/util/error.h"
+#include "engine/util/output_file.h"
 
 namespace streammoe {
 namespace {
@@ -221,9 +222,7 @@ void write_synth_hf(const json& config_json, const SynthOptions& options, const 
         add(role, l, e);
   }
   write_safetensors_streamed(out / "model.safetensors", tensors, {{"format", "pt"}});
-  std::ofstream cfg(out / "config.json", std::ios::trunc);
-  cfg << config_json.dump(2) << "\n";
-  if (!cfg) fail("{}: write failed", (out / "config.json").string());
+  write_file(out / "config.json", config_json.dump(2) + "\n");
 }
 
 }  // namespace streammoe

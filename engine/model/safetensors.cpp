@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/util/error.h"
+#include "engine/util/folder_path.h"
 #include "engine/util/mapped_file.h"
 
 namespace streammoe {
@@ -208,8 +209,7 @@ std::map<std::string, std::string> read_weight_map(const std::filesystem::path& 
     const auto& shard_name = shard.get_ref<const std::string&>();
     // Shards live in the folder itself; a path that climbs out of it is not a checkpoint.
     const std::filesystem::path shard_path(shard_name);
-    if (shard_name.empty() || shard_path.is_absolute() ||
-        std::any_of(shard_path.begin(), shard_path.end(), [](const auto& part) { return part == ".."; }))
+    if (!is_inside_folder(shard_name))
       fail("{}: tensor {}: shard \"{}\" is not a file name inside the folder", index_name, tensor, shard_name);
     // One spelling per shard, so "./a.safetensors" and "a.safetensors" open one file, once.
     out[tensor] = shard_path.lexically_normal().string();

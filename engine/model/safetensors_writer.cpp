@@ -1,12 +1,12 @@
 #include "engine/model/safetensors_writer.h"
 
 #include <cstring>
-#include <fstream>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/util/error.h"
+#include "engine/util/output_file.h"
 
 namespace streammoe {
 
@@ -64,11 +64,7 @@ std::vector<std::byte> safetensors_bytes(const std::string& file_name, std::span
 void write_safetensors(const std::filesystem::path& path, std::span<const TensorToWrite> tensors,
                        const std::map<std::string, std::string>& metadata) {
   const std::vector<std::byte> bytes = safetensors_bytes(path.string(), tensors, metadata);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) fail("{}: cannot open for writing", path.string());
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) fail("{}: write failed", path.string());
+  write_file(path, {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
 }
 
 }  // namespace streammoe

@@ -1,8 +1,7 @@
 #include "engine/runtime/engine.h"
 
-#include <fstream>
-
 #include "engine/util/error.h"
+#include "engine/util/output_file.h"
 
 namespace streammoe {
 
@@ -60,10 +59,8 @@ void Engine::observe_step(int64_t tokens) {
 
 void Engine::finish() {
   if (experts_.prefetcher) experts_.prefetcher->wait();
-  if (options_.expert_stats.empty()) return;
-  std::ofstream out(options_.expert_stats);
-  if (!out) fail("{}: cannot open for writing", options_.expert_stats.string());
-  out << stats_.to_json().dump(1) << "\n";
+  if (recorder_) recorder_->close();
+  if (!options_.expert_stats.empty()) write_file(options_.expert_stats, stats_.to_json().dump(1) + "\n");
 }
 
 nlohmann::json Engine::telemetry() const {

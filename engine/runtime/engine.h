@@ -34,7 +34,8 @@ class Engine {
   // Call after every Model::forward with the number of tokens it consumed (the generator's
   // after_step hook): routing statistics, prediction scores and the recorded trace, per token.
   void observe_step(int64_t tokens = 1);
-  // Writes --expert-stats; call once at the end.
+  // Closes the --record-routing trace and writes --expert-stats (Errors naming the file if either
+  // fails to be written); call once at the end.
   void finish();
   // Routing and expert I/O telemetry for --metrics-json.
   nlohmann::json telemetry() const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/ops/vec.h"
 #include "engine/runtime/sampler.h"
 #include "engine/util/error.h"
 
@@ -53,6 +54,8 @@ QualityStats compute_quality(std::span<const float> logits, std::span<const floa
   if (q.has_reference && reference.size() != logits.size())
     fail("quality: reference logits hold {} values, expected {} x {} (same text and --max-tokens?)",
          reference.size(), T, vocab);
+  q.non_finite_logits = count_non_finite(logits);
+  if (q.has_reference) q.non_finite_ref_logits = count_non_finite(reference);
   std::vector<double> klds;
   int64_t agree = 0;
   for (size_t t = 0; t < T; ++t) {

@@ -23,6 +23,22 @@ double GenerationResult::prefill_tok_s(size_t prompt_tokens) const {
   return prefill_ms > 0.0 ? 1000.0 * static_cast<double>(prompt_tokens) / prefill_ms : 0.0;
 }
 
+int64_t context_limit(const ModelConfig& c) {
+  return c.max_position_embeddings > 0 ? c.max_position_embeddings : kDefaultContextLimit;
+}
+
+void check_context(const ModelConfig& c, int64_t prompt_tokens, int64_t new_tokens, bool ignore_limit) {
+  if (ignore_limit) return;
+  const int64_t limit = context_limit(c);
+  // Compared without adding, so --tokens near 2^63 cannot overflow the sum.
+  if (prompt_tokens > limit || new_tokens > limit - prompt_tokens)
+    fail("{} prompt tokens + {} new tokens exceed the model's context of {} positions ({}); "
+         "--ignore-context-limit runs past it",
+         prompt_tokens, new_tokens, limit,
+         c.max_position_embeddings > 0 ? "max_position_embeddings in config.json"
+                                       : "config.json gives no max_position_embeddings: the engine's default");
+}
+
 GenerationResult generate(Model& model, ModelState& state, const GenerationRequest& req, Sampler& sampler) {
   if (req.prompt.empty()) fail("generate: the prompt has no tokens");
   const auto& eos = model.config().eos_token_ids;

@@ -118,11 +118,17 @@ void EngineOptions::apply_variant(const std::string& name_or_file, const std::fi
   std::filesystem::path path = name_or_file;
   if (!std::filesystem::exists(path)) path = variants_dir / (name_or_file + ".yaml");
   if (!std::filesystem::exists(path)) fail("variant '{}': no file {} or {}", name_or_file, name_or_file, path.string());
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    fail("variant '{}': {} is not a file (a variant is a name under {} or a YAML file)", name_or_file, path.string(),
+         variants_dir.string());
   YAML::Node root;
   try {
     root = YAML::LoadFile(path.string());
   } catch (const YAML::Exception& e) {
     fail("{}: {}", path.string(), e.what());
+  } catch (const std::exception& e) {  // an unreadable file: std::ios_base::failure
+    fail("{}: cannot read: {}", path.string(), e.what());
   }
   if (!root.IsMap()) fail("{}: a variant must be a mapping with 'switches'", path.string());
   for (const auto& item : root) {

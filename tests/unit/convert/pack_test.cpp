@@ -158,6 +158,24 @@ TEST(Pack, RefusesShapesTheGroupSizeDoesNotDivide) {
   EXPECT_EQ(pack_model(req).manifest.layout.group_size, 32);
 }
 
+TEST(Pack, APackedFolderAsInputIsNamedForWhatItIs) {
+  TempDir dir("pack");
+  write_synth_hf(qwen35_config(), {}, dir / "hf");
+  PackRequest req;
+  req.input = dir / "hf";
+  req.output = dir / "packed";
+  pack_model(req);
+  req.input = dir / "packed";
+  req.output = dir / "again";
+  try {
+    pack_model(req);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr((dir / "packed").string() + ": is already a packed model (it has streammoe.json)"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "again"));
+}
+
 TEST(Pack, MissingExpertTensorIsNamed) {
   TempDir dir("pack");
   write_synth_hf(qwen35_config(), {}, dir / "hf", HfExpertLayout::kPerExpert);
