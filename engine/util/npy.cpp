@@ -1,5 +1,6 @@
 #include "engine/util/npy.h"
 
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -38,9 +39,23 @@ std::string dict_value(const std::string& header, const std::string& key, const 
   auto pos = header.find("'" + key + "'");
   if (pos == std::string::npos) fail("{}: npy header has no '{}'", path, key);
   pos = header.find(':', pos);
-  auto start = header.find_first_not_of(' ', pos + 1);
-  auto end = header[start] == '(' ? header.find(')', start) + 1 : header.find_first_of(",}", start);
-  return header.substr(start, end - start);
+  const auto start = pos == std::string::npos ? pos : header.find_first_not_of(' ', pos + 1);
+  if (start == std::string::npos) fail("{}: npy header has no value for '{}'", path, key);
+  const auto end = header[start] == '(' ? header.find(')', start) : header.find_first_of(",}", start);
+  if (end == std::string::npos) fail("{}: npy header value of '{}' is not terminated", path, key);
+  return header.substr(start, end - start + (header[start] == '(' ? 1 : 0));
+}
+
+// One dimension of the shape tuple: a non-negative decimal integer.
+int64_t shape_dim(const std::string& item, const std::string& path) {
+  const auto first = item.find_first_not_of(' ');
+  const auto last = item.find_last_not_of(' ');
+  const std::string digits = item.substr(first, last - first + 1);
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc() || end != digits.data() + digits.size() || value < 0)
+    fail("{}: npy shape holds '{}', not a dimension", path, digits);
+  return value;
 }
 
 }  // namespace
@@ -69,21 +84,28 @@ NpyArray read_npy(const std::filesystem::path& path) {
   if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) fail("{}: not a .npy file", name);
   uint32_t header_len = 0;
   if (magic[6] == 1) {
-    uint16_t len16;
+    uint16_t len16 = 0;
     in.read(reinterpret_cast<char*>(&len16), 2);
     header_len = len16;
   } else {
     in.read(reinterpret_cast<char*>(&header_len), 4);
   }
+  if (!in) fail("{}: truncated npy header", name);
+  // The length comes from the file: check it against the file before allocating for it.
+  std::error_code ec;
+  const auto file_bytes = std::filesystem::file_size(path, ec);
+  if (!ec && header_len > file_bytes - static_cast<uint64_t>(in.tellg()))
+    fail("{}: npy header length {} is larger than the file ({} bytes)", name, header_len, file_bytes);
   std::string header(header_len, '\0');
   if (!in.read(header.data(), header_len)) fail("{}: truncated npy header", name);
   if (dict_value(header, "fortran_order", name) != "False") fail("{}: fortran order unsupported", name);
   const std::string descr = dict_value(header, "descr", name);
   NpyArray arr;
   std::string tuple = dict_value(header, "shape", name);
+  if (tuple.size() < 2 || tuple.front() != '(') fail("{}: npy shape {} is not a tuple", name, tuple);
   std::stringstream ss(tuple.substr(1, tuple.size() - 2));
   for (std::string item; std::getline(ss, item, ',');)
-    if (item.find_first_not_of(' ') != std::string::npos) arr.shape.push_back(std::stoll(item));
+    if (item.find_first_not_of(' ') != std::string::npos) arr.shape.push_back(shape_dim(item, name));
   const int64_t n = arr.numel();
   auto read_into = [&](void* dst, size_t bytes) {
     if (!in.read(static_cast<char*>(dst), static_cast<std::streamsize>(bytes)))
