@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -32,6 +33,37 @@ std::string kind_name(const YAML::Node& node) {
 
 }  // namespace
 
+std::optional<size_t> invalid_utf8_at(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = s[i];
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return i;
+    }
+    if (i + len > n) return i;
+    for (size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += len;
+  }
+  return std::nullopt;
+}
+
 YamlFile YamlFile::load(const std::filesystem::path& path) {
   YamlFile file;
   file.path_ = path;
@@ -40,6 +72,14 @@ YamlFile YamlFile::load(const std::filesystem::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   file.text_ = text.str();
+  if (auto at = invalid_utf8_at(file.text_)) {
+    const std::string_view before(file.text_.data(), *at);
+    const size_t newline = before.rfind('\n');
+    const size_t line_start = newline == std::string_view::npos ? 0 : newline + 1;
+    const size_t line = std::count(before.begin(), before.end(), '\n') + 1;
+    fail("{}:{}:{}: not UTF-8 text (byte 0x{:02X})", path.string(), line, *at - line_start + 1,
+         static_cast<unsigned char>(file.text_[*at]));
+  }
   try {
     file.root_ = YAML::Load(file.text_);
   } catch (const YAML::ParserException& e) {
