@@ -72,14 +72,23 @@ YamlFile YamlFile::load(const std::filesystem::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   file.text_ = text.str();
-  if (auto at = invalid_utf8_at(file.text_)) {
-    const std::string_view before(file.text_.data(), *at);
+  // YAML is printable Unicode text; yaml-cpp given anything else can hand back strings that are
+  // not UTF-8, which the JSON of the plan and the database cannot store.
+  auto position = [&](size_t at) {
+    const std::string_view before(file.text_.data(), at);
     const size_t newline = before.rfind('\n');
     const size_t line_start = newline == std::string_view::npos ? 0 : newline + 1;
-    const size_t line = std::count(before.begin(), before.end(), '\n') + 1;
-    fail("{}:{}:{}: not UTF-8 text (byte 0x{:02X})", path.string(), line, *at - line_start + 1,
-         static_cast<unsigned char>(file.text_[*at]));
-  }
+    return fmt::format("{}:{}:{}", path.string(), std::count(before.begin(), before.end(), '\n') + 1,
+                       at - line_start + 1);
+  };
+  if (auto at = invalid_utf8_at(file.text_))
+    fail("{}: not UTF-8 text (byte 0x{:02X})", position(*at), static_cast<unsigned char>(file.text_[*at]));
+  const auto control = std::find_if(file.text_.begin(), file.text_.end(), [](unsigned char c) {
+    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F;
+  });
+  if (control != file.text_.end())
+    fail("{}: control character 0x{:02X} is not allowed in YAML", position(control - file.text_.begin()),
+         static_cast<unsigned char>(*control));
   try {
     file.root_ = YAML::Load(file.text_);
   } catch (const YAML::ParserException& e) {

@@ -413,6 +413,11 @@ variants:
 // in a raw nlohmann type_error naming no file.
 TEST_F(SpecTest, TextThatIsNotUtf8NamesItsPlace) {
   EXPECT_THAT(error_of("name: caf\xe9\nmodel: models/tiny\n"), HasSubstr(at(1, 10) + "not UTF-8 text (byte 0xE9)"));
+  // Control characters made yaml-cpp return a lone 0x85 byte from valid UTF-8 input.
+  EXPECT_THAT(error_of(std::string("name: x\nhypothesis: a\0b\n", 24)),
+              HasSubstr(at(2, 14) + "control character 0x00 is not allowed in YAML"));
+  EXPECT_THAT(error_of("name: x\nhypothesis: >-\n  \x02\x1d\n"),
+              HasSubstr(at(3, 3) + "control character 0x02 is not allowed in YAML"));
   EXPECT_THAT(error_of("name: ok\nhypothesis: \"\\ud800\"\nmodel: models/tiny\nworkload: {prompt: hi}\n"
                        "baseline: b\nvariants: [{name: b}]\n"),
               HasSubstr(at(2, 20) + "YAML syntax error: invalid unicode"));  // yaml-cpp refuses escaped surrogates
