@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds everything and runs the whole test suite (CTest), then rebuilds the input-parsing tests
-# and the command under AddressSanitizer + UBSan and runs the bad-input tests there.
+# Builds everything and runs the whole test suite (CTest); then
+#  - rebuilds the input-parsing tests, the commands, the fuzz corpora replays and the hostile-input
+#    corpus under AddressSanitizer + UBSan and runs them there (SKIP_ASAN=1 skips).
 # Exit status is non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,13 +13,14 @@ ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" "$@"
 
 if [ "${SKIP_ASAN:-0}" != 1 ]; then
   ASAN_BUILD=${ASAN_BUILD:-build-asan}
-  ASAN_TESTS="bad_input_test safetensors_test tensor_store_test config_test tokenizer_errors_test tokenizer_fixture_test packed_cli_test packed_format_test"
+  FUZZ_REPLAYS="fuzz_replay_safetensors fuzz_replay_safetensors_index fuzz_replay_config fuzz_replay_tokenizer fuzz_replay_packed_manifest fuzz_replay_npy fuzz_replay_routing_trace fuzz_replay_lab_yaml"
+  ASAN_TESTS="bad_input_test safetensors_test tensor_store_test config_test tokenizer_errors_test tokenizer_fixture_test packed_cli_test packed_format_test npy_parse_test packed_manifest_ranges_test $FUZZ_REPLAYS hostile_test"
   cmake -S . -B "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DSTREAMMOE_SANITIZE=ON -DSTREAMMOE_BENCHMARKS=OFF >/dev/null
   targets=""
-  for t in streammoe $ASAN_TESTS; do
+  for t in streammoe streammoe-lab $ASAN_TESTS; do
     if cmake --build "$ASAN_BUILD" --target help | grep -q "^\.\.\. $t\$"; then targets="$targets --target $t"; fi
   done
   cmake --build "$ASAN_BUILD" -j"$JOBS" $targets
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    ctest --test-dir "$ASAN_BUILD" --output-on-failure -j"$JOBS" -R 'BadInput|SafetensorsTest|TensorStoreTest|Config\.|Tokenizer|FixtureTest|PackedCli|ExpertLayout|Manifest|PackedFolder'
+    ctest --test-dir "$ASAN_BUILD" --output-on-failure -j"$JOBS" -R 'BadInput|SafetensorsTest|TensorStoreTest|Config\.|Tokenizer|FixtureTest|PackedCli|ExpertLayout|Manifest|PackedFolder|NpyParse|FuzzReplay|Hostile'
 fi
