@@ -1,6 +1,7 @@
 #include "harness/spec.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <regex>
@@ -41,7 +42,10 @@ std::optional<uint64_t> parse_bytes(std::string_view text) {
   };
   for (const auto& [names, scale] : units)
     if (std::find(names.begin(), names.end(), unit) != names.end()) {
-      double value = std::stod(number) * scale;
+      double value = 0;  // from_chars: "." or 400 digits are nullopt, not std::stod's exceptions
+      const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+      if (ec != std::errc() || end != number.data() + number.size()) return std::nullopt;
+      value *= scale;
       if (!(value >= 1.0) || value > 1e18) return std::nullopt;
       return static_cast<uint64_t>(std::llround(value));
     }
@@ -258,6 +262,13 @@ class SpecReader {
     return path;
   }
 
+  // Prompts are stored as JSON (the plan, the database), which holds UTF-8 text only.
+  void require_utf8(const YAML::Node& node, const fs::path& path, std::string_view text) const {
+    if (auto at = invalid_utf8_at(text))
+      file_.fail_at(node, fmt::format("{} is not UTF-8 text (byte 0x{:02X} at offset {})", path.string(),
+                                      static_cast<unsigned char>(text[*at]), *at));
+  }
+
   // A model as written anywhere in the file: a folder, or {pack: {from, bits, lz4, group_size}}
   // which names the folder the lab will pack (packed_model.h) and registers the recipe.
   fs::path read_model(ExperimentSpec& spec, const YAML::Node& node, std::string_view what) {
@@ -336,6 +347,7 @@ class SpecReader {
     } else if (keys.count("prompts")) {
       fs::path path = existing_file(keys["prompts"], "workload.prompts file");
       w.prompts = read_lines(path);
+      for (const std::string& prompt : w.prompts) require_utf8(keys["prompts"], path, prompt);
       w.source = path.string();
       if (w.prompts.empty()) file_.fail_at(keys["prompts"], "workload.prompts file has no prompts");
     } else {
@@ -344,6 +356,7 @@ class SpecReader {
       std::stringstream text;
       text << in.rdbuf();
       std::string prompt = text.str();
+      require_utf8(keys["text_file"], path, prompt);
       if (w.prefill > 0) {
         // Words stand in for tokens: the lab does not tokenize; the engine reports the
         // actual prompt_tokens of every run.

@@ -1,5 +1,6 @@
 #include "harness/store.h"
 
+#include <charconv>
 #include <chrono>
 #include <ctime>
 
@@ -90,9 +91,11 @@ void Store::update(std::string_view table_name, int64_t id, const Fields& fields
 
 std::optional<int64_t> find_experiment(Store& store, std::string_view id_or_name) {
   std::string key(id_or_name);
-  bool numeric = !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
-  if (numeric) {
-    auto rows = store.query("SELECT id FROM experiments WHERE id = ?", {static_cast<int64_t>(std::stoll(key))});
+  // An id is a decimal that fits int64; anything else (even 99999999999999999999) is a name.
+  int64_t id = 0;
+  const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
+  if (!key.empty() && ec == std::errc() && end == key.data() + key.size() && key[0] != '-') {
+    auto rows = store.query("SELECT id FROM experiments WHERE id = ?", {id});
     if (!rows.empty()) return to_int(rows[0].values[0]);
   }
   auto rows = store.query("SELECT id FROM experiments WHERE name = ? ORDER BY id DESC LIMIT 1",

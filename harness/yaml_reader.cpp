@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -32,6 +33,37 @@ std::string kind_name(const YAML::Node& node) {
 
 }  // namespace
 
+std::optional<size_t> invalid_utf8_at(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = s[i];
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return i;
+    }
+    if (i + len > n) return i;
+    for (size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += len;
+  }
+  return std::nullopt;
+}
+
 YamlFile YamlFile::load(const std::filesystem::path& path) {
   YamlFile file;
   file.path_ = path;
@@ -40,6 +72,23 @@ YamlFile YamlFile::load(const std::filesystem::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   file.text_ = text.str();
+  // YAML is printable Unicode text; yaml-cpp given anything else can hand back strings that are
+  // not UTF-8, which the JSON of the plan and the database cannot store.
+  auto position = [&](size_t at) {
+    const std::string_view before(file.text_.data(), at);
+    const size_t newline = before.rfind('\n');
+    const size_t line_start = newline == std::string_view::npos ? 0 : newline + 1;
+    return fmt::format("{}:{}:{}", path.string(), std::count(before.begin(), before.end(), '\n') + 1,
+                       at - line_start + 1);
+  };
+  if (auto at = invalid_utf8_at(file.text_))
+    fail("{}: not UTF-8 text (byte 0x{:02X})", position(*at), static_cast<unsigned char>(file.text_[*at]));
+  const auto control = std::find_if(file.text_.begin(), file.text_.end(), [](unsigned char c) {
+    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F;
+  });
+  if (control != file.text_.end())
+    fail("{}: control character 0x{:02X} is not allowed in YAML", position(control - file.text_.begin()),
+         static_cast<unsigned char>(*control));
   try {
     file.root_ = YAML::Load(file.text_);
   } catch (const YAML::ParserException& e) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,9 +13,13 @@
 
 namespace streammoe::lab {
 
+// Where `text` stops being UTF-8 as JSON (and so the lab's database and reports) accepts it: the
+// offset of the first byte of an invalid, overlong or surrogate sequence; nullopt when valid.
+std::optional<size_t> invalid_utf8_at(std::string_view text);
+
 class YamlFile {
  public:
-  // Parses the file; a syntax error is an Error at the parser's position.
+  // Parses the file; a syntax error, or text that is not UTF-8, is an Error at its position.
   static YamlFile load(const std::filesystem::path& path);
 
   const YAML::Node& root() const { return root_; }

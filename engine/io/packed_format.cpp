@@ -5,7 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
-#include <string_view>
+#include <limits>
 
 #include "engine/io/aligned_buffer.h"
 #include "engine/util/error.h"
@@ -58,6 +58,13 @@ class Fields {
     const json& v = at(key);
     if (!v.is_number_integer()) fail("{}: '{}' must be an integer, got {}", where_, key, v.dump());
     return v.get<int64_t>();
+  }
+  // An integer that must fit an int (a version, bits, a group size): 2^32 + 1 is not 1.
+  int small_integer(const std::string& key) const {
+    const int64_t v = integer(key);
+    if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max())
+      fail("{}: '{}' is out of range, got {}", where_, key, v);
+    return static_cast<int>(v);
   }
   std::string string(const std::string& key) const {
     const json& v = at(key);
@@ -167,7 +174,7 @@ PackedManifest manifest_from_json(const json& j, const std::string& where) {
   if (format != kPackedFormatName)
     fail("{}: format '{}' is not {}", where, format, kPackedFormatName);
   PackedManifest m;
-  m.version = static_cast<int>(root.integer("version"));
+  m.version = root.small_integer("version");
   if (m.version != kPackedFormatVersion)
     fail("{}: packed format version {}, this build reads version {} (re-run streammoe pack)", where,
          m.version, kPackedFormatVersion);
@@ -182,8 +189,8 @@ PackedManifest manifest_from_json(const json& j, const std::string& where) {
     fail("{}: quantization mode '{}' is not affine", q.where(), q.string("mode"));
   if (q.string("scale_dtype") != "BF16")
     fail("{}: scale_dtype '{}' is not BF16", q.where(), q.string("scale_dtype"));
-  const int bits = static_cast<int>(q.integer("bits"));
-  const int group_size = static_cast<int>(q.integer("group_size"));
+  const int bits = q.small_integer("bits");
+  const int group_size = q.small_integer("group_size");
   const Fields resident = root.object("resident");
   m.resident_file = resident.string("file");
   if (!is_inside_folder(m.resident_file))

@@ -13,7 +13,9 @@
 namespace streammoe {
 
 MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever; it is refused below as
+  // not a regular file (found by the hostile corpus, st_fifo). No effect on a regular file.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd_ < 0) fail("{}: cannot open: {}", path.string(), std::strerror(errno));
   // From here on a throw would skip the destructor, so release what we hold before failing.
   struct stat st {};

@@ -105,7 +105,8 @@ NpyArray read_npy(const std::filesystem::path& path) {
     fail("{}: npy format version {} is not supported (1, 2 or 3)", name, static_cast<int>(magic[6]));
   }
   const uint64_t data_start = static_cast<uint64_t>(in.tellg());
-  if (!in || header_len > file_bytes - data_start) fail("{}: truncated npy header", name);
+  if (!in || header_len > file_bytes - data_start)
+    fail("{}: truncated npy header (header length {}, the file holds {} bytes)", name, header_len, file_bytes);
   std::string header(header_len, '\0');
   if (!in.read(header.data(), header_len)) fail("{}: truncated npy header", name);
   if (dict_value(header, "fortran_order", name) != "False") fail("{}: fortran order unsupported", name);

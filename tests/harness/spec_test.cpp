@@ -1,6 +1,7 @@
 // The experiment YAML: a valid file resolves bundles, matrix sweeps and paths; every kind of
 // mistake is an Error that names file:line:column and the problem.
 #include "harness/spec.h"
+#include "harness/yaml_reader.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@ namespace {
 
 using testing::fixture_catalog;
 using testing::TempDir;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 class SpecTest : public ::testing::Test {
@@ -285,6 +287,10 @@ TEST(ParseBytes, Units) {
   EXPECT_FALSE(parse_bytes("1.2.3G").has_value());
   EXPECT_FALSE(parse_bytes("").has_value());
   EXPECT_FALSE(parse_bytes("5 parsecs").has_value());
+  // were std::stod's invalid_argument / out_of_range escaping as a bare "stod" error
+  EXPECT_FALSE(parse_bytes(".").has_value());
+  EXPECT_FALSE(parse_bytes(".GiB").has_value());
+  EXPECT_FALSE(parse_bytes(std::string(400, '9')).has_value());
 }
 
 // ---- packed models: {pack: {...}} wherever a model is named, and per-variant models ----------
@@ -401,6 +407,37 @@ variants:
     model: models/gone
 )"),
               HasSubstr(at(7, 12) + "model 'models/gone' not found"));
+}
+
+// Found by the lab_yaml fuzzer: text JSON cannot hold (the plan and the database are JSON) ended
+// in a raw nlohmann type_error naming no file.
+TEST_F(SpecTest, TextThatIsNotUtf8NamesItsPlace) {
+  EXPECT_THAT(error_of("name: caf\xe9\nmodel: models/tiny\n"), HasSubstr(at(1, 10) + "not UTF-8 text (byte 0xE9)"));
+  // Control characters made yaml-cpp return a lone 0x85 byte from valid UTF-8 input.
+  EXPECT_THAT(error_of(std::string("name: x\nhypothesis: a\0b\n", 24)),
+              HasSubstr(at(2, 14) + "control character 0x00 is not allowed in YAML"));
+  EXPECT_THAT(error_of("name: x\nhypothesis: >-\n  \x02\x1d\n"),
+              HasSubstr(at(3, 3) + "control character 0x02 is not allowed in YAML"));
+  EXPECT_THAT(error_of("name: ok\nhypothesis: \"\\ud800\"\nmodel: models/tiny\nworkload: {prompt: hi}\n"
+                       "baseline: b\nvariants: [{name: b}]\n"),
+              HasSubstr(at(2, 20) + "YAML syntax error: invalid unicode"));  // yaml-cpp refuses escaped surrogates
+  testing::write_text(dir_ / "latin1.txt", "caf\xe9 au lait\n");
+  EXPECT_THAT(error_of("name: x\nmodel: models/tiny\nworkload: {prompts: latin1.txt}\nbaseline: b\n"
+                       "variants: [{name: b}]\n"),
+              AllOf(HasSubstr(at(3, 21)), HasSubstr("latin1.txt is not UTF-8 text (byte 0xE9 at offset 3)")));
+  EXPECT_NO_THROW(load("name: \"caf\u00e9 \\u00e9 \xf0\x9f\x99\x82\"\nmodel: models/tiny\nworkload: {prompt: hi}\n"
+                       "baseline: b\nvariants: [{name: b}]\n"));
+}
+
+TEST(InvalidUtf8At, AcceptsWhatJsonAcceptsAndPointsAtTheFirstBadByte) {
+  EXPECT_EQ(invalid_utf8_at("plain \xc3\xa9 \xe4\xb8\xad \xf0\x9f\x99\x82"), std::nullopt);
+  EXPECT_EQ(invalid_utf8_at(""), std::nullopt);
+  EXPECT_EQ(invalid_utf8_at("ab\xff"), 2u);             // not a lead byte
+  EXPECT_EQ(invalid_utf8_at("a\xc3"), 1u);              // truncated
+  EXPECT_EQ(invalid_utf8_at("a\xc3\x41"), 1u);          // bad continuation
+  EXPECT_EQ(invalid_utf8_at("\xc0\xaf"), 0u);           // overlong '/'
+  EXPECT_EQ(invalid_utf8_at("x\xed\xa0\x80"), 1u);      // surrogate U+D800
+  EXPECT_EQ(invalid_utf8_at("\xf4\x90\x80\x80"), 0u);   // above U+10FFFF
 }
 
 }  // namespace

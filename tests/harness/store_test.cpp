@@ -160,6 +160,9 @@ TEST(Store, FindsExperimentsByIdOrLatestName) {
   EXPECT_EQ(find_experiment(store, "alpha"), a2);
   EXPECT_NE(find_experiment(store, "alpha"), a);
   EXPECT_FALSE(find_experiment(store, "gamma").has_value());
+  // A number beyond int64 is a name, not a bare "stoll" error (found by the hostile corpus).
+  EXPECT_FALSE(find_experiment(store, "99999999999999999999").has_value());
+  EXPECT_FALSE(find_experiment(store, "").has_value());
 }
 
 TEST(Store, TsvColumnsAreTheReferenceSystems) {

@@ -1,6 +1,7 @@
 #include "engine/util/mapped_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -59,6 +60,19 @@ TEST_F(MappedFileTest, DirectoryIsRefused) {
     FAIL() << "expected an Error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
+}
+
+// A FIFO named as a model file was waited on forever (open blocks until a writer appears); it is
+// refused like any file that is not regular (found by the hostile corpus, case st_fifo).
+TEST_F(MappedFileTest, FifoIsRefusedWithoutWaitingForAWriter) {
+  const auto path = dir_ / "model.safetensors";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0);
+  try {
+    MappedFile file(path);
+    FAIL() << "a FIFO was mapped";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.safetensors: not a regular file"), std::string::npos) << e.what();
   }
 }
 
