@@ -1,17 +1,35 @@
 #pragma once
-// Runs an experiment: records the environment, builds the engines the variants need, prepares
-// the page cache and memory cgroup, runs every planned run as a subprocess of `streammoe
-// generate`, stores each run the moment it ends (one transaction per run), runs the quality
-// suite, and writes the verdicts. With resume, runs already in the database are skipped.
+// Runs an experiment in the phases run() calls in order, each a public method that can be
+// called (and tested) alone:
+//   plan             the ordered runs (variants x models x repeats)
+//   prepare_models   derived models (packed) made once and reused while current
+//   open_experiment  a new experiments row, or the one being resumed
+//   record_session   memory cgroup, environment row, variant rows
+//   execute_run      page cache prepared, one `streammoe generate` subprocess, judged
+//   store_run        the run and its metrics, one transaction per run
+//   measure_quality  the quality suite per variant and model
+//   decide           verdicts and the experiment's status
+// With resume, runs already in the database are skipped.
 #include <cstdint>
 #include <filesystem>
-#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
 #include <ostream>
+#include <set>
+#include <sstream>
 #include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "harness/cgroup.h"
+#include "harness/engine_builder.h"
 #include "harness/executor.h"
 #include "harness/plan.h"
+#include "harness/progress.h"
+#include "harness/run_record.h"
 #include "harness/spec.h"
 #include "harness/store.h"
 
@@ -39,10 +57,39 @@ struct RunnerSummary {
   int failed = 0;
 };
 
+// What the phases of one session share: the experiment row, the environment row, the variant
+// rows and the memory cgroup the runs go into.
+struct Session {
+  int64_t experiment_id = -1;
+  bool resumed = false;
+  int64_t environment_id = -1;
+  std::vector<int64_t> variant_ids;  // by the spec's variant index
+  std::optional<MemoryCgroup> cgroup;
+  std::filesystem::path cgroup_procs() const;  // empty when no budget is enforced
+};
+
 class Runner {
  public:
   Runner(const ExperimentSpec& spec, Store& store, Executor& executor, RunnerOptions options);
+  ~Runner();
   RunnerSummary run();
+
+  // --- the phases, in the order run() calls them ---------------------------------------------
+  std::vector<RunPlan> plan() const;
+  // Makes the derived models; returns the plan JSON to store (the spec + what was prepared).
+  nlohmann::json prepare_models();
+  // A new experiment row, or with options.resume the latest one of this name (an Error when its
+  // identity changed).
+  Session open_experiment(const nlohmann::json& plan_json, int planned);
+  void record_session(Session& session);
+  // "variant|model|repeat" of the runs already stored for the session's experiment.
+  std::set<std::string> recorded_runs(const Session& session) const;
+  RunRecord execute_run(Session& session, const RunPlan& plan);
+  void store_run(const Session& session, const RunPlan& plan, const RunRecord& record);
+  void measure_quality(const Session& session);
+  // Writes the verdicts and marks the experiment complete when every planned run is stored;
+  // returns whether it is.
+  bool decide(const Session& session, int planned);
 
   // The argv of one planned run (for --dry-run and for the record).
   static std::vector<std::string> generate_argv(const ExperimentSpec& spec, const RunPlan& plan,
@@ -50,10 +97,27 @@ class Runner {
                                                 const std::filesystem::path& metrics_path);
 
  private:
+  // The binary for the variant's compile-time options (built when first needed), or the text of
+  // the build error.
+  std::variant<std::filesystem::path, std::string> engine_for(const Session& session,
+                                                              const Variant& variant);
+  void measure_variant_quality(const Session& session, size_t variant_index, size_t model_index,
+                               std::optional<std::filesystem::path>& reference,
+                               std::string& reference_error);
+  const std::filesystem::path& scratch();
+
   const ExperimentSpec& spec_;
   Store& store_;
   Executor& executor_;
   RunnerOptions options_;
+  std::ostringstream discard_;
+  Progress progress_;
+  EngineBuilder builder_;
+  std::map<std::string, std::variant<std::filesystem::path, std::string>> engines_;
+  std::set<std::filesystem::path> warmed_models_;
+  std::optional<int> first_ordinal_;  // the session's first executed run (notes once)
+  class ScratchDir;
+  std::unique_ptr<ScratchDir> scratch_;
 };
 
 // How a model is named in the database: relative to the project root when inside it.

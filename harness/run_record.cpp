@@ -1,0 +1,110 @@
+#include "harness/run_record.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "harness/store_schema.h"
+
+namespace streammoe::lab {
+
+namespace {
+
+std::optional<double> number_at(const nlohmann::json& j, const char* key) {
+  if (j.is_object() && j.contains(key) && j[key].is_number()) return j[key].get<double>();
+  return std::nullopt;
+}
+
+SqlValue real(std::optional<double> v) { return v ? SqlValue(*v) : SqlValue(); }
+SqlValue integer(std::optional<double> v) {
+  return v ? SqlValue(static_cast<int64_t>(std::llround(*v))) : SqlValue();
+}
+SqlValue text_at(const nlohmann::json& j, const char* key) {
+  if (j.is_object() && j.contains(key) && j[key].is_string()) return j[key].get<std::string>();
+  return SqlValue();
+}
+
+std::string last_line(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  auto last = text.rfind('\n');
+  return last == std::string::npos ? text : text.substr(last + 1);
+}
+
+}  // namespace
+
+std::string classify(const ExecResult& result, bool oom_killed) {
+  if (result.kind == ExitKind::kTimedOut) return "timeout";
+  if (oom_killed) return "oom";
+  if (result.kind == ExitKind::kSignaled) return "crash";
+  if (!result.ok()) return "error";
+  return "ok";
+}
+
+RunRecord judge_run(ExecResult result, bool oom_killed, std::string metrics_text,
+                    const std::string& metrics_origin) {
+  RunRecord record;
+  record.status = classify(result, oom_killed);
+  record.stderr_tail = result.stderr_tail;
+  if (result.kind == ExitKind::kFailedToStart)
+    record.stderr_tail = result.error + (record.stderr_tail.empty() ? "" : ": " + record.stderr_tail);
+  record.result = std::move(result);
+  if (record.status != "ok") return record;  // what it wrote before failing is not a measurement
+  record.metrics_text = std::move(metrics_text);
+  try {
+    auto metrics = nlohmann::json::parse(record.metrics_text);
+    if (!metrics.is_object()) throw std::runtime_error("not a JSON object");
+    record.metrics = std::move(metrics);
+  } catch (const std::exception& e) {
+    record.status = "error";
+    record.stderr_tail += fmt::format("\n[lab] metrics file {}: {}", metrics_origin,
+                                      record.metrics_text.empty() ? "missing or empty" : e.what());
+  }
+  return record;
+}
+
+std::string RunRecord::outcome() const {
+  if (metrics) {
+    auto tok_s = number_at(*metrics, "decode_tok_s");
+    return tok_s ? fmt::format("{:.2f} tok/s", *tok_s) : "ok";
+  }
+  std::string tail = last_line(stderr_tail);
+  return fmt::format("{} ({}){}", status, describe(result), tail.empty() ? "" : ": " + tail);
+}
+
+Fields metrics_fields(const nlohmann::json& m, const ExecResult& result) {
+  Fields f;
+  f.emplace_back("prompt_tokens", integer(number_at(m, "prompt_tokens")));
+  f.emplace_back("generated_tokens", integer(number_at(m, "generated_tokens")));
+  f.emplace_back("ttft_ms", real(number_at(m, "ttft_ms")));
+  auto tok_s = number_at(m, "decode_tok_s");
+  if (!tok_s && m.contains("decode_ms") && m["decode_ms"].is_array() && !m["decode_ms"].empty()) {
+    // Older engines: derive the rate from the per-token samples.
+    double total = 0;
+    for (const auto& x : m["decode_ms"])
+      if (x.is_number()) total += x.get<double>();
+    if (total > 0) tok_s = 1000.0 * static_cast<double>(m["decode_ms"].size()) / total;
+  }
+  f.emplace_back("decode_tok_s", real(tok_s));
+  f.emplace_back("prefill_tok_s", real(number_at(m, "prefill_tok_s")));
+  const nlohmann::json phases = m.value("phase_ms_per_token", nlohmann::json::object());
+  for (auto phase : phase_names()) {
+    std::string key(phase);
+    f.emplace_back(key + "_ms", real(number_at(phases, key.c_str())));
+  }
+  f.emplace_back("expert_bytes_read_per_token", real(number_at(m, "expert_bytes_read_per_token")));
+  f.emplace_back("experts_loaded_per_token", real(number_at(m, "experts_loaded_per_token")));
+  auto rss = number_at(m, "peak_rss_mb");
+  if (!rss && result.max_rss_kb > 0) rss = result.max_rss_kb / 1024.0;  // from wait4
+  f.emplace_back("peak_rss_mb", real(rss));
+  const nlohmann::json model = m.value("model", nlohmann::json::object());
+  f.emplace_back("params_total", integer(number_at(model, "params_total")));
+  f.emplace_back("params_active", integer(number_at(model, "params_active")));
+  f.emplace_back("model_type", text_at(model, "model_type"));
+  const nlohmann::json build = m.value("build", nlohmann::json::object());
+  f.emplace_back("engine_commit", text_at(build, "git_commit"));
+  f.emplace_back("engine_build_type", text_at(build, "build_type"));
+  f.emplace_back("engine_flags", text_at(build, "flags"));
+  return f;
+}
+
+}  // namespace streammoe::lab

@@ -1,0 +1,44 @@
+#pragma once
+// One executed run as the lab records it: how it ended (ok | error | crash | timeout | oom),
+// the engine's metrics JSON when it wrote a usable one, and the rows it becomes in the runs and
+// metrics tables. Pure functions of what the executor returned, so they are tested without
+// running anything.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/executor.h"
+#include "harness/store.h"
+
+namespace streammoe::lab {
+
+struct RunRecord {
+  std::string status;  // ok | error | crash | timeout | oom
+  ExecResult result;
+  std::vector<std::string> argv;
+  std::string started_at;
+  std::string finished_at;
+  double load_1m = 0;  // NaN when unknown
+  std::string stderr_tail;  // the engine's, plus the lab's own notes on what went wrong
+  std::string metrics_text;  // as the engine wrote it ("" when it wrote nothing)
+  std::optional<nlohmann::json> metrics;  // parsed; only for ok runs
+
+  // The progress line's outcome: "41.20 tok/s", or "crash (signal 11 ...): last stderr line".
+  std::string outcome() const;
+};
+
+// ok | error | crash | timeout | oom from how the process ended.
+std::string classify(const ExecResult& result, bool oom_killed);
+
+// Judges a finished run: classifies it, parses the metrics of a successful one, and turns a run
+// that exited 0 but wrote no usable metrics, or whose metrics report non-finite values, into an
+// error with the reason appended to its stderr tail.
+RunRecord judge_run(ExecResult result, bool oom_killed, std::string metrics_text,
+                    const std::string& metrics_origin);
+
+// The metrics-table row for one run, taking whatever fields the engine wrote.
+Fields metrics_fields(const nlohmann::json& metrics, const ExecResult& result);
+
+}  // namespace streammoe::lab
