@@ -11,6 +11,7 @@
 
 #include "engine/util/error.h"
 #include "harness/executor.h"
+#include "harness/machine_profile.h"
 #include "harness/runner.h"
 #include "harness/spec.h"
 #include "harness/store.h"
@@ -66,7 +67,9 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "Run an experiment file and print its results table");
   std::string spec_file, engine_path, options_json, root, build_root, cache_dir;
-  bool resume = false, dry_run = false, quiet = false;
+  bool resume = false, dry_run = false, quiet = false, measure_machine_now = false,
+       no_machine_profile = false;
+  std::string profile_cache;
   int jobs = 2;
   run->add_option("FILE", spec_file, "experiment YAML (experiments/*.yaml)")->required();
   run->add_option("--db", db, "SQLite database")->capture_default_str();
@@ -84,6 +87,13 @@ int main(int argc, char** argv) {
   run->add_option("--cache-dir", cache_dir, "reference-logits cache (default: next to the db)");
   run->add_option("-j,--jobs", jobs, "parallel jobs for variant builds")->capture_default_str();
   run->add_flag("-q,--quiet", quiet, "no progress output");
+  run->add_flag("--measure-machine", measure_machine_now,
+                "measure the machine profile (disk random-read and RAM rates) even when this "
+                "boot's is cached");
+  run->add_flag("--no-machine-profile", no_machine_profile,
+                "do not measure the machine profile (no roofline shares)");
+  run->add_option("--profile-cache", profile_cache,
+                  "machine profile cache (default: $XDG_CACHE_HOME/streammoe-lab/machine-profiles.json)");
 
   auto* report = app.add_subcommand("report", "Write results.md, index.html and results.tsv");
   std::string out_dir;
@@ -91,6 +101,17 @@ int main(int argc, char** argv) {
   report->add_option("--db", db, "SQLite database")->capture_default_str();
   report->add_option("--out", out_dir, "output folder")->required();
   report->add_option("--experiment", only, "only these experiments (name or id; repeatable)");
+
+  auto* profile = app.add_subcommand(
+      "profile", "Print the machine profile: the disk's random-read rate at a model's expert size "
+                 "and K in flight (O_DIRECT), and the RAM read rate (cached per boot)");
+  std::string profile_model;
+  bool profile_force = false, profile_json = false;
+  profile->add_option("--model", profile_model, "model folder whose expert files are read")
+      ->required();
+  profile->add_flag("--force", profile_force, "measure even when this boot's profile is cached");
+  profile->add_flag("--json", profile_json, "print the profile as one JSON object");
+  profile->add_option("--profile-cache", profile_cache, "machine profile cache");
 
   auto* list = app.add_subcommand("list", "List the experiments in the database");
   list->add_option("--db", db, "SQLite database")->capture_default_str();
@@ -136,6 +157,13 @@ int main(int argc, char** argv) {
       options.progress = quiet ? nullptr : &std::cerr;
       options.progress_tty = isatty(STDERR_FILENO);
       options.build_jobs = jobs;
+      if (!no_machine_profile) {
+        fs::path cache = profile_cache.empty() ? default_profile_cache() : fs::path(profile_cache);
+        options.machine_profile = [cache, measure_machine_now](const ExpertFiles& experts) {
+          return std::optional<MachineProfile>(
+              machine_profile(profile_request(experts), cache, measure_machine_now));
+        };
+      }
       RunnerSummary summary = Runner(spec, store, executor, options).run();
       LabResults results = load_results(store, {summary.experiment_id});
       std::cout << fmt::format("\n## {} (#{}){}\n\n", spec.name, summary.experiment_id,
@@ -158,6 +186,12 @@ int main(int argc, char** argv) {
       std::cout << fmt::format("wrote {0}/results.md, {0}/index.html, {0}/results.tsv ({1} "
                                "experiments)\n",
                                out_dir, results.experiments.size());
+    } else if (*profile) {
+      if (!fs::is_directory(profile_model)) fail("{}: no such model folder", profile_model);
+      fs::path cache = profile_cache.empty() ? default_profile_cache() : fs::path(profile_cache);
+      MachineProfile p =
+          machine_profile(profile_request(expert_files(profile_model)), cache, profile_force);
+      std::cout << (profile_json ? p.to_json().dump() : profile_summary(p)) << "\n";
     } else if (*list) {
       need_db();
       Store store(db);

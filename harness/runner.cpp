@@ -53,6 +53,17 @@ std::string json_text(const std::map<std::string, std::string>& m) {
 
 }  // namespace
 
+std::string profile_summary(const MachineProfile& p) {
+  return fmt::format("machine: disk {} GB/s random at {} KiB x {} in flight ({}), RAM {:.1f} GB/s "
+                     "({:.1f} on one thread); {}{}",
+                     std::isfinite(p.disk_rand_gbps) ? fmt::format("{:.2f}", p.disk_rand_gbps) : "?",
+                     p.block_bytes >> 10, p.queue_depth, p.device, p.ram_read_gbps,
+                     p.ram_read_gbps_1t,
+                     p.reused ? "measured " + p.measured_at + " (cached)"
+                              : fmt::format("measured now in {:.1f} s", p.seconds),
+                     p.note.empty() ? "" : "; " + p.note);
+}
+
 fs::path Session::cgroup_procs() const { return cgroup ? cgroup->procs_file() : fs::path(); }
 
 std::string model_label(const ExperimentSpec& spec, const fs::path& model) {
@@ -234,6 +245,14 @@ void Runner::record_session(Session& session) {
   env.budget_enforced = cgroup && cgroup->enforced();
   env.budget_mechanism = cgroup ? cgroup->mechanism() : "none";
   env.budget_note = cgroup ? cgroup->note() : "no memory_budget in the experiment";
+  if (options_.machine_profile) {
+    session.profile = options_.machine_profile(expert_files(spec_.models.front()));
+    if (session.profile) progress_.note(profile_summary(*session.profile));
+  }
+  const auto& profile = session.profile;
+  auto profile_number = [&](double MachineProfile::*field) {
+    return profile && std::isfinite((*profile).*field) ? SqlValue((*profile).*field) : SqlValue();
+  };
   {
     Transaction transaction(store_.db());
     session.environment_id = store_.insert(
@@ -260,7 +279,18 @@ void Runner::record_session(Session& session) {
          {"budget_enforced", int64_t{env.budget_enforced}},
          {"budget_mechanism", env.budget_mechanism},
          {"budget_note", env.budget_note},
-         {"load_average", env.load_average}});
+         {"load_average", env.load_average},
+         {"disk_rand_gbps", profile_number(&MachineProfile::disk_rand_gbps)},
+         {"disk_read_block_bytes",
+          profile ? SqlValue(static_cast<int64_t>(profile->block_bytes)) : SqlValue()},
+         {"disk_queue_depth", profile ? SqlValue(int64_t{profile->queue_depth}) : SqlValue()},
+         {"ram_read_gbps", profile_number(&MachineProfile::ram_read_gbps)},
+         {"ram_read_gbps_1t", profile_number(&MachineProfile::ram_read_gbps_1t)},
+         {"profile_device", profile ? SqlValue(profile->device) : SqlValue()},
+         {"profile_probe", profile ? SqlValue(profile->probe) : SqlValue()},
+         {"profile_measured_at", profile ? SqlValue(profile->measured_at) : SqlValue()},
+         {"profile_reused", profile ? SqlValue(int64_t{profile->reused}) : SqlValue()},
+         {"profile_note", profile && !profile->note.empty() ? SqlValue(profile->note) : SqlValue()}});
     transaction.commit();
   }
   if (spec_.memory_budget_bytes)

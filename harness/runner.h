@@ -12,6 +12,7 @@
 // With resume, runs already in the database are skipped.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +28,8 @@
 #include "harness/cgroup.h"
 #include "harness/engine_builder.h"
 #include "harness/executor.h"
+#include "harness/machine_profile.h"
+#include "harness/model_files.h"
 #include "harness/plan.h"
 #include "harness/progress.h"
 #include "harness/run_record.h"
@@ -46,6 +49,9 @@ struct RunnerOptions {
   CgroupRoots cgroup_roots;
   std::string cmake = "cmake";
   int build_jobs = 2;
+  // The machine profile of this session, given what the experiment's first model reads (its
+  // expert files, record size and K); empty = not measured (the mock-executor tests).
+  std::function<std::optional<MachineProfile>(const ExpertFiles&)> machine_profile;
 };
 
 struct RunnerSummary {
@@ -65,6 +71,7 @@ struct Session {
   int64_t environment_id = -1;
   std::vector<int64_t> variant_ids;  // by the spec's variant index
   std::optional<MemoryCgroup> cgroup;
+  std::optional<MachineProfile> profile;
   std::filesystem::path cgroup_procs() const;  // empty when no budget is enforced
 };
 
@@ -119,6 +126,9 @@ class Runner {
   class ScratchDir;
   std::unique_ptr<ScratchDir> scratch_;
 };
+
+// One line: "machine: disk 1.20 GB/s random at 72 KiB x 8 in flight (vda), RAM ...".
+std::string profile_summary(const MachineProfile& profile);
 
 // How a model is named in the database: relative to the project root when inside it.
 std::string model_label(const ExperimentSpec& spec, const std::filesystem::path& model);

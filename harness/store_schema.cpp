@@ -14,7 +14,9 @@ SchemaDef build_schema() {
   SchemaDef schema;
   // Version 2 added the machine's load average (environment) and each run's (runs): a noisy
   // neighbour is the first suspect when run-to-run noise is large.
-  schema.version = 2;
+  // Version 3 added the machine profile (environment: the disk's random-read rate at the expert
+  // size and depth K, the RAM read rate), measured once per session.
+  schema.version = 3;
 
   schema.tables.push_back(TableDef{
       .name = "experiments",
@@ -67,6 +69,18 @@ SchemaDef build_schema() {
               {.name = "budget_mechanism", .sql = "TEXT"},  // cgroup-v2 | cgroup-v1 | none
               {.name = "budget_note", .sql = "TEXT"},
               {.name = "load_average", .sql = "TEXT", .since = 2},  // /proc/loadavg 1, 5, 15 min
+              // The machine profile (machine_profile.h): O_DIRECT random reads of one expert
+              // record with K in flight, and the RAM read rate; NULL when not measured.
+              {.name = "disk_rand_gbps", .sql = "REAL", .since = 3},
+              {.name = "disk_read_block_bytes", .sql = "INTEGER", .since = 3},
+              {.name = "disk_queue_depth", .sql = "INTEGER", .since = 3},
+              {.name = "ram_read_gbps", .sql = "REAL", .since = 3},     // all cores
+              {.name = "ram_read_gbps_1t", .sql = "REAL", .since = 3},  // one thread
+              {.name = "profile_device", .sql = "TEXT", .since = 3},
+              {.name = "profile_probe", .sql = "TEXT", .since = 3},
+              {.name = "profile_measured_at", .sql = "TEXT", .since = 3},
+              {.name = "profile_reused", .sql = "INTEGER", .since = 3},  // from the session cache
+              {.name = "profile_note", .sql = "TEXT", .since = 3},
           },
   });
 

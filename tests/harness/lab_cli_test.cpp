@@ -6,6 +6,8 @@
 
 #include <csignal>
 
+#include <nlohmann/json.hpp>
+
 #include "harness/executor.h"
 #include "harness/store.h"
 #include "lab_test_util.h"
@@ -45,7 +47,9 @@ class LabCliTest : public ::testing::Test {
   }
 
   std::vector<std::string> run_args(const std::string& spec) {
-    return {"run", spec, "--db", (dir_ / "lab.db").string(), "--engine", fake_engine()};
+    // The machine profile has its own test below; these runs need not measure it.
+    return {"run", spec, "--db", (dir_ / "lab.db").string(), "--engine", fake_engine(),
+            "--no-machine-profile"};
   }
 
   int64_t scalar(const std::string& sql) {
@@ -197,6 +201,30 @@ variants: [{name: base}, mmap, {name: naive, switches: {dequant: naive}}]
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM verdicts"), 3);
   EXPECT_EQ(testing::read_text(counter), "10\n");  // 5 in the first session (one lost), 5 now
   EXPECT_EQ(scalar("PRAGMA integrity_check"), 0);  // "ok" reads as 0
+}
+
+TEST_F(LabCliTest, ProfilePrintsAndCachesTheMachineProfile) {
+  testing::write_text(dir_ / "models/tiny/model.safetensors", std::string(1 << 20, 'x'));
+  std::vector<std::string> args = {"profile", "--model", (dir_ / "models/tiny").string(),
+                                   "--profile-cache", (dir_ / "profiles.json").string(), "--json"};
+  ExecResult first = run_lab(args);
+  ASSERT_TRUE(first.ok()) << describe(first) << first.stderr_tail;
+  auto j = nlohmann::json::parse(first.stdout_text);
+  EXPECT_EQ(j["reused"], false);
+  EXPECT_GT(j["ram_read_gbps"].get<double>(), 0);
+  EXPECT_EQ(j["block_bytes"], 1 << 20);  // the config names no expert size: 1 MiB
+  ExecResult second = run_lab(args);
+  EXPECT_EQ(nlohmann::json::parse(second.stdout_text)["reused"], !j["boot_id"].get<std::string>().empty());
+
+  // A run stores the session's profile with its environment.
+  std::string spec = write_experiment(
+      "name: tiny\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 1\nbaseline: base\n"
+      "variants: [{name: base}]\n");
+  ExecResult r = run_lab({"run", spec, "--db", (dir_ / "lab.db").string(), "--engine",
+                          fake_engine(), "--profile-cache", (dir_ / "profiles.json").string()});
+  ASSERT_TRUE(r.ok()) << r.stderr_tail;
+  EXPECT_THAT(r.stderr_tail, HasSubstr("machine: disk"));
+  EXPECT_GT(to_double(Store(dir_ / "lab.db").query("SELECT ram_read_gbps FROM environment")[0].values[0]), 0);
 }
 
 TEST_F(LabCliTest, ReportWritesThreeFiles) {
