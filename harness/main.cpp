@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
        no_machine_profile = false;
   std::string profile_cache;
   int jobs = 2;
+  int64_t max_runs = 0;
   run->add_option("FILE", spec_file, "experiment YAML (experiments/*.yaml)")->required();
   run->add_option("--db", db, "SQLite database")->capture_default_str();
   run->add_flag("--resume", resume, "continue the latest experiment of this name, skipping "
@@ -85,6 +86,8 @@ int main(int argc, char** argv) {
   run->add_option("--build-root", build_root,
                   "where variants with compile-time options are built (default: ROOT/build-variants)");
   run->add_option("--cache-dir", cache_dir, "reference-logits cache (default: next to the db)");
+  run->add_option("--max-runs", max_runs,
+                  "allow this many planned runs (overrides the file's max_runs; default cap 5000)");
   run->add_option("-j,--jobs", jobs, "parallel jobs for variant builds")->capture_default_str();
   run->add_flag("-q,--quiet", quiet, "no progress output");
   run->add_flag("--measure-machine", measure_machine_now,
@@ -113,6 +116,10 @@ int main(int argc, char** argv) {
   profile->add_flag("--json", profile_json, "print the profile as one JSON object");
   profile->add_option("--profile-cache", profile_cache, "machine profile cache");
 
+  auto* migrate = app.add_subcommand(
+      "migrate", "Upgrade a database made by an older streammoe-lab to this lab's schema");
+  migrate->add_option("--db", db, "SQLite database")->capture_default_str();
+
   auto* list = app.add_subcommand("list", "List the experiments in the database");
   list->add_option("--db", db, "SQLite database")->capture_default_str();
 
@@ -139,6 +146,7 @@ int main(int argc, char** argv) {
       SpecOptions spec_options;
       spec_options.catalog = &catalog;
       if (!root.empty()) spec_options.root = fs::absolute(root);
+      if (max_runs > 0) spec_options.max_runs = max_runs;
       ExperimentSpec spec = load_experiment(spec_file, spec_options);
       fs::path builds = build_root.empty() ? spec.root / "build-variants" : fs::path(build_root);
       if (dry_run) {
@@ -175,7 +183,7 @@ int main(int argc, char** argv) {
                                db);
     } else if (*report) {
       need_db();
-      Store store(db);
+      Store store = Store::read_only(db);
       std::vector<int64_t> ids;
       for (const auto& key : only) ids.push_back(experiment_id(store, key));
       LabResults results = load_results(store, ids);
@@ -192,17 +200,21 @@ int main(int argc, char** argv) {
       MachineProfile p =
           machine_profile(profile_request(expert_files(profile_model)), cache, profile_force);
       std::cout << (profile_json ? p.to_json().dump() : profile_summary(p)) << "\n";
-    } else if (*list) {
+    } else if (*migrate) {
       need_db();
       Store store(db);
+      std::cout << fmt::format("{}: schema version {}\n", db, store.version_on_disk());
+    } else if (*list) {
+      need_db();
+      Store store = Store::read_only(db);
       std::cout << list_view(store);
     } else if (*show) {
       need_db();
-      Store store(db);
+      Store store = Store::read_only(db);
       std::cout << show_view(store, experiment_id(store, show_key));
     } else if (*compare) {
       need_db();
-      Store store(db);
+      Store store = Store::read_only(db);
       std::cout << compare_view(store, experiment_id(store, key_a), experiment_id(store, key_b));
     }
   } catch (const Error& e) {

@@ -11,6 +11,7 @@
 #include "engine/util/error.h"
 #include "harness/hash.h"
 #include "harness/json_validity.h"
+#include "harness/run_record.h"
 
 namespace streammoe::lab {
 
@@ -112,8 +113,8 @@ Fields QualityMeasurement::fields() const {
   return f;
 }
 
-QualitySuite::QualitySuite(Executor& executor, fs::path cache_dir, fs::path scratch)
-    : executor_(executor), cache_dir_(std::move(cache_dir)), scratch_(std::move(scratch)) {}
+QualitySuite::QualitySuite(Executor& executor, fs::path cache_dir, ScratchFile& scratch)
+    : executor_(executor), cache_dir_(std::move(cache_dir)), scratch_(scratch) {}
 
 std::string QualitySuite::reference_key(const QualitySpec& spec, const QualityRun& reference) {
   StableHash hash;
@@ -140,6 +141,7 @@ fs::path QualitySuite::reference_logits(const QualitySpec& spec, const QualityRu
   fs::path path = cache_dir_ / ("ref-" + reference_key(spec, reference) + ".npy");
   if (fs::exists(path)) return path;
   fs::create_directories(cache_dir_);
+  remove_leftovers(cache_dir_, "partial");  // of a lab killed while it dumped
   // Written beside the final name and renamed: a killed lab never leaves a truncated cache file.
   fs::path partial = path;
   partial += fmt::format(".partial-{}", ::getpid());
@@ -182,7 +184,11 @@ QualityMeasurement QualitySuite::measure(const QualitySpec& spec, const QualityR
     } else {
       try {
         m.eval = nlohmann::json::parse(result.stdout_text);
-        if (!m.eval.is_object()) errors.push_back("eval: --json did not print an object");
+        if (!m.eval.is_object()) {
+          errors.push_back("eval: --json did not print an object");
+        } else if (double bad = nonfinite_count(m.eval); bad > 0) {
+          errors.push_back(fmt::format("eval: {:.0f} non-finite values", bad));
+        }
       } catch (const nlohmann::json::exception& e) {
         errors.push_back(fmt::format("eval: output is not JSON ({})", e.what()));
       }
@@ -190,14 +196,13 @@ QualityMeasurement QualitySuite::measure(const QualitySpec& spec, const QualityR
   }
   if (!spec.json_prompts.empty()) {
     std::ifstream in(spec.json_prompts);
-    fs::path metrics = scratch_ / "json-validity.json";
+    fs::path metrics = scratch_.path();
     int failed = 0;
     for (std::string prompt; std::getline(in, prompt);) {
       if (!prompt.empty() && prompt.back() == '\r') prompt.pop_back();
       if (prompt.empty()) continue;
       if (spec.json_limit > 0 && m.json_total >= spec.json_limit) break;
-      std::error_code ec;
-      fs::remove(metrics, ec);
+      scratch_.clear();
       Command command;
       command.argv = {run.engine.string(), "generate", "--model", run.model.string()};
       for (auto& arg : prompt_args("--prompt", prompt)) command.argv.push_back(arg);
@@ -217,7 +222,7 @@ QualityMeasurement QualitySuite::measure(const QualitySpec& spec, const QualityR
         break;
       }
       try {
-        auto j = nlohmann::json::parse(read_file(metrics));
+        auto j = nlohmann::json::parse(scratch_.read());
         std::string continuation = j.value("output_text", std::string());
         if (starts_valid_json(prompt, continuation)) ++m.json_valid;
       } catch (const nlohmann::json::exception& e) {

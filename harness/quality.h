@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/executor.h"
+#include "harness/scratch_file.h"
 #include "harness/spec.h"
 #include "harness/store.h"
 #include "harness/verdict.h"
@@ -39,7 +40,8 @@ struct QualityRun {
 
 class QualitySuite {
  public:
-  QualitySuite(Executor& executor, std::filesystem::path cache_dir, std::filesystem::path scratch);
+  // `scratch` receives the metrics of the JSON-validity generations.
+  QualitySuite(Executor& executor, std::filesystem::path cache_dir, ScratchFile& scratch);
 
   // The cached reference logits for the spec's text, computing them on first use.
   std::filesystem::path reference_logits(const QualitySpec& spec, const QualityRun& reference);
@@ -51,7 +53,7 @@ class QualitySuite {
  private:
   Executor& executor_;
   std::filesystem::path cache_dir_;
-  std::filesystem::path scratch_;
+  ScratchFile& scratch_;
 };
 
 // "--prompt TEXT", or "--prompt=TEXT" when the text starts with '-'.

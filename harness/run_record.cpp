@@ -32,6 +32,15 @@ std::string last_line(std::string text) {
 
 }  // namespace
 
+double nonfinite_count(const nlohmann::json& j) {
+  if (!j.is_object() || !j.contains("nonfinite")) return 0;
+  const auto& v = j["nonfinite"];
+  if (v.is_number()) return std::isfinite(v.get<double>()) ? v.get<double>() : 1;
+  if (v.is_object() && v.contains("count") && v["count"].is_number()) return v["count"].get<double>();
+  if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
+  return 0;
+}
+
 std::string classify(const ExecResult& result, bool oom_killed) {
   if (result.kind == ExitKind::kTimedOut) return "timeout";
   if (oom_killed) return "oom";
@@ -50,15 +59,24 @@ RunRecord judge_run(ExecResult result, bool oom_killed, std::string metrics_text
   record.result = std::move(result);
   if (record.status != "ok") return record;  // what it wrote before failing is not a measurement
   record.metrics_text = std::move(metrics_text);
+  nlohmann::json metrics;
   try {
-    auto metrics = nlohmann::json::parse(record.metrics_text);
+    metrics = nlohmann::json::parse(record.metrics_text);
     if (!metrics.is_object()) throw std::runtime_error("not a JSON object");
-    record.metrics = std::move(metrics);
   } catch (const std::exception& e) {
     record.status = "error";
-    record.stderr_tail += fmt::format("\n[lab] metrics file {}: {}", metrics_origin,
+    record.stderr_tail += fmt::format("\n[lab] metrics ({}): {}", metrics_origin,
                                       record.metrics_text.empty() ? "missing or empty" : e.what());
+    return record;
   }
+  // A run whose numbers are NaN is a wrong answer, not a fast one.
+  if (double bad = nonfinite_count(metrics); bad > 0) {
+    record.status = "error";
+    record.stderr_tail += fmt::format("\n[lab] the engine reported {:.0f} non-finite value{}",
+                                      bad, bad == 1 ? "" : "s");
+    return record;
+  }
+  record.metrics = std::move(metrics);
   return record;
 }
 

@@ -34,9 +34,14 @@ std::string classify(const ExecResult& result, bool oom_killed);
 
 // Judges a finished run: classifies it, parses the metrics of a successful one, and turns a run
 // that exited 0 but wrote no usable metrics, or whose metrics report non-finite values, into an
-// error with the reason appended to its stderr tail.
+// error with the reason appended to its stderr tail. A non-zero exit (the engine's "non-finite
+// activations after layer L at token t") is an error with the engine's message.
 RunRecord judge_run(ExecResult result, bool oom_killed, std::string metrics_text,
                     const std::string& metrics_origin);
+
+// The `nonfinite` count the engine writes into its metrics or `eval --json` output (a number, or
+// an object with a count); 0 when absent.
+double nonfinite_count(const nlohmann::json& metrics_or_eval);
 
 // The metrics-table row for one run, taking whatever fields the engine wrote.
 Fields metrics_fields(const nlohmann::json& metrics, const ExecResult& result);

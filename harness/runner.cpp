@@ -18,34 +18,7 @@ namespace streammoe::lab {
 
 namespace fs = std::filesystem;
 
-// A private scratch folder (metrics files of the runs), removed at the end.
-class Runner::ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "streammoe-lab-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) fail("{}: cannot create a scratch folder", pattern);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 namespace {
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::string json_text(const std::map<std::string, std::string>& m) {
   return nlohmann::json(m).dump();
@@ -134,9 +107,9 @@ Runner::Runner(const ExperimentSpec& spec, Store& store, Executor& executor, Run
 
 Runner::~Runner() = default;
 
-const fs::path& Runner::scratch() {
-  if (!scratch_) scratch_ = std::make_unique<ScratchDir>();
-  return scratch_->path();
+ScratchFile& Runner::scratch() {
+  if (!scratch_) scratch_ = std::make_unique<ScratchFile>("streammoe-lab-metrics");
+  return *scratch_;
 }
 
 RunnerSummary Runner::run() {
@@ -193,6 +166,21 @@ nlohmann::json Runner::prepare_models() {
 
 Session Runner::open_experiment(const nlohmann::json& plan_json, int planned) {
   Session session;
+  session.lock = ExperimentLock::try_lock(store_.db().path(), spec_.name);
+  if (!session.lock) {
+    auto rows = store_.query(
+        "SELECT id, runner FROM experiments WHERE name = ? ORDER BY id DESC LIMIT 1", {spec_.name});
+    std::string holder = rows.empty() || is_null(rows[0].at("runner"))
+                             ? ""
+                             : fmt::format(" (#{}, {})", to_int(rows[0].at("id")),
+                                           to_text(rows[0].at("runner")));
+    fail("{}: experiment '{}' is being run by another streammoe-lab process{}; wait for it to "
+         "finish, or stop it (its lock goes with it) and run again with --resume",
+         store_.db().path().string(), spec_.name, holder);
+  }
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  const std::string runner = fmt::format("pid {} on {} since {}", getpid(), host, now_iso8601());
   const std::string identity = spec_.identity_hash();
   if (options_.resume) {
     auto rows = store_.query(
@@ -219,13 +207,14 @@ Session Runner::open_experiment(const nlohmann::json& plan_json, int planned) {
                         {"plan_json", plan_json.dump()},
                         {"runs_planned", int64_t{planned}},
                         {"status", std::string("running")},
-                        {"started_at", now_iso8601()}});
+                        {"started_at", now_iso8601()},
+                        {"runner", runner}});
     transaction.commit();
   } else {
     // The keep rule and hypothesis may be edited between sessions; verdicts use the latest.
     store_.update("experiments", session.experiment_id,
                   {{"plan_json", plan_json.dump()}, {"hypothesis", spec_.hypothesis},
-                   {"status", std::string("running")}});
+                   {"status", std::string("running")}, {"runner", runner}});
   }
   return session;
 }
@@ -366,7 +355,7 @@ RunRecord Runner::execute_run(Session& session, const RunPlan& plan) {
 
   std::string started_at = now_iso8601();
   double load = load_average_1m();
-  fs::path metrics_path = scratch() / "metrics.json";
+  fs::path metrics_path = scratch().path();
   Command command;
   command.timeout_s = spec_.timeout_s;
   command.cgroup_procs = session.cgroup_procs();
@@ -386,17 +375,16 @@ RunRecord Runner::execute_run(Session& session, const RunPlan& plan) {
     } else if (warmed_models_.insert(model).second) {
       warm_files(model);  // once per folder: the runs keep it warm
     }
-    std::error_code ec;
-    fs::remove(metrics_path, ec);
+    scratch().clear();
     command.argv = generate_argv(spec_, plan, std::get<fs::path>(engine), metrics_path);
     const auto& cgroup = session.cgroup;
     uint64_t oom_before = cgroup ? cgroup->oom_kills() : 0;
     result = executor_.execute(command);
     oom_killed = cgroup && cgroup->oom_kills() > oom_before;
   }
-  std::string metrics_text = result.ok() ? read_file(metrics_path) : std::string();
+  std::string metrics_text = result.ok() ? scratch().read() : std::string();
   RunRecord record = judge_run(std::move(result), oom_killed, std::move(metrics_text),
-                               metrics_path.string());
+                               "--metrics-json");
   record.argv = command.argv;
   record.started_at = started_at;
   record.finished_at = now_iso8601();
@@ -534,7 +522,8 @@ bool Runner::decide(const Session& session, int planned) {
   bool complete = to_int(counted[0].at("n")) >= planned;
   store_.update("experiments", session.experiment_id,
                 {{"status", std::string(complete ? "complete" : "running")},
-                 {"finished_at", complete ? SqlValue(now_iso8601()) : SqlValue()}});
+                 {"finished_at", complete ? SqlValue(now_iso8601()) : SqlValue()},
+                 {"runner", SqlValue()}});
   return complete;
 }
 

@@ -28,11 +28,13 @@
 #include "harness/cgroup.h"
 #include "harness/engine_builder.h"
 #include "harness/executor.h"
+#include "harness/experiment_lock.h"
 #include "harness/machine_profile.h"
 #include "harness/model_files.h"
 #include "harness/plan.h"
 #include "harness/progress.h"
 #include "harness/run_record.h"
+#include "harness/scratch_file.h"
 #include "harness/spec.h"
 #include "harness/store.h"
 
@@ -66,6 +68,7 @@ struct RunnerSummary {
 // What the phases of one session share: the experiment row, the environment row, the variant
 // rows and the memory cgroup the runs go into.
 struct Session {
+  std::optional<ExperimentLock> lock;  // held for the whole session
   int64_t experiment_id = -1;
   bool resumed = false;
   int64_t environment_id = -1;
@@ -86,7 +89,8 @@ class Runner {
   // Makes the derived models; returns the plan JSON to store (the spec + what was prepared).
   nlohmann::json prepare_models();
   // A new experiment row, or with options.resume the latest one of this name (an Error when its
-  // identity changed).
+  // identity changed). Takes the experiment's lock first: an Error naming the other process
+  // when one is running an experiment of this name on this database.
   Session open_experiment(const nlohmann::json& plan_json, int planned);
   void record_session(Session& session);
   // "variant|model|repeat" of the runs already stored for the session's experiment.
@@ -111,7 +115,7 @@ class Runner {
   void measure_variant_quality(const Session& session, size_t variant_index, size_t model_index,
                                std::optional<std::filesystem::path>& reference,
                                std::string& reference_error);
-  const std::filesystem::path& scratch();
+  ScratchFile& scratch();
 
   const ExperimentSpec& spec_;
   Store& store_;
@@ -123,8 +127,7 @@ class Runner {
   std::map<std::string, std::variant<std::filesystem::path, std::string>> engines_;
   std::set<std::filesystem::path> warmed_models_;
   std::optional<int> first_ordinal_;  // the session's first executed run (notes once)
-  class ScratchDir;
-  std::unique_ptr<ScratchDir> scratch_;
+  std::unique_ptr<ScratchFile> scratch_;  // the runs' --metrics-json
 };
 
 // One line: "machine: disk 1.20 GB/s random at 72 KiB x 8 in flight (vda), RAM ...".

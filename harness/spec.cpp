@@ -159,7 +159,7 @@ class SpecReader {
     auto keys = file_.keys(file_.root(), "the experiment",
                            {"name", "hypothesis", "track", "root", "model", "models", "workload",
                             "repeats", "cache", "drop_caches", "memory_budget", "timeout_s",
-                            "order", "baseline", "variants", "matrix", "quality", "keep"});
+                            "order", "baseline", "variants", "matrix", "quality", "keep", "max_runs"});
     auto required = [&](const char* key) -> YAML::Node {
       if (!keys.count(key)) file_.fail_at(file_.root(), fmt::format("missing key '{}'", key));
       return keys[key];
@@ -185,6 +185,9 @@ class SpecReader {
     read_workload(spec, required("workload"));
     if (keys.count("repeats"))
       spec.repeats = static_cast<int>(file_.integer(keys["repeats"], "repeats", 1, 10000));
+    if (keys.count("max_runs"))
+      spec.max_runs = file_.integer(keys["max_runs"], "max_runs", 1, int64_t{1} << 40);
+    if (options_.max_runs) spec.max_runs = *options_.max_runs;
     if (keys.count("cache")) {
       std::string cache = file_.scalar(keys["cache"], "cache");
       if (cache == "cold") {
@@ -231,6 +234,7 @@ class SpecReader {
                                                spec.baseline));
     std::rotate(spec.variants.begin(), baseline_it, baseline_it + 1);  // baseline first
     if (keys.count("matrix")) read_matrix(spec, keys["matrix"]);
+    check_run_count(spec, spec.variants.size(), keys.count("matrix") ? keys["matrix"] : file_.root());
     if (keys.count("quality") && !keys["quality"].IsNull()) read_quality(spec, keys["quality"]);
     if (keys.count("keep")) read_keep(spec, keys["keep"]);
     return spec;
@@ -469,6 +473,20 @@ class SpecReader {
     }
   }
 
+  // Runs = variants x models x repeats must stay within the cap; checked with the count a
+  // matrix would expand to before it is expanded, so a huge one fails fast and small.
+  void check_run_count(const ExperimentSpec& spec, double variants, const YAML::Node& where) const {
+    double runs = variants * static_cast<double>(spec.models.size()) * spec.repeats;
+    if (runs <= static_cast<double>(spec.max_runs)) return;
+    file_.fail_at(where, fmt::format("this experiment plans {:.0f} runs ({:.0f} variants x {} "
+                                     "model{} x {} repeats), more than the cap of {}; shrink the "
+                                     "matrix or the repeats, or raise the cap with 'max_runs: "
+                                     "{:.0f}' in the file or --max-runs {:.0f}",
+                                     runs, variants, spec.models.size(),
+                                     spec.models.size() == 1 ? "" : "s", spec.repeats, spec.max_runs,
+                                     runs, runs));
+  }
+
   // One sweep: the cartesian product of the listed switch values, each applied on top of the
   // base variant (default: the baseline).
   void read_sweep(ExperimentSpec& spec, const YAML::Node& node) {
@@ -512,6 +530,9 @@ class SpecReader {
         file_.fail_at(values_node, fmt::format("matrix switch {} has no values", name));
       axes.emplace_back(info->name, std::move(values));
     }
+    double expanded = 1;
+    for (const auto& axis : axes) expanded *= static_cast<double>(axis.second.size());
+    check_run_count(spec, static_cast<double>(spec.variants.size()) + expanded, node);
     // Odometer over the axes, the last axis fastest: k=2,io=pread; k=2,io=mmap; k=4,...
     std::vector<size_t> index(axes.size(), 0);
     while (true) {

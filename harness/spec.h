@@ -70,6 +70,10 @@ struct KeepRule {
   std::optional<double> max_json_validity_drop;  // vs the baseline's validity
 };
 
+// The most runs an experiment may plan unless it says `max_runs:` (or --max-runs): a matrix typo
+// must not plan a week of runs.
+inline constexpr int64_t kDefaultMaxRuns = 5000;
+
 struct ExperimentSpec {
   std::filesystem::path file;
   std::string yaml_text;
@@ -83,6 +87,7 @@ struct ExperimentSpec {
   std::vector<PackRecipe> packs;
   Workload workload;
   int repeats = 3;
+  int64_t max_runs = kDefaultMaxRuns;
   CacheState cache = CacheState::kWarm;
   bool drop_caches = false;  // cold only, and only when root
   std::optional<uint64_t> memory_budget_bytes;
@@ -110,6 +115,8 @@ struct SpecOptions {
   std::vector<std::string> build_options;
   // Where packed models are made; empty = <root>/results/models.
   std::optional<std::filesystem::path> packed_models_dir;
+  // Overrides the file's max_runs (streammoe-lab run --max-runs).
+  std::optional<int64_t> max_runs;
 };
 
 ExperimentSpec load_experiment(const std::filesystem::path& file, const SpecOptions& options);

@@ -17,6 +17,9 @@ SchemaDef build_schema() {
   // Version 3 added the machine profile (environment: the disk's random-read rate at the expert
   // size and depth K, the RAM read rate), measured once per session.
   schema.version = 3;
+  // Version 4 added which process is running an experiment (experiments.runner), for the
+  // message a second process gets.
+  schema.version = 4;
 
   schema.tables.push_back(TableDef{
       .name = "experiments",
@@ -34,6 +37,8 @@ SchemaDef build_schema() {
               {.name = "status", .sql = "TEXT NOT NULL"},  // running | complete
               {.name = "started_at", .sql = "TEXT"},
               {.name = "finished_at", .sql = "TEXT"},
+              // "pid 1234 on host since 2024-...": the process holding the experiment's lock.
+              {.name = "runner", .sql = "TEXT", .since = 4},
           },
   });
 

@@ -103,6 +103,8 @@ TEST_F(RunnerPhasesTest, OpenExperimentCreatesOrResumes) {
   MockExecutor executor(engine);
   Session first = Runner(spec_, store, executor, options()).open_experiment({{"x", 1}}, 4);
   EXPECT_FALSE(first.resumed);
+  const int64_t first_id = first.experiment_id;
+  first = Session{};  // the session ends (and with it the experiment's lock)
   auto row = store.query("SELECT name, status, runs_planned, plan_json FROM experiments");
   ASSERT_EQ(row.size(), 1u);
   EXPECT_EQ(to_text(row[0].at("status")), "running");
@@ -110,9 +112,10 @@ TEST_F(RunnerPhasesTest, OpenExperimentCreatesOrResumes) {
   EXPECT_EQ(to_text(row[0].at("plan_json")), "{\"x\":1}");
   Session again = Runner(spec_, store, executor, options(true)).open_experiment({}, 4);
   EXPECT_TRUE(again.resumed);
-  EXPECT_EQ(again.experiment_id, first.experiment_id);
+  EXPECT_EQ(again.experiment_id, first_id);
+  again = Session{};
   Session fresh = Runner(spec_, store, executor, options(false)).open_experiment({}, 4);
-  EXPECT_NE(fresh.experiment_id, first.experiment_id);
+  EXPECT_NE(fresh.experiment_id, first_id);
 }
 
 TEST_F(RunnerPhasesTest, RecordSessionWritesEnvironmentAndVariantsOnce) {
@@ -124,11 +127,14 @@ TEST_F(RunnerPhasesTest, RecordSessionWritesEnvironmentAndVariantsOnce) {
   ASSERT_EQ(session.variant_ids.size(), 2u);
   EXPECT_GT(session.environment_id, 0);
   EXPECT_TRUE(session.cgroup_procs().empty());  // no memory budget
+  const std::vector<int64_t> variant_ids = session.variant_ids;
+  const int64_t environment_id = session.environment_id;
+  session = Session{};
   Runner resumed(spec_, store, executor, options(true));
   Session second = resumed.open_experiment({}, 4);
   resumed.record_session(second);
-  EXPECT_EQ(second.variant_ids, session.variant_ids);  // the same rows
-  EXPECT_NE(second.environment_id, session.environment_id);
+  EXPECT_EQ(second.variant_ids, variant_ids);  // the same rows
+  EXPECT_NE(second.environment_id, environment_id);
   EXPECT_EQ(count(store, "SELECT COUNT(*) FROM environment"), 2);
   EXPECT_EQ(count(store, "SELECT COUNT(*) FROM variants"), 2);
 }
@@ -199,7 +205,7 @@ TEST(RunRecord, ExitZeroWithoutUsableMetricsIsAnError) {
   ok.exit_code = 0;
   RunRecord empty = judge_run(ok, false, "", "/x/m.json");
   EXPECT_EQ(empty.status, "error");
-  EXPECT_THAT(empty.stderr_tail, HasSubstr("[lab] metrics file /x/m.json: missing or empty"));
+  EXPECT_THAT(empty.stderr_tail, HasSubstr("[lab] metrics (/x/m.json): missing or empty"));
   RunRecord garbage = judge_run(ok, false, "[1, 2]", "/x/m.json");
   EXPECT_EQ(garbage.status, "error");
   EXPECT_THAT(garbage.stderr_tail, HasSubstr("not a JSON object"));
