@@ -128,11 +128,16 @@ int main(int argc, char** argv) {
   show->add_option("EXP", show_key, "experiment name (latest with it) or id")->required();
   show->add_option("--db", db, "SQLite database")->capture_default_str();
 
-  auto* compare = app.add_subcommand("compare", "Compare the variants two experiments share");
+  auto* compare = app.add_subcommand(
+      "compare", "Compare the variants two experiments share: the same options on the same model "
+                 "under the same conditions, whatever their names");
   std::string key_a, key_b;
   compare->add_option("EXP_A", key_a, "experiment name or id")->required();
   compare->add_option("EXP_B", key_b, "experiment name or id")->required();
   compare->add_option("--db", db, "SQLite database")->capture_default_str();
+  bool any_conditions = false;
+  compare->add_flag("--any-conditions", any_conditions,
+                    "compare even when the workload, cache state or memory budget differ");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -215,7 +220,8 @@ int main(int argc, char** argv) {
     } else if (*compare) {
       need_db();
       Store store = Store::read_only(db);
-      std::cout << compare_view(store, experiment_id(store, key_a), experiment_id(store, key_b));
+      std::cout << compare_view(store, experiment_id(store, key_a), experiment_id(store, key_b),
+                                any_conditions);
     }
   } catch (const Error& e) {
     std::cerr << "streammoe-lab: error: " << e.what() << "\n";

@@ -143,6 +143,46 @@ TEST_F(ReportTest, TerminalViews) {
   EXPECT_THAT(compare, ::testing::ContainsRegex("fast +models/tiny +130\\.[0-9]+ +101\\.[0-9]+ +0\\.7"));
 }
 
+TEST_F(ReportTest, CompareMatchesVariantsByOptionSetAndConditionsNotByName) {
+  // Same switches under other names: `pread` is the engine default (= base), `mapped` is mmap.
+  auto add = [&](const std::string& name, const std::string& cache) {
+    testing::write_text(dir_ / "experiments/r.yaml",
+                        "name: " + name + "\nmodel: models/tiny\nworkload: {prompt: hi}\n"
+                        "repeats: 3\ncache: " + cache + "\nbaseline: pread\nvariants:\n"
+                        "  - {name: pread, switches: {io: pread}}\n"
+                        "  - {name: mapped, switches: {io: mmap}}\n"
+                        "  - {name: naive, switches: {dequant: naive}}\n");
+    SpecOptions options;
+    options.catalog = &catalog_;
+    ExperimentSpec spec = load_experiment(dir_ / "experiments/r.yaml", options);
+    MockExecutor executor([&](const Command& c) {
+      MockReply reply = MockExecutor::ok_reply();
+      reply.metrics = MockExecutor::engine_metrics(MockExecutor::flag(c, "io") == "mmap" ? 120 : 100);
+      return reply;
+    });
+    RunnerOptions o;
+    o.engine = "/opt/fake/streammoe";
+    o.source_dir = dir_.path();
+    o.build_root = dir_ / "builds";
+    o.cache_dir = dir_ / "cache";
+    Runner(spec, *store_, executor, o).run();
+  };
+  add("renamed", "warm");  // #3
+  add("cold", "cold");     // #4
+  std::string text = compare_view(*store_, 1, 3);
+  EXPECT_THAT(text, ::testing::ContainsRegex("base = pread +models/tiny +100\\.[0-9]+ +100\\.00"));
+  EXPECT_THAT(text, ::testing::ContainsRegex("fast = mapped +models/tiny +130\\.[0-9]+ +120\\.00 +0\\.9"));
+  EXPECT_THAT(text, Not(HasSubstr("naive")));  // its options are in A under no name
+  EXPECT_THAT(text, Not(HasSubstr("conditions differ")));
+
+  std::string cold = compare_view(*store_, 3, 4);
+  EXPECT_THAT(cold, HasSubstr("conditions differ: cache: warm vs cold"));
+  EXPECT_THAT(cold, HasSubstr("no variant compared: the experiments ran under different conditions"));
+  std::string anyway = compare_view(*store_, 3, 4, /*any_conditions=*/true);
+  EXPECT_THAT(anyway, HasSubstr("conditions differ: cache: warm vs cold"));
+  EXPECT_THAT(anyway, ::testing::ContainsRegex("naive +models/tiny +100\\.00 +100\\.00 +1\\.000"));
+}
+
 TEST(SvgCharts, EscapesAndScales) {
   EXPECT_EQ(html_escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
   EXPECT_DOUBLE_EQ(nice_step(100, 5), 20);
