@@ -5,12 +5,14 @@
 // JSON-start prompts. Reference logits are computed once per (model, text, length) and cached.
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "harness/executor.h"
+#include "harness/quality_stats.h"
 #include "harness/scratch_file.h"
 #include "harness/spec.h"
 #include "harness/store.h"
@@ -25,6 +27,9 @@ struct QualityMeasurement {
   int json_valid = 0;
   int json_total = 0;
   std::filesystem::path reference_logits;
+  // From the logits (quality_stats.h); absent when the engine's dump could not be read or was
+  // too large to hold.
+  std::optional<QualityIntervals> intervals;
 
   QualityResult result() const;
   Fields fields() const;  // quality-table columns (without experiment/variant/model)
@@ -54,6 +59,7 @@ class QualitySuite {
   Executor& executor_;
   std::filesystem::path cache_dir_;
   ScratchFile& scratch_;
+  std::unique_ptr<ScratchFile> logits_;  // the variant's dumped logits, for the error bars
 };
 
 // "--prompt TEXT", or "--prompt=TEXT" when the text starts with '-'.

@@ -131,12 +131,26 @@ RunnerSummary Runner::run() {
   };
   for (const auto& p : plans) summary.skipped += is_recorded(p);
   progress_.skip(summary.skipped);
-  for (const auto& p : plans) {
-    if (is_recorded(p)) continue;
+  auto execute = [&](const RunPlan& p) {
     RunRecord record = execute_run(session, p);
     store_run(session, p, record);
     ++summary.executed;
     summary.failed += !record.metrics;
+  };
+  for (const auto& p : plans)
+    if (!is_recorded(p)) execute(p);
+  int total = summary.planned;
+  for (int repeat = spec_.repeats; repeat < spec_.max_repeats; ++repeat) {
+    auto round = extension_round(session, repeat);
+    if (round.empty()) break;
+    progress_.set_total(total += static_cast<int>(round.size()));
+    for (const auto& p : round) {
+      if (is_recorded(p)) {
+        progress_.skip(1);
+      } else {
+        execute(p);
+      }
+    }
   }
   progress_.close();
 
@@ -322,6 +336,42 @@ std::set<std::string> Runner::recorded_runs(const Session& session) const {
     recorded.insert(run_key(to_text(row.at("name")), to_text(row.at("model")),
                             static_cast<int>(to_int(row.at("repeat")))));
   return recorded;
+}
+
+std::vector<RunPlan> Runner::extension_round(const Session& session, int repeat) const {
+  std::vector<RunPlan> round;
+  if (!(spec_.min_time_s > 0) || repeat >= spec_.max_repeats) return round;
+  // Seconds of successful runs per (variant, model). A variant with none is a crash whatever
+  // more rounds would show: it does not hold the others back.
+  std::map<std::pair<int64_t, std::string>, double> seconds;
+  for (const auto& row : store_.query(
+           "SELECT variant_id, model, SUM(wall_ms) AS ms FROM runs WHERE experiment_id = ? AND "
+           "status = 'ok' GROUP BY variant_id, model",
+           {session.experiment_id}))
+    seconds[{to_int(row.at("variant_id")), to_text(row.at("model"))}] = to_double(row.at("ms")) / 1000;
+  const int prompts = std::max<int>(1, static_cast<int>(spec_.workload.prompts.size()));
+  int ordinal = static_cast<int>(plan_runs(spec_).size()) +
+                (repeat - spec_.repeats) * static_cast<int>(spec_.variants.size() * spec_.models.size());
+  for (size_t m = 0; m < spec_.models.size(); ++m) {
+    const std::string model = model_label(spec_, spec_.models[m]);
+    bool short_of_time = false;
+    for (int64_t id : session.variant_ids) {
+      auto it = seconds.find({id, model});
+      short_of_time |= it != seconds.end() && it->second < spec_.min_time_s;
+    }
+    if (!short_of_time) continue;
+    for (size_t v = 0; v < spec_.variants.size(); ++v) {
+      RunPlan p;
+      p.ordinal = ordinal++;
+      p.variant_index = static_cast<int>(v);
+      p.model_index = static_cast<int>(m);
+      p.repeat = repeat;
+      p.prompt_index = repeat % prompts;  // the same prompt for every variant: still paired
+      p.build_key = build_key(spec_.variants[v].build_options);
+      round.push_back(p);
+    }
+  }
+  return round;
 }
 
 std::variant<fs::path, std::string> Runner::engine_for(const Session& session,

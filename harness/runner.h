@@ -96,6 +96,10 @@ class Runner {
   // "variant|model|repeat" of the runs already stored for the session's experiment.
   std::set<std::string> recorded_runs(const Session& session) const;
   RunRecord execute_run(Session& session, const RunPlan& plan);
+  // With min_time_s: one more interleaved round (every variant, at `repeat`) for each model on
+  // which some variant's successful runs add up to less than min_time_s; empty when none is
+  // short or max_repeats is reached.
+  std::vector<RunPlan> extension_round(const Session& session, int repeat) const;
   void store_run(const Session& session, const RunPlan& plan, const RunRecord& record);
   void measure_quality(const Session& session);
   // Writes the verdicts and marks the experiment complete when every planned run is stored;

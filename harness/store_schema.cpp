@@ -20,6 +20,10 @@ SchemaDef build_schema() {
   // Version 4 added which process is running an experiment (experiments.runner), for the
   // message a second process gets.
   schema.version = 4;
+  // Version 5 added the statistics a reviewer asks for: which metric a verdict judged, whether
+  // its runs were paired, its warnings (outliers, a noisy machine), and confidence intervals on
+  // the quality measures (KL divergence, top-1 agreement, perplexity ratio, JSON validity).
+  schema.version = 5;
 
   schema.tables.push_back(TableDef{
       .name = "experiments",
@@ -39,6 +43,8 @@ SchemaDef build_schema() {
               {.name = "finished_at", .sql = "TEXT"},
               // "pid 1234 on host since 2024-...": the process holding the experiment's lock.
               {.name = "runner", .sql = "TEXT", .since = 4},
+              // What the lab noticed about the machine during the runs ("noisy machine: ...").
+              {.name = "warnings", .sql = "TEXT", .since = 5},
           },
   });
 
@@ -187,14 +193,18 @@ SchemaDef build_schema() {
                .results_rank = 11,
                .shown = Shown::kIfVaries,
                .label = "PPL ratio",
-               .precision = 4},
+               .precision = 4,
+               .ci_low = "ppl_ratio_ci_low",
+               .ci_high = "ppl_ratio_ci_high"},
               {.name = "nll_mean", .sql = "REAL"},
               {.name = "kld_mean",
                .sql = "REAL",
                .results_rank = 9,
                .shown = Shown::kIfVaries,
                .label = "KLD mean",
-               .precision = 5},
+               .precision = 5,
+               .ci_low = "kld_mean_ci_low",
+               .ci_high = "kld_mean_ci_high"},
               {.name = "kld_p50", .sql = "REAL"},
               {.name = "kld_p90", .sql = "REAL"},
               {.name = "kld_p95", .sql = "REAL"},
@@ -210,7 +220,9 @@ SchemaDef build_schema() {
                .results_rank = 12,
                .shown = Shown::kIfVaries,
                .label = "top-1 agree",
-               .precision = 4},
+               .precision = 4,
+               .ci_low = "top1_agree_ci_low",
+               .ci_high = "top1_agree_ci_high"},
               {.name = "json_valid", .sql = "INTEGER"},
               {.name = "json_total", .sql = "INTEGER"},
               {.name = "json_validity",
@@ -218,8 +230,22 @@ SchemaDef build_schema() {
                .results_rank = 13,
                .shown = Shown::kIfVaries,
                .label = "JSON valid",
-               .precision = 3},
+               .precision = 3,
+               .ci_low = "json_validity_ci_low",
+               .ci_high = "json_validity_ci_high"},
               {.name = "reference_logits", .sql = "TEXT"},
+              // 95% intervals: KLD mean +- 1.96 standard errors over the tokens and the
+              // perplexity ratio's from the per-token log-likelihood differences (both from the
+              // logits, as llama.cpp's perplexity tool reports them), Wilson intervals for the
+              // top-1 agreement and JSON validity proportions.
+              {.name = "kld_mean_ci_low", .sql = "REAL", .since = 5},
+              {.name = "kld_mean_ci_high", .sql = "REAL", .since = 5},
+              {.name = "ppl_ratio_ci_low", .sql = "REAL", .since = 5},
+              {.name = "ppl_ratio_ci_high", .sql = "REAL", .since = 5},
+              {.name = "top1_agree_ci_low", .sql = "REAL", .since = 5},
+              {.name = "top1_agree_ci_high", .sql = "REAL", .since = 5},
+              {.name = "json_validity_ci_low", .sql = "REAL", .since = 5},
+              {.name = "json_validity_ci_high", .sql = "REAL", .since = 5},
           },
       .constraints = {"UNIQUE(experiment_id, variant_id, model)"},
   });
@@ -305,6 +331,15 @@ SchemaDef build_schema() {
                .shown = Shown::kAlways,
                .label = "why"},
               {.name = "description", .sql = "TEXT", .tsv_rank = 9, .tsv_name = "description"},
+              {.name = "keep_metric", .sql = "TEXT", .since = 5},  // what `speedup` measures
+              {.name = "paired", .sql = "INTEGER", .since = 5},    // runs paired by repeat
+              {.name = "n_compared", .sql = "INTEGER", .since = 5},  // runs or pairs compared
+              {.name = "warnings",
+               .sql = "TEXT",
+               .since = 5,
+               .results_rank = 19,
+               .shown = Shown::kIfVaries,
+               .label = "warnings"},
           },
       .constraints = {"UNIQUE(experiment_id, variant_id, model)"},
   });

@@ -20,6 +20,7 @@ table.results td.num { text-align: right; font-variant-numeric: tabular-nums; wh
 tr.keep td { background: #e8f5e9; } tr.crash td { background: #ffebee; }
 tr.baseline td { background: #e3f2fd; }
 .meta { color: #555; font-size: 13px; }
+.warning { color: #8d5300; font-size: 13px; }
 svg.chart { display: block; margin: 14px 0; background: #fff; }
 svg .title { font-weight: 600; font-size: 14px; }
 svg .label, svg .tick, svg .axis { font-size: 11px; fill: #333; }
@@ -70,6 +71,8 @@ std::string HtmlExporter::render(const LabResults& results) const {
         "<p class=\"meta\">Started {}, {}: {}/{} runs recorded, {} failed. {}</p>\n",
         html_escape(e.started_at), html_escape(e.status), e.runs_recorded, e.runs_planned,
         e.runs_failed, html_escape(environment_summary(e)));
+    if (!e.warnings.empty())
+      body += fmt::format("<p class=\"warning\"><b>Warning:</b> {}.</p>\n", html_escape(e.warnings));
     body += html_table(results_table(e));
 
     std::vector<BarDatum> bars;

@@ -59,6 +59,7 @@ std::string MarkdownExporter::render(const LabResults& results) const {
                        e.status, e.runs_recorded, e.runs_planned, e.runs_failed,
                        e.sessions > 1 ? fmt::format(", {} sessions (resumed)", e.sessions) : "");
     out += fmt::format("Environment: {}.\n\n", environment_summary(e));
+    if (!e.warnings.empty()) out += fmt::format("**Warning:** {}.\n\n", e.warnings);
     out += markdown_table(results_table(e));
     out += "\n";
   }

@@ -24,6 +24,7 @@ struct VariantRow {
 struct ExperimentResults {
   int64_t id = 0;
   std::string name, hypothesis, track, status, started_at;
+  std::string warnings;  // about the machine during the runs ("noisy machine: ...")
   int64_t runs_planned = 0, runs_recorded = 0, runs_failed = 0;
   std::map<std::string, SqlValue> environment;  // the first session's environment row
   int sessions = 0;

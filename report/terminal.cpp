@@ -80,7 +80,9 @@ std::string show_view(Store& store, int64_t experiment_id) {
   if (!e.hypothesis.empty()) out += fmt::format("hypothesis: {}\n", e.hypothesis);
   out += fmt::format("runs: {}/{} recorded, {} failed, {} session(s)\n", e.runs_recorded,
                      e.runs_planned, e.runs_failed, e.sessions);
-  out += fmt::format("environment: {}\n\n", environment_summary(e));
+  out += fmt::format("environment: {}\n", environment_summary(e));
+  if (!e.warnings.empty()) out += fmt::format("warning: {}\n", e.warnings);
+  out += "\n";
   out += markdown_table(results_table(e));
   auto failures = store.query(
       "SELECT v.name, r.model, r.repeat, r.status, r.stderr_tail FROM runs r JOIN variants v ON "

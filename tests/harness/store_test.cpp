@@ -127,6 +127,26 @@ TEST(Store, MigratesAVersionTwoLabDatabaseToTheMachineProfileColumns) {
   EXPECT_TRUE(is_null(row[0].at("disk_rand_gbps")));
 }
 
+TEST(Store, MigratesFromEveryEarlierVersionToTheDeclaredSchema) {
+  for (int version = 1; version < lab_schema().version; ++version) {
+    SCOPED_TRACE(version);
+    TempDir dir;
+    {
+      Store old(dir / "old.db", schema_at(lab_schema(), version));
+      old.insert("experiments", {{"name", std::string("kept")}, {"spec_hash", std::string("h")},
+                                 {"status", std::string("complete")}});
+    }
+    Store store(dir / "old.db");
+    EXPECT_EQ(store.version_on_disk(), lab_schema().version);
+    for (const auto& table : lab_schema().tables) {
+      std::vector<std::string> declared;
+      for (const auto& c : table.columns) declared.emplace_back(c.name);
+      EXPECT_EQ(column_names(store, std::string(table.name)), declared) << table.name;
+    }
+    EXPECT_EQ(to_text(store.query("SELECT name FROM experiments")[0].values[0]), "kept");
+  }
+}
+
 TEST(Store, TransactionLeavesNothingHalfWritten) {
   TempDir dir;
   Store store(dir / "t.db");
