@@ -71,7 +71,7 @@ class Store {
   void migrate();
 
   SqliteDb db_;
-  const SchemaDef& schema_;
+  SchemaDef schema_;  // a copy: tests pass temporaries (schema_at) of older versions
 };
 
 // Resolves an experiment given by id ("12") or name (the latest with that name).
