@@ -1,5 +1,6 @@
 #include "harness/run_record.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -123,6 +124,43 @@ Fields metrics_fields(const nlohmann::json& m, const ExecResult& result) {
   f.emplace_back("engine_build_type", text_at(build, "build_type"));
   f.emplace_back("engine_flags", text_at(build, "flags"));
   return f;
+}
+
+Fields telemetry_fields(const nlohmann::json& m, std::optional<uint64_t> disk_read_bytes,
+                        double disk_gbps, double ram_gbps) {
+  const nlohmann::json routing = m.value("routing", nlohmann::json::object());
+  const nlohmann::json io = routing.value("expert_io", nlohmann::json::object());
+  const nlohmann::json cache = routing.value("expert_cache", nlohmann::json::object());
+  auto prompt = number_at(m, "prompt_tokens"), generated = number_at(m, "generated_tokens");
+  // Forward passes: the engine counts them; else prompt + generated tokens.
+  std::optional<double> tokens = number_at(routing, "routing_tokens");
+  if (!tokens && prompt && generated) tokens = *prompt + *generated;
+  auto per_token = number_at(m, "expert_bytes_read_per_token");
+  auto tok_s = number_at(m, "decode_tok_s");
+
+  std::optional<double> expert_bytes = number_at(io, "bytes_read");
+  if (!expert_bytes && per_token && tokens) expert_bytes = *per_token * *tokens;
+  std::optional<double> from_disk = number_at(io, "bytes_from_disk");
+  if (!from_disk && disk_read_bytes) from_disk = static_cast<double>(*disk_read_bytes);
+  std::optional<double> disk_per_token, cold_share, hit_rate, expert_gbps, roofline, share;
+  if (from_disk && tokens && *tokens > 0) disk_per_token = *from_disk / *tokens;
+  if (from_disk && expert_bytes && *expert_bytes > 0)
+    cold_share = std::min(1.0, *from_disk / *expert_bytes);
+  if (cache.value("kind", std::string("none")) != "none") hit_rate = number_at(cache, "hit_rate");
+  if (per_token && tok_s) expert_gbps = *per_token * *tok_s / 1e9;
+  if (per_token && disk_per_token && std::isfinite(disk_gbps) && disk_gbps > 0 &&
+      std::isfinite(ram_gbps) && ram_gbps > 0) {
+    double from_memory = std::max(0.0, *per_token - *disk_per_token);
+    double seconds = *disk_per_token / (disk_gbps * 1e9) + from_memory / (ram_gbps * 1e9);
+    if (seconds > 0) {
+      roofline = 1 / seconds;
+      if (tok_s) share = *tok_s / *roofline;
+    }
+  }
+  return {{"expert_bytes_read", real(expert_bytes)}, {"bytes_from_disk", real(from_disk)},
+          {"disk_bytes_per_token", real(disk_per_token)}, {"cold_share", real(cold_share)},
+          {"cache_hit_rate", real(hit_rate)}, {"expert_gbps", real(expert_gbps)},
+          {"roofline_tok_s", real(roofline)}, {"roofline_share", real(share)}};
 }
 
 }  // namespace streammoe::lab

@@ -3,6 +3,7 @@
 // the engine's metrics JSON when it wrote a usable one, and the rows it becomes in the runs and
 // metrics tables. Pure functions of what the executor returned, so they are tested without
 // running anything.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@ struct RunRecord {
   std::string stderr_tail;  // the engine's, plus the lab's own notes on what went wrong
   std::string metrics_text;  // as the engine wrote it ("" when it wrote nothing)
   std::optional<nlohmann::json> metrics;  // parsed; only for ok runs
+  std::optional<uint64_t> disk_read_bytes;  // the model disk's read counter over the run
+  std::string disk_read_source;
+  double expert_resident_before = -1;  // page-cache share of the expert files (-1: unknown)
 
   // The progress line's outcome: "41.20 tok/s", or "crash (signal 11 ...): last stderr line".
   std::string outcome() const;
@@ -45,5 +49,12 @@ double nonfinite_count(const nlohmann::json& metrics_or_eval);
 
 // The metrics-table row for one run, taking whatever fields the engine wrote.
 Fields metrics_fields(const nlohmann::json& metrics, const ExecResult& result);
+
+// The telemetry the lab derives for one ok run (metrics-table columns): expert bytes and bytes
+// from the disk (the engine's routing.expert_io, else the disk counter), the cache hit rate,
+// the achieved expert GB/s, and the share of the expert stream's roofline from the machine
+// profile (`ram_gbps`: the RAM rate for the threads the run computed with; NaN/absent: none).
+Fields telemetry_fields(const nlohmann::json& metrics, std::optional<uint64_t> disk_read_bytes,
+                        double disk_gbps, double ram_gbps);
 
 }  // namespace streammoe::lab

@@ -11,6 +11,7 @@
 #include "harness/analysis.h"
 #include "harness/cache_control.h"
 #include "harness/environment.h"
+#include "harness/io_counters.h"
 #include "harness/packed_model.h"
 #include "harness/quality.h"
 
@@ -131,7 +132,10 @@ RunnerSummary Runner::run() {
   };
   for (const auto& p : plans) summary.skipped += is_recorded(p);
   progress_.skip(summary.skipped);
+  std::set<std::pair<int, int>> warmed;  // (variant, model) warmed up in this session
   auto execute = [&](const RunPlan& p) {
+    if (spec_.warmup > 0 && warmed.insert({p.variant_index, p.model_index}).second)
+      for (int w = 0; w < spec_.warmup; ++w, ++summary.warmups) execute_run(session, p, true);
     RunRecord record = execute_run(session, p);
     store_run(session, p, record);
     ++summary.executed;
@@ -394,13 +398,18 @@ std::variant<fs::path, std::string> Runner::engine_for(const Session& session,
   return engines_[key];
 }
 
-RunRecord Runner::execute_run(Session& session, const RunPlan& plan) {
+RunRecord Runner::execute_run(Session& session, const RunPlan& plan, bool warmup) {
   const Variant& variant = spec_.variants[plan.variant_index];
   const fs::path& model = spec_.model_for(variant, plan.model_index);  // the folder it reads
   std::string model_name = model_label(spec_, spec_.models[plan.model_index]);
-  std::string what = fmt::format("{} rep {}/{}{}", variant.name, plan.repeat + 1, spec_.repeats,
+  std::string what = fmt::format("{} {} {}/{}{}", variant.name, warmup ? "warmup before rep" : "rep",
+                                 plan.repeat + 1, spec_.repeats,
                                  spec_.models.size() > 1 ? " on " + model_name : "");
-  progress_.start(what);
+  if (warmup) {
+    progress_.note(what);
+  } else {
+    progress_.start(what);
+  }
   if (!first_ordinal_) first_ordinal_ = plan.ordinal;
 
   std::string started_at = now_iso8601();
@@ -411,6 +420,9 @@ RunRecord Runner::execute_run(Session& session, const RunPlan& plan) {
   command.cgroup_procs = session.cgroup_procs();
   ExecResult result;
   bool oom_killed = false;
+  double resident_before = -1;
+  std::optional<DiskReadCounter> counter;
+  std::optional<uint64_t> read_before;
   auto engine = engine_for(session, variant);
   if (auto* build_error = std::get_if<std::string>(&engine)) {
     command.argv = generate_argv(spec_, plan, "streammoe", metrics_path);
@@ -429,6 +441,11 @@ RunRecord Runner::execute_run(Session& session, const RunPlan& plan) {
     command.argv = generate_argv(spec_, plan, std::get<fs::path>(engine), metrics_path);
     const auto& cgroup = session.cgroup;
     uint64_t oom_before = cgroup ? cgroup->oom_kills() : 0;
+    // Cold that is cold: what of the experts sat in the page cache, and what the disk read.
+    if (!expert_files_.count(model)) expert_files_[model] = expert_files(model);
+    resident_before = resident_fraction(expert_files_[model].files);
+    counter = DiskReadCounter::for_path(model, cgroup ? cgroup->dir() : fs::path());
+    read_before = counter ? counter->read_bytes() : std::nullopt;
     result = executor_.execute(command);
     oom_killed = cgroup && cgroup->oom_kills() > oom_before;
   }
@@ -439,7 +456,12 @@ RunRecord Runner::execute_run(Session& session, const RunPlan& plan) {
   record.started_at = started_at;
   record.finished_at = now_iso8601();
   record.load_1m = load;
-  progress_.finish(what, record.outcome());
+  record.expert_resident_before = resident_before;
+  if (auto after = counter ? counter->read_bytes() : std::nullopt; after && read_before) {
+    record.disk_read_bytes = *after >= *read_before ? *after - *read_before : 0;
+    record.disk_read_source = counter->source();
+  }
+  if (!warmup) progress_.finish(what, record.outcome());
   return record;
 }
 
@@ -469,11 +491,26 @@ void Runner::store_run(const Session& session, const RunPlan& plan, const RunRec
                              ? SqlValue((*metrics)["decode_ms"].dump())
                              : SqlValue()},
       {"metrics_json", record.metrics_text.empty() ? SqlValue() : SqlValue(record.metrics_text)},
-      {"load_1m", std::isfinite(record.load_1m) ? SqlValue(record.load_1m) : SqlValue()}};
+      {"load_1m", std::isfinite(record.load_1m) ? SqlValue(record.load_1m) : SqlValue()},
+      {"disk_read_bytes", record.disk_read_bytes
+                              ? SqlValue(static_cast<int64_t>(*record.disk_read_bytes))
+                              : SqlValue()},
+      {"disk_read_source", record.disk_read_bytes ? SqlValue(record.disk_read_source) : SqlValue()},
+      {"expert_resident_before", record.expert_resident_before >= 0
+                                     ? SqlValue(record.expert_resident_before)
+                                     : SqlValue()}};
   int64_t run_id = store_.insert("runs", run_fields);
   if (metrics) {
     Fields fields = metrics_fields(*metrics, result);
     fields.insert(fields.begin(), {"run_id", run_id});
+    // The roofline for the threads the run computed with: one thread's RAM rate, or all cores'.
+    const auto& options = spec_.variants[plan.variant_index].options;
+    bool one_thread = !options.count("threads") || options.at("threads") == "1";
+    const auto& profile = session.profile;
+    double ram = profile ? (one_thread ? profile->ram_read_gbps_1t : profile->ram_read_gbps) : NAN;
+    for (auto& field : telemetry_fields(*metrics, record.disk_read_bytes,
+                                        profile ? profile->disk_rand_gbps : NAN, ram))
+      fields.push_back(std::move(field));
     store_.insert("metrics", fields);
   }
   transaction.commit();

@@ -63,6 +63,7 @@ struct RunnerSummary {
   int skipped = 0;  // already recorded
   int executed = 0;
   int failed = 0;
+  int warmups = 0;  // unrecorded warmup runs
 };
 
 // What the phases of one session share: the experiment row, the environment row, the variant
@@ -95,7 +96,8 @@ class Runner {
   void record_session(Session& session);
   // "variant|model|repeat" of the runs already stored for the session's experiment.
   std::set<std::string> recorded_runs(const Session& session) const;
-  RunRecord execute_run(Session& session, const RunPlan& plan);
+  // `warmup`: an unrecorded run before the variant's first measured one (same preparation).
+  RunRecord execute_run(Session& session, const RunPlan& plan, bool warmup = false);
   // With min_time_s: one more interleaved round (every variant, at `repeat`) for each model on
   // which some variant's successful runs add up to less than min_time_s; empty when none is
   // short or max_repeats is reached.
@@ -130,6 +132,7 @@ class Runner {
   EngineBuilder builder_;
   std::map<std::string, std::variant<std::filesystem::path, std::string>> engines_;
   std::set<std::filesystem::path> warmed_models_;
+  std::map<std::filesystem::path, ExpertFiles> expert_files_;  // per model folder, looked up once
   std::optional<int> first_ordinal_;  // the session's first executed run (notes once)
   std::unique_ptr<ScratchFile> scratch_;  // the runs' --metrics-json
 };

@@ -114,6 +114,7 @@ nlohmann::json ExperimentSpec::to_json() const {
                    {"tokens", workload.tokens},
                    {"prefill", workload.prefill}};
   j["repeats"] = repeats;
+  if (warmup > 0) j["warmup"] = warmup;
   if (min_time_s > 0) {
     j["min_time_s"] = min_time_s;
     j["max_repeats"] = max_repeats;
@@ -184,7 +185,7 @@ class SpecReader {
                            {"name", "hypothesis", "track", "root", "model", "models", "workload",
                             "repeats", "cache", "drop_caches", "memory_budget", "timeout_s",
                             "order", "baseline", "variants", "matrix", "quality", "keep", "max_runs",
-                            "min_time_s", "max_repeats"});
+                            "min_time_s", "max_repeats", "warmup"});
     auto required = [&](const char* key) -> YAML::Node {
       if (!keys.count(key)) file_.fail_at(file_.root(), fmt::format("missing key '{}'", key));
       return keys[key];
@@ -210,6 +211,8 @@ class SpecReader {
     read_workload(spec, required("workload"));
     if (keys.count("repeats"))
       spec.repeats = static_cast<int>(file_.integer(keys["repeats"], "repeats", 1, 10000));
+    if (keys.count("warmup"))
+      spec.warmup = static_cast<int>(file_.integer(keys["warmup"], "warmup", 0, 1000));
     if (keys.count("min_time_s")) {
       spec.min_time_s = file_.number(keys["min_time_s"], "min_time_s");
       if (!(spec.min_time_s >= 0)) file_.fail_at(keys["min_time_s"], "min_time_s must not be negative");

@@ -94,6 +94,7 @@ struct ExperimentSpec {
   std::vector<PackRecipe> packs;
   Workload workload;
   int repeats = 3;
+  int warmup = 0;  // unrecorded runs of each variant and model before its first measured one
   // More interleaved rounds after `repeats` while some variant's successful runs on a model add
   // up to less than min_time_s seconds, up to max_repeats rounds (hyperfine's minimum time).
   double min_time_s = 0;

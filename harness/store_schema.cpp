@@ -24,6 +24,11 @@ SchemaDef build_schema() {
   // its runs were paired, its warnings (outliers, a noisy machine), and confidence intervals on
   // the quality measures (KL divergence, top-1 agreement, perplexity ratio, JSON validity).
   schema.version = 5;
+  // Version 6 added cold that is cold and the roofline: bytes each run read from the model's
+  // disk and the page-cache residency of the expert files before it (runs), the engine's own
+  // count of expert bytes from the disk, cache hit rate, achieved expert GB/s and the share of
+  // the machine profile's roofline (metrics), and their medians per variant (verdicts).
+  schema.version = 6;
 
   schema.tables.push_back(TableDef{
       .name = "experiments",
@@ -142,6 +147,12 @@ SchemaDef build_schema() {
               {.name = "decode_ms_json", .sql = "TEXT"},  // raw per-token samples
               {.name = "metrics_json", .sql = "TEXT"},    // the engine's JSON as written
               {.name = "load_1m", .sql = "REAL", .since = 2},  // load average when it started
+              // The model disk's read counter over the run (io_counters.h), and where it came
+              // from ("vda stat" counts the whole machine, "cgroup io.stat" the engine alone).
+              {.name = "disk_read_bytes", .sql = "INTEGER", .since = 6},
+              {.name = "disk_read_source", .sql = "TEXT", .since = 6},
+              // Share of the expert files' bytes in the page cache just before the run (mincore).
+              {.name = "expert_resident_before", .sql = "REAL", .since = 6},
           },
       .constraints = {"UNIQUE(experiment_id, variant_id, model, repeat)"},
   });
@@ -172,6 +183,18 @@ SchemaDef build_schema() {
               {.name = "engine_commit", .sql = "TEXT"},
               {.name = "engine_build_type", .sql = "TEXT"},
               {.name = "engine_flags", .sql = "TEXT"},
+              // From the engine's routing telemetry, over the whole run (prefill and decode).
+              {.name = "expert_bytes_read", .sql = "REAL", .since = 6},
+              {.name = "bytes_from_disk", .sql = "REAL", .since = 6},  // not in the page cache
+              {.name = "disk_bytes_per_token", .sql = "REAL", .since = 6},
+              {.name = "cold_share", .sql = "REAL", .since = 6},  // bytes_from_disk / expert_bytes_read
+              {.name = "cache_hit_rate", .sql = "REAL", .since = 6},  // the expert cache's, if any
+              {.name = "expert_gbps", .sql = "REAL", .since = 6},  // expert bytes x decode tok/s
+              // The expert stream's roofline from the machine profile: its disk bytes at the
+              // disk's random-read rate plus the rest at the RAM read rate (one thread or all
+              // cores, as the run computed), and the run's share of it.
+              {.name = "roofline_tok_s", .sql = "REAL", .since = 6},
+              {.name = "roofline_share", .sql = "REAL", .since = 6},
           },
   });
 
@@ -340,6 +363,43 @@ SchemaDef build_schema() {
                .results_rank = 19,
                .shown = Shown::kIfVaries,
                .label = "warnings"},
+              // Telemetry medians over the successful runs, shown where they vary.
+              {.name = "cache_hit_rate",
+               .sql = "REAL",
+               .since = 6,
+               .results_rank = 14,
+               .shown = Shown::kIfVaries,
+               .label = "hit rate",
+               .precision = 3},
+              {.name = "disk_mb_per_token",
+               .sql = "REAL",
+               .since = 6,
+               .results_rank = 15,
+               .shown = Shown::kIfVaries,
+               .label = "disk MB/tok",
+               .precision = 3},
+              {.name = "disk_gbps",  // disk MB/token x decode tok/s: the achieved disk rate
+               .sql = "REAL",
+               .since = 6,
+               .results_rank = 16,
+               .shown = Shown::kIfVaries,
+               .label = "disk GB/s",
+               .precision = 3},
+              {.name = "roofline_share",
+               .sql = "REAL",
+               .since = 6,
+               .results_rank = 17,
+               .shown = Shown::kIfVaries,
+               .label = "roofline",
+               .precision = 3},
+              {.name = "rss_budget_share",  // peak RSS / memory budget
+               .sql = "REAL",
+               .since = 6,
+               .results_rank = 18,
+               .shown = Shown::kIfVaries,
+               .label = "RSS/budget",
+               .precision = 3},
+              {.name = "cold_share", .sql = "REAL", .since = 6},
           },
       .constraints = {"UNIQUE(experiment_id, variant_id, model)"},
   });

@@ -152,10 +152,12 @@ Verdict decide(const VerdictInputs& in, const KeepRule& rule) {
     return v;
   }
   const std::string what = rule.metric == "decode_tok_s" ? "speed-up" : rule.metric + " improvement";
+  if (in.not_cold) v.warnings.push_back(*in.not_cold);
   if (in.is_baseline) {
     v.kind = VerdictKind::kBaseline;
     v.reason = v.speedup ? fmt::format("reference; run-to-run noise {}", ratio_text(*v.speedup))
                          : "reference";
+    if (in.not_cold) v.reason += "; " + *in.not_cold;
     return v;
   }
   if (!v.speedup) {
@@ -179,6 +181,7 @@ Verdict decide(const VerdictInputs& in, const KeepRule& rule) {
                                    v.n_compared, v.paired ? "pairs" : "runs",
                                    in.baseline.tok_s.size(), rule.min_runs));
   for (auto& q : quality_failures(in, rule)) problems.push_back(std::move(q));
+  if (in.not_cold) problems.push_back(*in.not_cold + " (no keep verdict)");
   const std::string how = v.paired ? fmt::format(" (paired, {} pairs)", v.n_compared) : "";
   if (problems.empty()) {
     v.kind = VerdictKind::kKeep;

@@ -53,6 +53,9 @@ struct VerdictInputs {
   bool quality_enabled = false;
   std::optional<QualityResult> quality;
   std::optional<QualityResult> baseline_quality;
+  // Set when a cold experiment's baseline read less than half its expert bytes from the disk:
+  // the variant cannot be kept (the measurement was of a warm machine).
+  std::optional<std::string> not_cold = {};
 };
 
 Verdict decide(const VerdictInputs& inputs, const KeepRule& rule);
