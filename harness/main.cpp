@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -12,6 +13,7 @@
 #include "engine/util/error.h"
 #include "harness/executor.h"
 #include "harness/machine_profile.h"
+#include "harness/rerun.h"
 #include "harness/runner.h"
 #include "harness/spec.h"
 #include "harness/store.h"
@@ -72,7 +74,11 @@ int main(int argc, char** argv) {
   std::string profile_cache;
   int jobs = 2;
   int64_t max_runs = 0;
-  run->add_option("FILE", spec_file, "experiment YAML (experiments/*.yaml)")->required();
+  std::string rerun_key;
+  run->add_option("FILE", spec_file, "experiment YAML (experiments/*.yaml)");
+  run->add_option("--rerun", rerun_key,
+                  "repeat experiment EXP (name or id) from the YAML it ran, as a new experiment, "
+                  "and report which of its verdicts reproduced");
   run->add_option("--db", db, "SQLite database")->capture_default_str();
   run->add_flag("--resume", resume, "continue the latest experiment of this name, skipping "
                                     "finished runs");
@@ -152,13 +158,30 @@ int main(int argc, char** argv) {
       spec_options.catalog = &catalog;
       if (!root.empty()) spec_options.root = fs::absolute(root);
       if (max_runs > 0) spec_options.max_runs = max_runs;
-      ExperimentSpec spec = load_experiment(spec_file, spec_options);
+      if (spec_file.empty() == rerun_key.empty())
+        fail("run: give an experiment FILE or --rerun EXP, one of them");
+      std::optional<Store> opened;
+      std::optional<int64_t> rerun_of;
+      ExperimentSpec spec;
+      if (!rerun_key.empty()) {
+        if (resume) fail("run --rerun starts a new experiment; it does not take --resume");
+        need_db();
+        opened.emplace(db);
+        rerun_of = experiment_id(*opened, rerun_key);
+        auto row = opened->query("SELECT spec_yaml, spec_path FROM experiments WHERE id = ?",
+                                 {*rerun_of});
+        spec = load_experiment_text(to_text(row[0].at("spec_yaml")),
+                                    to_text(row[0].at("spec_path")), spec_options);
+      } else {
+        spec = load_experiment(spec_file, spec_options);
+      }
       fs::path builds = build_root.empty() ? spec.root / "build-variants" : fs::path(build_root);
       if (dry_run) {
         print_plan(spec, engine, builds, std::cout);
         return 0;
       }
-      Store store(db);
+      if (!opened) opened.emplace(db);
+      Store& store = *opened;
       SubprocessExecutor executor;
       RunnerOptions options;
       options.engine = fs::absolute(engine);
@@ -170,6 +193,7 @@ int main(int argc, char** argv) {
       options.progress = quiet ? nullptr : &std::cerr;
       options.progress_tty = isatty(STDERR_FILENO);
       options.build_jobs = jobs;
+      options.rerun_of = rerun_of;
       if (!no_machine_profile) {
         fs::path cache = profile_cache.empty() ? default_profile_cache() : fs::path(profile_cache);
         options.machine_profile = [cache, measure_machine_now](const ExpertFiles& experts) {
@@ -186,6 +210,9 @@ int main(int argc, char** argv) {
                                "database {}\n",
                                summary.planned, summary.executed, summary.skipped, summary.failed,
                                db);
+      if (rerun_of)
+        std::cout << fmt::format("rerun of #{}: {}\n", *rerun_of,
+                                 compare_verdicts(store, *rerun_of, summary.experiment_id).text());
     } else if (*report) {
       need_db();
       Store store = Store::read_only(db);

@@ -226,7 +226,8 @@ Session Runner::open_experiment(const nlohmann::json& plan_json, int planned) {
                         {"runs_planned", int64_t{planned}},
                         {"status", std::string("running")},
                         {"started_at", now_iso8601()},
-                        {"runner", runner}});
+                        {"runner", runner},
+                        {"rerun_of", options_.rerun_of ? SqlValue(*options_.rerun_of) : SqlValue()}});
     transaction.commit();
   } else {
     // The keep rule and hypothesis may be edited between sessions; verdicts use the latest.

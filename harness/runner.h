@@ -51,6 +51,7 @@ struct RunnerOptions {
   CgroupRoots cgroup_roots;
   std::string cmake = "cmake";
   int build_jobs = 2;
+  std::optional<int64_t> rerun_of;  // this run repeats that experiment (`run --rerun`)
   // The machine profile of this session, given what the experiment's first model reads (its
   // expert files, record size and K); empty = not measured (the mock-executor tests).
   std::function<std::optional<MachineProfile>(const ExpertFiles&)> machine_profile;

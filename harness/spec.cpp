@@ -172,9 +172,9 @@ namespace {
 // Parses one experiment file; a class only to keep the file and options at hand.
 class SpecReader {
  public:
-  SpecReader(const fs::path& path, const SpecOptions& options)
-      : file_(YamlFile::load(path)), options_(options) {
-    if (!options.catalog) fail("{}: no engine switch list to validate against", path.string());
+  SpecReader(YamlFile file, const SpecOptions& options) : file_(std::move(file)), options_(options) {
+    if (!options.catalog)
+      fail("{}: no engine switch list to validate against", file_.path().string());
   }
 
   ExperimentSpec read() {
@@ -679,7 +679,12 @@ class SpecReader {
 }  // namespace
 
 ExperimentSpec load_experiment(const fs::path& file, const SpecOptions& options) {
-  return SpecReader(file, options).read();
+  return SpecReader(YamlFile::load(file), options).read();
+}
+
+ExperimentSpec load_experiment_text(const std::string& yaml, const fs::path& file,
+                                    const SpecOptions& options) {
+  return SpecReader(YamlFile::parse(yaml, file), options).read();
 }
 
 }  // namespace streammoe::lab

@@ -132,6 +132,10 @@ struct SpecOptions {
 };
 
 ExperimentSpec load_experiment(const std::filesystem::path& file, const SpecOptions& options);
+// The experiment in `yaml`, read as if it were the file `file` (relative paths and the project
+// root resolve from there): `run --rerun` reads the YAML an experiment ran from the database.
+ExperimentSpec load_experiment_text(const std::string& yaml, const std::filesystem::path& file,
+                                    const SpecOptions& options);
 
 // The metrics a keep rule may judge: the numeric columns of the metrics table.
 std::vector<std::string> keep_metrics();

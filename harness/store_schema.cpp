@@ -29,6 +29,8 @@ SchemaDef build_schema() {
   // count of expert bytes from the disk, cache hit rate, achieved expert GB/s and the share of
   // the machine profile's roofline (metrics), and their medians per variant (verdicts).
   schema.version = 6;
+  // Version 7 added reruns: the experiment a `run --rerun` repeats.
+  schema.version = 7;
 
   schema.tables.push_back(TableDef{
       .name = "experiments",
@@ -50,6 +52,7 @@ SchemaDef build_schema() {
               {.name = "runner", .sql = "TEXT", .since = 4},
               // What the lab noticed about the machine during the runs ("noisy machine: ...").
               {.name = "warnings", .sql = "TEXT", .since = 5},
+              {.name = "rerun_of", .sql = "INTEGER REFERENCES experiments(id)", .since = 7},
           },
   });
 

@@ -33,13 +33,17 @@ std::string kind_name(const YAML::Node& node) {
 }  // namespace
 
 YamlFile YamlFile::load(const std::filesystem::path& path) {
-  YamlFile file;
-  file.path_ = path;
   std::ifstream in(path);
   if (!in) fail("{}: cannot read the file", path.string());
   std::stringstream text;
   text << in.rdbuf();
-  file.text_ = text.str();
+  return parse(text.str(), path);
+}
+
+YamlFile YamlFile::parse(std::string text, const std::filesystem::path& path) {
+  YamlFile file;
+  file.path_ = path;
+  file.text_ = std::move(text);
   try {
     file.root_ = YAML::Load(file.text_);
   } catch (const YAML::ParserException& e) {

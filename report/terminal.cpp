@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "harness/stats.h"
+#include "harness/rerun.h"
 #include "report/exporter.h"
 
 namespace streammoe::lab {
@@ -82,6 +83,12 @@ std::string show_view(Store& store, int64_t experiment_id) {
                      e.runs_planned, e.runs_failed, e.sessions);
   out += fmt::format("environment: {}\n", environment_summary(e));
   if (!e.warnings.empty()) out += fmt::format("warning: {}\n", e.warnings);
+  auto rerun = store.query("SELECT rerun_of FROM experiments WHERE id = ?", {experiment_id});
+  if (!rerun.empty() && !is_null(rerun[0].values[0])) {
+    int64_t original = to_int(rerun[0].values[0]);
+    out += fmt::format("rerun of #{}: {}\n", original,
+                       compare_verdicts(store, original, experiment_id).text());
+  }
   out += "\n";
   out += markdown_table(results_table(e));
   auto failures = store.query(

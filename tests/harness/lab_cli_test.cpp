@@ -299,6 +299,28 @@ TEST_F(LabCliTest, ReportLeavesALabDatabaseAsItWasAndMigrateUpgradesAnOldOne) {
   EXPECT_TRUE(run_lab({"list", "--db", old.string()}).ok());
 }
 
+TEST_F(LabCliTest, RerunRepeatsAnExperimentFromItsStoredYaml) {
+  std::string spec = write_experiment(
+      "name: again\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 3\nbaseline: base\n"
+      "variants: [{name: base}, mmap, {name: naive, switches: {dequant: naive}}]\n");
+  ASSERT_TRUE(run_lab(run_args(spec)).ok());
+  std::filesystem::remove(spec);  // what ran is in the database
+  std::string db = (dir_ / "lab.db").string();
+  ExecResult r = run_lab({"run", "--rerun", "again", "--db", db, "--engine", fake_engine(),
+                          "--no-machine-profile"});
+  ASSERT_TRUE(r.ok()) << describe(r) << r.stderr_tail;
+  EXPECT_THAT(r.stdout_text, HasSubstr("## again (#2)"));
+  EXPECT_THAT(r.stdout_text, HasSubstr("rerun of #1: 2 of 2 verdicts reproduced (100%)"));
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM experiments"), 2);
+  EXPECT_EQ(scalar("SELECT rerun_of FROM experiments WHERE id = 2"), 1);
+  ExecResult neither = run_lab({"run", "--db", db, "--engine", fake_engine()});
+  EXPECT_EQ(neither.exit_code, 1);
+  EXPECT_THAT(neither.stderr_tail, HasSubstr("give an experiment FILE or --rerun EXP"));
+  ExecResult resume = run_lab({"run", "--rerun", "again", "--resume", "--db", db, "--engine",
+                               fake_engine()});
+  EXPECT_THAT(resume.stderr_tail, HasSubstr("does not take --resume"));
+}
+
 TEST_F(LabCliTest, ReportWritesThreeFiles) {
   std::string spec = write_experiment(
       "name: tiny\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 2\nbaseline: base\n"
