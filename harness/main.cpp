@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
   run->add_option("--profile-cache", profile_cache,
                   "machine profile cache (default: $XDG_CACHE_HOME/streammoe-lab/machine-profiles.json)");
 
-  auto* report = app.add_subcommand("report", "Write results.md, index.html and results.tsv");
+  auto* report = app.add_subcommand("report", "Write results.md, index.html, results.tsv and runs.tsv (one row per run)");
   std::string out_dir;
   std::vector<std::string> only;
   report->add_option("--db", db, "SQLite database")->capture_default_str();
@@ -177,7 +177,17 @@ int main(int argc, char** argv) {
       }
       fs::path builds = build_root.empty() ? spec.root / "build-variants" : fs::path(build_root);
       if (dry_run) {
-        print_plan(spec, engine, builds, std::cout);
+        // Earlier runs in the database estimate the time; a database this lab cannot read
+        // only costs the estimate (the run itself would say why).
+        std::optional<Store> history;
+        if (!opened && fs::exists(db)) {
+          try {
+            history.emplace(db, lab_schema(), Store::Access::kRead);
+          } catch (const Error& e) {
+            std::cerr << "streammoe-lab: note: " << e.what() << "\n";
+          }
+        }
+        print_plan(spec, engine, builds, std::cout, opened ? &*opened : history ? &*history : nullptr);
         return 0;
       }
       if (!opened) opened.emplace(db);
@@ -223,9 +233,10 @@ int main(int argc, char** argv) {
       write_file(fs::path(out_dir) / "results.md", MarkdownExporter().render(results));
       write_file(fs::path(out_dir) / "index.html", HtmlExporter().render(results));
       write_file(fs::path(out_dir) / "results.tsv", TsvExporter().render(results));
-      std::cout << fmt::format("wrote {0}/results.md, {0}/index.html, {0}/results.tsv ({1} "
-                               "experiments)\n",
-                               out_dir, results.experiments.size());
+      write_file(fs::path(out_dir) / "runs.tsv", RunsTsvExporter().render(results));
+      std::cout << fmt::format("wrote {0}/results.md, {0}/index.html, {0}/results.tsv, "
+                               "{0}/runs.tsv ({1} experiments, {2} runs)\n",
+                               out_dir, results.experiments.size(), results.runs.rows.size());
     } else if (*profile) {
       if (!fs::is_directory(profile_model)) fail("{}: no such model folder", profile_model);
       fs::path cache = profile_cache.empty() ? default_profile_cache() : fs::path(profile_cache);

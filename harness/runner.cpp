@@ -11,6 +11,7 @@
 #include "harness/analysis.h"
 #include "harness/cache_control.h"
 #include "harness/environment.h"
+#include "harness/estimate.h"
 #include "harness/io_counters.h"
 #include "harness/packed_model.h"
 #include "harness/quality.h"
@@ -64,7 +65,7 @@ std::vector<std::string> Runner::generate_argv(const ExperimentSpec& spec, const
 }
 
 void print_plan(const ExperimentSpec& spec, const fs::path& engine, const fs::path& build_root,
-                std::ostream& out) {
+                std::ostream& out, Store* history) {
   auto plans = plan_runs(spec);
   out << fmt::format("experiment {}: {} variants x {} models x {} repeats = {} runs, cache {}\n",
                      spec.name, spec.variants.size(), spec.models.size(), spec.repeats,
@@ -93,6 +94,7 @@ void print_plan(const ExperimentSpec& spec, const fs::path& engine, const fs::pa
                        spec.models.size(),
                        spec.quality.reference_model.empty() ? "each model"
                                                             : spec.quality.reference_model.string());
+  out << estimate_plan(spec, history).text();
 }
 
 Runner::Runner(const ExperimentSpec& spec, Store& store, Executor& executor, RunnerOptions options)

@@ -144,8 +144,10 @@ std::string profile_summary(const MachineProfile& profile);
 // How a model is named in the database: relative to the project root when inside it.
 std::string model_label(const ExperimentSpec& spec, const std::filesystem::path& model);
 
-// The plan as text, one line per run, with the command it would execute.
+// The plan as text, one line per run, with the command it would execute, then its estimated time
+// and disk space (from earlier runs in `history` when given).
 void print_plan(const ExperimentSpec& spec, const std::filesystem::path& engine,
-                const std::filesystem::path& build_root, std::ostream& out);
+                const std::filesystem::path& build_root, std::ostream& out,
+                Store* history = nullptr);
 
 }  // namespace streammoe::lab

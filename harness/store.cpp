@@ -136,6 +136,11 @@ void Store::migrate() {
          db_.path().string(), on_disk, schema_.version);
   if (on_disk == schema_.version) return;  // the transaction rolls back: nothing was changed
   for (const auto& statement : migration_sql(schema_, on_disk)) db_.exec(statement);
+  // The lab's views follow its tables: dropped and made again from the current declarations.
+  for (const auto& [name, sql] : view_sql(schema_)) {
+    db_.exec(fmt::format("DROP VIEW IF EXISTS {}", name));
+    db_.exec(sql);
+  }
   db_.exec(fmt::format("PRAGMA user_version = {}", schema_.version));
   db_.exec(fmt::format("PRAGMA application_id = {}", kLabApplicationId));
   transaction.commit();

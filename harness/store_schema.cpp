@@ -31,6 +31,8 @@ SchemaDef build_schema() {
   schema.version = 6;
   // Version 7 added reruns: the experiment a `run --rerun` repeats.
   schema.version = 7;
+  // Version 8 added the views runs_flat and verdicts_flat (view_sql).
+  schema.version = 8;
 
   schema.tables.push_back(TableDef{
       .name = "experiments",
@@ -432,6 +434,48 @@ const TableDef& SchemaDef::table(std::string_view name) const {
   for (const auto& t : tables)
     if (t.name == name) return t;
   fail("schema has no table {}", name);
+}
+
+bool SchemaDef::has_table(std::string_view name) const {
+  for (const auto& t : tables)
+    if (t.name == name) return true;
+  return false;
+}
+
+std::vector<std::pair<std::string, std::string>> view_sql(const SchemaDef& schema) {
+  for (const char* t : {"experiments", "variants", "runs", "metrics", "environment", "verdicts",
+                        "quality"})
+    if (!schema.has_table(t)) return {};
+  // Columns of `table` as alias.column AS prefix_column, except those listed.
+  auto columns = [&](std::string_view table, std::string_view alias, std::string_view prefix,
+                     std::vector<std::string_view> skip) {
+    std::string list;
+    for (const auto& c : schema.table(table).columns) {
+      if (std::find(skip.begin(), skip.end(), c.name) != skip.end()) continue;
+      list += fmt::format(",\n  {}.{} AS {}{}", alias, c.name, prefix, c.name);
+    }
+    return list;
+  };
+  std::string runs_flat =
+      "CREATE VIEW runs_flat AS SELECT\n  e.id AS experiment_id, e.name AS experiment, "
+      "e.track AS track, e.rerun_of AS rerun_of,\n  v.name AS variant, v.is_baseline AS "
+      "is_baseline, v.switches_json AS switches_json, v.options_json AS options_json, "
+      "v.build_options_json AS build_options_json" +
+      columns("runs", "r", "", {"experiment_id", "metrics_json"}) +
+      columns("metrics", "m", "", {"run_id"}) +
+      columns("environment", "env", "env_", {"id", "experiment_id"}) +
+      "\nFROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN variants v ON v.id = "
+      "r.variant_id LEFT JOIN metrics m ON m.run_id = r.id LEFT JOIN environment env ON env.id = "
+      "r.environment_id";
+  std::string verdicts_flat =
+      "CREATE VIEW verdicts_flat AS SELECT\n  e.name AS experiment, v.name AS variant, "
+      "v.options_json AS options_json" +
+      columns("verdicts", "d", "", {}) +
+      columns("quality", "q", "quality_", {"id", "experiment_id", "variant_id", "model"}) +
+      "\nFROM verdicts d JOIN experiments e ON e.id = d.experiment_id JOIN variants v ON v.id = "
+      "d.variant_id LEFT JOIN quality q ON q.experiment_id = d.experiment_id AND q.variant_id = "
+      "d.variant_id AND q.model = d.model";
+  return {{"runs_flat", runs_flat}, {"verdicts_flat", verdicts_flat}};
 }
 
 const SchemaDef& lab_schema() {

@@ -31,6 +31,9 @@ svg .ci line { stroke: #212121; stroke-width: 1.3; }
 svg .reference { stroke: #1e88e5; stroke-dasharray: 4 3; stroke-width: 1.3; }
 svg .crash-text { fill: #c62828; font-size: 11px; }
 svg .best { fill: none; stroke-width: 2; }
+svg .unity { stroke: #1e88e5; stroke-dasharray: 2 3; }
+svg .boundary { stroke: #9e9e9e; stroke-dasharray: 3 3; }
+svg .experiment-label { font-size: 11px; fill: #424242; }
 svg .point.keep { fill: #2e7d32; } svg .point.baseline { fill: #1e88e5; }
 svg .point.discard { fill: #fff; stroke: #757575; stroke-width: 1.5; }
 svg .point.crash { fill: #e53935; }
@@ -91,8 +94,9 @@ std::string HtmlExporter::render(const LabResults& results) const {
         stack.parts.push_back(it == row.phase_ms.end() ? NAN : it->second);
       }
       stacks.push_back(stack);
-      progress.push_back({e.name + "/" + row_label(e, row), e.track,
-                          row.number("verdicts.tok_s_median"), verdict});
+      double speedup = verdict == "baseline" ? 1.0 : row.number("verdicts.speedup");
+      progress.push_back({e.name + "/" + row_label(e, row), e.track, speedup, verdict,
+                          fmt::format("{} (#{})", e.name, e.id)});
     }
     body += bar_chart(fmt::format("tok-s-{}", e.id), "Decode tok/s per variant (median, 95% CI)",
                       bars, baseline, "tokens per second");
@@ -105,7 +109,9 @@ std::string HtmlExporter::render(const LabResults& results) const {
   }
   std::string progress_svg =
       progress.empty() ? "<p>No verdicts yet.</p>\n"
-                       : progress_chart("progress", "Progress: tok/s across experiments", progress);
+                       : progress_chart("progress",
+                                        "Progress: speed-up over each experiment's own baseline",
+                                        progress);
   return fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<title>streammoe lab results</title>\n<style>{}</style>\n</head>\n<body>\n"

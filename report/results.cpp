@@ -128,6 +128,11 @@ LabResults load_results(Store& store, const std::vector<int64_t>& experiment_ids
       e.rows.push_back(std::move(v));
     }
     results.experiments.push_back(std::move(e));
+    for (const auto& row : store.query(
+             "SELECT * FROM runs_flat WHERE experiment_id = ? ORDER BY ordinal, repeat", {id})) {
+      if (results.runs.columns.empty()) results.runs.columns = row.names;
+      results.runs.rows.push_back(row.values);
+    }
   }
   return results;
 }

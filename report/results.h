@@ -31,8 +31,15 @@ struct ExperimentResults {
   std::vector<VariantRow> rows;  // in variant order, then model
 };
 
+// Rows of a query with their column names (the flat export).
+struct FlatTable {
+  std::vector<std::string> columns;
+  std::vector<std::vector<SqlValue>> rows;
+};
+
 struct LabResults {
   std::vector<ExperimentResults> experiments;  // oldest first
+  FlatTable runs;  // runs_flat: one row per run with its environment, in execution order
 };
 
 // Loads the given experiments (all when empty).
