@@ -1,9 +1,11 @@
 #include "harness/analysis.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/util/error.h"
 #include "harness/stats.h"
@@ -18,6 +20,16 @@ KeepRule keep_rule_from_json(const nlohmann::json& keep) {
     if (keep.contains(key) && keep[key].is_number()) return keep[key].get<double>();
     return std::nullopt;
   };
+  if (keep.contains("metric") && keep["metric"].is_string()) {
+    auto names = keep_metrics();
+    std::string metric = keep["metric"].get<std::string>();
+    if (std::find(names.begin(), names.end(), metric) != names.end()) rule.metric = metric;
+  }
+  rule.higher_is_better = keep.contains("higher_is_better") && keep["higher_is_better"].is_boolean()
+                              ? keep["higher_is_better"].get<bool>()
+                              : higher_is_better(rule.metric);
+  if (auto v = opt("min_runs")) rule.min_runs = static_cast<int>(*v);
+  if (keep.contains("paired") && keep["paired"].is_boolean()) rule.paired = keep["paired"].get<bool>();
   if (auto v = opt("min_speedup")) rule.min_speedup = *v;
   if (auto v = opt("confidence")) rule.confidence = *v;
   rule.max_kld_mean = opt("max_kld_mean");
@@ -34,6 +46,7 @@ namespace {
 struct VariantRuns {
   VariantSamples samples;
   std::vector<double> ttft_ms, peak_rss_mb, params_total, params_active;
+  std::vector<double> cache_hit_rate, disk_mb_per_token, disk_gbps, roofline_share, cold_share;
 };
 
 std::optional<double> opt_value(const SqlValue& v) {
@@ -70,26 +83,42 @@ void update_verdicts(Store& store, int64_t experiment_id) {
   std::map<std::pair<int64_t, std::string>, VariantRuns> runs;
   std::map<std::pair<int64_t, std::string>, std::map<std::string, int>> failures;
   std::vector<std::string> models;
+  std::vector<double> loads;
   for (const auto& row : store.query(
-           "SELECT r.variant_id, r.model, r.status, m.decode_tok_s, m.ttft_ms, m.peak_rss_mb, "
-           "m.params_total, m.params_active FROM runs r LEFT JOIN metrics m ON m.run_id = r.id "
-           "WHERE r.experiment_id = ? ORDER BY r.ordinal",
+           fmt::format("SELECT r.variant_id, r.model, r.status, r.repeat, r.load_1m, "
+                       "m.decode_tok_s, m.ttft_ms, m.peak_rss_mb, m.params_total, "
+                       "m.params_active, m.cache_hit_rate, m.disk_bytes_per_token, "
+                       "m.roofline_share, m.cold_share, m.{} AS keep_metric FROM runs r LEFT "
+                       "JOIN metrics m ON m.run_id = r.id WHERE r.experiment_id = ? ORDER BY "
+                       "r.ordinal",
+                       rule.metric),
            {experiment_id})) {
+    if (auto load = opt_value(row.at("load_1m"))) loads.push_back(*load);
     std::string model = to_text(row.at("model"));
     if (std::find(models.begin(), models.end(), model) == models.end()) models.push_back(model);
     auto key = std::make_pair(to_int(row.at("variant_id")), model);
     VariantRuns& r = runs[key];
     std::string status = to_text(row.at("status"));
     auto tok_s = opt_value(row.at("decode_tok_s"));
-    if (status == "ok" && tok_s) {
+    auto metric = opt_value(row.at("keep_metric"));
+    if (status == "ok" && tok_s && metric) {
       r.samples.tok_s.push_back(*tok_s);
+      r.samples.metric.push_back(*metric);
+      r.samples.repeats.push_back(static_cast<int>(to_int(row.at("repeat"))));
       if (auto v = opt_value(row.at("ttft_ms"))) r.ttft_ms.push_back(*v);
       if (auto v = opt_value(row.at("peak_rss_mb"))) r.peak_rss_mb.push_back(*v);
       if (auto v = opt_value(row.at("params_total"))) r.params_total.push_back(*v);
       if (auto v = opt_value(row.at("params_active"))) r.params_active.push_back(*v);
+      if (auto v = opt_value(row.at("cache_hit_rate"))) r.cache_hit_rate.push_back(*v);
+      if (auto v = opt_value(row.at("disk_bytes_per_token"))) {
+        r.disk_mb_per_token.push_back(*v / 1e6);
+        r.disk_gbps.push_back(*v * *tok_s / 1e9);
+      }
+      if (auto v = opt_value(row.at("roofline_share"))) r.roofline_share.push_back(*v);
+      if (auto v = opt_value(row.at("cold_share"))) r.cold_share.push_back(*v);
     } else {
       ++r.samples.n_failed;
-      ++failures[key][status == "ok" ? "no decode_tok_s" : status];
+      ++failures[key][status != "ok" ? status : tok_s ? "no " + rule.metric : "no decode_tok_s"];
     }
   }
   for (auto& [key, counts] : failures) {
@@ -114,10 +143,26 @@ void update_verdicts(Store& store, int64_t experiment_id) {
     quality[{to_int(row.at("variant_id")), to_text(row.at("model"))}] = q;
   }
 
+  const bool cold = plan.is_object() && plan.value("cache", std::string()) == "cold";
+  auto budget = store.query("SELECT MAX(budget_bytes) FROM environment WHERE experiment_id = ?",
+                            {experiment_id});
+  const double budget_mb = to_double(budget[0].values[0]) / (1 << 20);
+  std::vector<std::string> experiment_warnings;
+
   Transaction transaction(store.db());
   store.db().query("DELETE FROM verdicts WHERE experiment_id = ?", {experiment_id});
   for (const auto& model : models) {
     const VariantRuns& baseline = runs[{baseline_id, model}];
+    // Cold that is cold: a cold experiment whose baseline found most expert bytes in the page
+    // cache measured a warm machine, and none of its variants is kept.
+    std::optional<std::string> not_cold;
+    double baseline_cold = median(baseline.cold_share);
+    if (cold && std::isfinite(baseline_cold) && baseline_cold < 0.5) {
+      not_cold = fmt::format("not cold: the baseline read only {:.0f}% of its expert bytes from "
+                             "the disk{}",
+                             100 * baseline_cold, models.size() > 1 ? " on " + model : "");
+      experiment_warnings.push_back(*not_cold);
+    }
     std::optional<QualityResult> baseline_quality;
     if (quality.count({baseline_id, model})) baseline_quality = quality[{baseline_id, model}];
     for (const auto& v : variants) {
@@ -132,6 +177,7 @@ void update_verdicts(Store& store, int64_t experiment_id) {
       in.quality_enabled = quality_enabled;
       if (quality.count(key)) in.quality = quality[key];
       in.baseline_quality = baseline_quality;
+      in.not_cold = not_cold;
       Verdict verdict = decide(in, rule);
 
       std::string description = to_text(v.at("description"));
@@ -158,10 +204,29 @@ void update_verdicts(Store& store, int64_t experiment_id) {
           {"verdict", to_string(verdict.kind)},
           {"reason", verdict.reason},
           {"description", fmt::format("{}/{}: {}", experiment_name, to_text(v.at("name")), description)},
+          {"cache_hit_rate", sql(median_or_nan(r.cache_hit_rate))},
+          {"disk_mb_per_token", sql(median_or_nan(r.disk_mb_per_token))},
+          {"disk_gbps", sql(median_or_nan(r.disk_gbps))},
+          {"roofline_share", sql(median_or_nan(r.roofline_share))},
+          {"rss_budget_share", sql(rss / budget_mb)},
+          {"cold_share", sql(median_or_nan(r.cold_share))},
+          {"keep_metric", rule.metric},
+          {"paired", int64_t{verdict.paired}},
+          {"n_compared", int64_t{verdict.n_compared}},
+          {"warnings", verdict.warnings.empty() ? SqlValue()
+                                                : SqlValue(fmt::format("{}", fmt::join(verdict.warnings, "; ")))},
       };
       store.insert("verdicts", fields);
     }
   }
+  auto cores = store.query("SELECT MAX(cpu_cores) FROM environment WHERE experiment_id = ?",
+                           {experiment_id});
+  if (auto noisy = noisy_machine(loads, static_cast<int>(to_int(cores[0].values[0]))))
+    experiment_warnings.push_back(*noisy);
+  store.update("experiments", experiment_id,
+               {{"warnings", experiment_warnings.empty()
+                                 ? SqlValue()
+                                 : SqlValue(fmt::format("{}", fmt::join(experiment_warnings, "; ")))}});
   transaction.commit();
 }
 

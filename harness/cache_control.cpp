@@ -122,4 +122,18 @@ double resident_fraction(const fs::path& file) {
   return fraction;
 }
 
+double resident_fraction(const std::vector<fs::path>& files) {
+  double resident = 0, total = 0;
+  for (const auto& f : files) {
+    std::error_code ec;
+    auto size = fs::file_size(f, ec);
+    if (ec || size == 0) continue;
+    double fraction = resident_fraction(f);
+    if (fraction < 0) continue;
+    resident += fraction * static_cast<double>(size);
+    total += static_cast<double>(size);
+  }
+  return total > 0 ? resident / total : -1;
+}
+
 }  // namespace streammoe::lab

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace streammoe::lab {
 
@@ -22,6 +23,8 @@ CacheReport evict_files(const std::filesystem::path& path, bool drop_caches_too)
 CacheReport warm_files(const std::filesystem::path& path);
 // Fraction (0..1) of the file's pages resident in the page cache; -1 when it cannot be told.
 double resident_fraction(const std::filesystem::path& file);
+// The same over several files, weighted by their sizes; -1 when none can be told.
+double resident_fraction(const std::vector<std::filesystem::path>& files);
 // sync + echo 3 > /proc/sys/vm/drop_caches; false (with the reason) when not root or refused.
 // Tests pass another file: dropping every cache of a shared machine is not a unit test.
 bool drop_system_caches(std::string& why_not,

@@ -5,12 +5,15 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "engine/util/error.h"
 #include "harness/executor.h"
+#include "harness/machine_profile.h"
+#include "harness/rerun.h"
 #include "harness/runner.h"
 #include "harness/spec.h"
 #include "harness/store.h"
@@ -66,9 +69,16 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "Run an experiment file and print its results table");
   std::string spec_file, engine_path, options_json, root, build_root, cache_dir;
-  bool resume = false, dry_run = false, quiet = false;
+  bool resume = false, dry_run = false, quiet = false, measure_machine_now = false,
+       no_machine_profile = false;
+  std::string profile_cache;
   int jobs = 2;
-  run->add_option("FILE", spec_file, "experiment YAML (experiments/*.yaml)")->required();
+  int64_t max_runs = 0;
+  std::string rerun_key;
+  run->add_option("FILE", spec_file, "experiment YAML (experiments/*.yaml)");
+  run->add_option("--rerun", rerun_key,
+                  "repeat experiment EXP (name or id) from the YAML it ran, as a new experiment, "
+                  "and report which of its verdicts reproduced");
   run->add_option("--db", db, "SQLite database")->capture_default_str();
   run->add_flag("--resume", resume, "continue the latest experiment of this name, skipping "
                                     "finished runs");
@@ -82,15 +92,39 @@ int main(int argc, char** argv) {
   run->add_option("--build-root", build_root,
                   "where variants with compile-time options are built (default: ROOT/build-variants)");
   run->add_option("--cache-dir", cache_dir, "reference-logits cache (default: next to the db)");
+  run->add_option("--max-runs", max_runs,
+                  "allow this many planned runs (overrides the file's max_runs; default cap 5000)");
   run->add_option("-j,--jobs", jobs, "parallel jobs for variant builds")->capture_default_str();
   run->add_flag("-q,--quiet", quiet, "no progress output");
+  run->add_flag("--measure-machine", measure_machine_now,
+                "measure the machine profile (disk random-read and RAM rates) even when this "
+                "boot's is cached");
+  run->add_flag("--no-machine-profile", no_machine_profile,
+                "do not measure the machine profile (no roofline shares)");
+  run->add_option("--profile-cache", profile_cache,
+                  "machine profile cache (default: $XDG_CACHE_HOME/streammoe-lab/machine-profiles.json)");
 
-  auto* report = app.add_subcommand("report", "Write results.md, index.html and results.tsv");
+  auto* report = app.add_subcommand("report", "Write results.md, index.html, results.tsv and runs.tsv (one row per run)");
   std::string out_dir;
   std::vector<std::string> only;
   report->add_option("--db", db, "SQLite database")->capture_default_str();
   report->add_option("--out", out_dir, "output folder")->required();
   report->add_option("--experiment", only, "only these experiments (name or id; repeatable)");
+
+  auto* profile = app.add_subcommand(
+      "profile", "Print the machine profile: the disk's random-read rate at a model's expert size "
+                 "and K in flight (O_DIRECT), and the RAM read rate (cached per boot)");
+  std::string profile_model;
+  bool profile_force = false, profile_json = false;
+  profile->add_option("--model", profile_model, "model folder whose expert files are read")
+      ->required();
+  profile->add_flag("--force", profile_force, "measure even when this boot's profile is cached");
+  profile->add_flag("--json", profile_json, "print the profile as one JSON object");
+  profile->add_option("--profile-cache", profile_cache, "machine profile cache");
+
+  auto* migrate = app.add_subcommand(
+      "migrate", "Upgrade a database made by an older streammoe-lab to this lab's schema");
+  migrate->add_option("--db", db, "SQLite database")->capture_default_str();
 
   auto* list = app.add_subcommand("list", "List the experiments in the database");
   list->add_option("--db", db, "SQLite database")->capture_default_str();
@@ -100,11 +134,16 @@ int main(int argc, char** argv) {
   show->add_option("EXP", show_key, "experiment name (latest with it) or id")->required();
   show->add_option("--db", db, "SQLite database")->capture_default_str();
 
-  auto* compare = app.add_subcommand("compare", "Compare the variants two experiments share");
+  auto* compare = app.add_subcommand(
+      "compare", "Compare the variants two experiments share: the same options on the same model "
+                 "under the same conditions, whatever their names");
   std::string key_a, key_b;
   compare->add_option("EXP_A", key_a, "experiment name or id")->required();
   compare->add_option("EXP_B", key_b, "experiment name or id")->required();
   compare->add_option("--db", db, "SQLite database")->capture_default_str();
+  bool any_conditions = false;
+  compare->add_flag("--any-conditions", any_conditions,
+                    "compare even when the workload, cache state or memory budget differ");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -118,13 +157,41 @@ int main(int argc, char** argv) {
       SpecOptions spec_options;
       spec_options.catalog = &catalog;
       if (!root.empty()) spec_options.root = fs::absolute(root);
-      ExperimentSpec spec = load_experiment(spec_file, spec_options);
+      if (max_runs > 0) spec_options.max_runs = max_runs;
+      if (spec_file.empty() == rerun_key.empty())
+        fail("run: give an experiment FILE or --rerun EXP, one of them");
+      std::optional<Store> opened;
+      std::optional<int64_t> rerun_of;
+      ExperimentSpec spec;
+      if (!rerun_key.empty()) {
+        if (resume) fail("run --rerun starts a new experiment; it does not take --resume");
+        need_db();
+        opened.emplace(db);
+        rerun_of = experiment_id(*opened, rerun_key);
+        auto row = opened->query("SELECT spec_yaml, spec_path FROM experiments WHERE id = ?",
+                                 {*rerun_of});
+        spec = load_experiment_text(to_text(row[0].at("spec_yaml")),
+                                    to_text(row[0].at("spec_path")), spec_options);
+      } else {
+        spec = load_experiment(spec_file, spec_options);
+      }
       fs::path builds = build_root.empty() ? spec.root / "build-variants" : fs::path(build_root);
       if (dry_run) {
-        print_plan(spec, engine, builds, std::cout);
+        // Earlier runs in the database estimate the time; a database this lab cannot read
+        // only costs the estimate (the run itself would say why).
+        std::optional<Store> history;
+        if (!opened && fs::exists(db)) {
+          try {
+            history.emplace(db, lab_schema(), Store::Access::kRead);
+          } catch (const Error& e) {
+            std::cerr << "streammoe-lab: note: " << e.what() << "\n";
+          }
+        }
+        print_plan(spec, engine, builds, std::cout, opened ? &*opened : history ? &*history : nullptr);
         return 0;
       }
-      Store store(db);
+      if (!opened) opened.emplace(db);
+      Store& store = *opened;
       SubprocessExecutor executor;
       RunnerOptions options;
       options.engine = fs::absolute(engine);
@@ -136,6 +203,14 @@ int main(int argc, char** argv) {
       options.progress = quiet ? nullptr : &std::cerr;
       options.progress_tty = isatty(STDERR_FILENO);
       options.build_jobs = jobs;
+      options.rerun_of = rerun_of;
+      if (!no_machine_profile) {
+        fs::path cache = profile_cache.empty() ? default_profile_cache() : fs::path(profile_cache);
+        options.machine_profile = [cache, measure_machine_now](const ExpertFiles& experts) {
+          return std::optional<MachineProfile>(
+              machine_profile(profile_request(experts), cache, measure_machine_now));
+        };
+      }
       RunnerSummary summary = Runner(spec, store, executor, options).run();
       LabResults results = load_results(store, {summary.experiment_id});
       std::cout << fmt::format("\n## {} (#{}){}\n\n", spec.name, summary.experiment_id,
@@ -145,9 +220,12 @@ int main(int argc, char** argv) {
                                "database {}\n",
                                summary.planned, summary.executed, summary.skipped, summary.failed,
                                db);
+      if (rerun_of)
+        std::cout << fmt::format("rerun of #{}: {}\n", *rerun_of,
+                                 compare_verdicts(store, *rerun_of, summary.experiment_id).text());
     } else if (*report) {
       need_db();
-      Store store(db);
+      Store store = Store::read_only(db);
       std::vector<int64_t> ids;
       for (const auto& key : only) ids.push_back(experiment_id(store, key));
       LabResults results = load_results(store, ids);
@@ -155,21 +233,33 @@ int main(int argc, char** argv) {
       write_file(fs::path(out_dir) / "results.md", MarkdownExporter().render(results));
       write_file(fs::path(out_dir) / "index.html", HtmlExporter().render(results));
       write_file(fs::path(out_dir) / "results.tsv", TsvExporter().render(results));
-      std::cout << fmt::format("wrote {0}/results.md, {0}/index.html, {0}/results.tsv ({1} "
-                               "experiments)\n",
-                               out_dir, results.experiments.size());
-    } else if (*list) {
+      write_file(fs::path(out_dir) / "runs.tsv", RunsTsvExporter().render(results));
+      std::cout << fmt::format("wrote {0}/results.md, {0}/index.html, {0}/results.tsv, "
+                               "{0}/runs.tsv ({1} experiments, {2} runs)\n",
+                               out_dir, results.experiments.size(), results.runs.rows.size());
+    } else if (*profile) {
+      if (!fs::is_directory(profile_model)) fail("{}: no such model folder", profile_model);
+      fs::path cache = profile_cache.empty() ? default_profile_cache() : fs::path(profile_cache);
+      MachineProfile p =
+          machine_profile(profile_request(expert_files(profile_model)), cache, profile_force);
+      std::cout << (profile_json ? p.to_json().dump() : profile_summary(p)) << "\n";
+    } else if (*migrate) {
       need_db();
       Store store(db);
+      std::cout << fmt::format("{}: schema version {}\n", db, store.version_on_disk());
+    } else if (*list) {
+      need_db();
+      Store store = Store::read_only(db);
       std::cout << list_view(store);
     } else if (*show) {
       need_db();
-      Store store(db);
+      Store store = Store::read_only(db);
       std::cout << show_view(store, experiment_id(store, show_key));
     } else if (*compare) {
       need_db();
-      Store store(db);
-      std::cout << compare_view(store, experiment_id(store, key_a), experiment_id(store, key_b));
+      Store store = Store::read_only(db);
+      std::cout << compare_view(store, experiment_id(store, key_a), experiment_id(store, key_b),
+                                any_conditions);
     }
   } catch (const Error& e) {
     std::cerr << "streammoe-lab: error: " << e.what() << "\n";

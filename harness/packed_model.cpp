@@ -11,6 +11,7 @@
 
 #include "engine/util/error.h"
 #include "harness/hash.h"
+#include "harness/scratch_file.h"
 #include "harness/store.h"
 
 namespace streammoe::lab {
@@ -110,6 +111,7 @@ PreparedModel prepare_packed_model(const PackRecipe& recipe, const fs::path& eng
 
   fs::create_directories(recipe.folder.parent_path());
   ignore_in_git(recipe.folder.parent_path());
+  remove_leftovers(recipe.folder.parent_path(), "packing");  // of a lab killed while it packed
   fs::path scratch = recipe.folder;
   scratch += fmt::format(".packing-{}", getpid());
   std::error_code ec;

@@ -10,6 +10,7 @@ namespace streammoe::lab {
 class Progress {
  public:
   Progress(std::ostream& out, bool tty, int total);
+  void set_total(int total) { total_ = total; }       // once the plan is known
   void skip(int runs);                                  // finished in an earlier session
   void start(const std::string& what);                  // a run begins
   void finish(const std::string& what, const std::string& outcome);  // ... and ends

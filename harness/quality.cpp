@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -11,6 +12,8 @@
 #include "engine/util/error.h"
 #include "harness/hash.h"
 #include "harness/json_validity.h"
+#include "harness/run_record.h"
+#include "engine/util/npy.h"
 
 namespace streammoe::lab {
 
@@ -88,6 +91,24 @@ QualityResult QualityMeasurement::result() const {
   return r;
 }
 
+namespace {
+
+// Token ids of a "1,2,3" list, cut to max_tokens (what `eval --ids ... --max-tokens` scores).
+std::vector<int64_t> parse_ids(const std::string& text, int max_tokens) {
+  std::vector<int64_t> ids;
+  std::stringstream parts(text);
+  for (std::string part; std::getline(parts, part, ',');)
+    if (!part.empty()) ids.push_back(std::stoll(part));
+  if (max_tokens > 0 && ids.size() > static_cast<size_t>(max_tokens)) ids.resize(max_tokens);
+  return ids;
+}
+
+// Dumps larger than this are not kept in memory for the error bars (a 248k vocabulary at 1024
+// tokens would be a gigabyte).
+constexpr uint64_t kMaxLogitsBytes = 256ull << 20;
+
+}  // namespace
+
 Fields QualityMeasurement::fields() const {
   QualityResult r = result();
   Fields f = {{"status", std::string(ok ? "ok" : "error")},
@@ -107,13 +128,30 @@ Fields QualityMeasurement::fields() const {
               {"reference_logits", reference_logits.string()}};
   auto tokens = number(eval, "tokens");
   f.emplace_back("tokens", tokens ? SqlValue(static_cast<int64_t>(*tokens)) : SqlValue());
+  auto bound = [](std::optional<Interval> ci, bool high) {
+    if (!ci) return SqlValue();
+    double v = high ? ci->high : ci->low;
+    return std::isfinite(v) ? SqlValue(v) : SqlValue();
+  };
+  std::optional<Interval> kld, top1, ppl, json;
+  if (intervals) {
+    kld = intervals->kld_mean_ci;
+    top1 = intervals->top1_agree_ci;
+    ppl = intervals->ppl_ratio_ci;
+  }
+  if (json_total > 0) json = wilson_interval(json_valid, json_total);
+  for (auto [name, ci] : {std::pair{"kld_mean", kld}, std::pair{"top1_agree", top1},
+                          std::pair{"ppl_ratio", ppl}, std::pair{"json_validity", json}}) {
+    f.emplace_back(std::string(name) + "_ci_low", bound(ci, false));
+    f.emplace_back(std::string(name) + "_ci_high", bound(ci, true));
+  }
   f.emplace_back("json_valid", json_total ? SqlValue(int64_t{json_valid}) : SqlValue());
   f.emplace_back("json_total", json_total ? SqlValue(int64_t{json_total}) : SqlValue());
   return f;
 }
 
-QualitySuite::QualitySuite(Executor& executor, fs::path cache_dir, fs::path scratch)
-    : executor_(executor), cache_dir_(std::move(cache_dir)), scratch_(std::move(scratch)) {}
+QualitySuite::QualitySuite(Executor& executor, fs::path cache_dir, ScratchFile& scratch)
+    : executor_(executor), cache_dir_(std::move(cache_dir)), scratch_(scratch) {}
 
 std::string QualitySuite::reference_key(const QualitySpec& spec, const QualityRun& reference) {
   StableHash hash;
@@ -140,6 +178,7 @@ fs::path QualitySuite::reference_logits(const QualitySpec& spec, const QualityRu
   fs::path path = cache_dir_ / ("ref-" + reference_key(spec, reference) + ".npy");
   if (fs::exists(path)) return path;
   fs::create_directories(cache_dir_);
+  remove_leftovers(cache_dir_, "partial");  // of a lab killed while it dumped
   // Written beside the final name and renamed: a killed lab never leaves a truncated cache file.
   fs::path partial = path;
   partial += fmt::format(".partial-{}", ::getpid());
@@ -172,6 +211,21 @@ QualityMeasurement QualitySuite::measure(const QualitySpec& spec, const QualityR
     for (auto& arg : text_args(spec)) command.argv.push_back(arg);
     command.argv.push_back("--ref-logits");
     command.argv.push_back(reference_logits.string());
+    // The variant's logits too, for the error bars, when they fit in memory.
+    std::optional<NpyArray> reference;
+    try {
+      reference = read_npy(reference_logits);
+    } catch (const std::exception&) {
+      // a reference the lab cannot read still serves the engine's own comparison
+    }
+    if (reference && reference->f32.size() * sizeof(float) <= kMaxLogitsBytes) {
+      if (!logits_) logits_ = std::make_unique<ScratchFile>("streammoe-lab-logits");
+      logits_->clear();
+      command.argv.push_back("--dump-logits");
+      command.argv.push_back(logits_->path().string());
+    } else {
+      reference.reset();
+    }
     for (auto& arg : switch_args(run.switches)) command.argv.push_back(arg);
     command.argv.push_back("--json");
     command.timeout_s = run.timeout_s;
@@ -182,7 +236,19 @@ QualityMeasurement QualitySuite::measure(const QualitySpec& spec, const QualityR
     } else {
       try {
         m.eval = nlohmann::json::parse(result.stdout_text);
-        if (!m.eval.is_object()) errors.push_back("eval: --json did not print an object");
+        if (!m.eval.is_object()) {
+          errors.push_back("eval: --json did not print an object");
+        } else if (double bad = nonfinite_count(m.eval); bad > 0) {
+          errors.push_back(fmt::format("eval: {:.0f} non-finite values", bad));
+        } else if (reference) {
+          try {
+            m.intervals = quality_intervals(read_npy(logits_->path()), *reference,
+                                            spec.text_file.empty() ? parse_ids(spec.ids, spec.max_tokens)
+                                                                   : std::vector<int64_t>{});
+          } catch (const std::exception&) {
+            // no dump, or not one the lab can read: the measures stand without error bars
+          }
+        }
       } catch (const nlohmann::json::exception& e) {
         errors.push_back(fmt::format("eval: output is not JSON ({})", e.what()));
       }
@@ -190,14 +256,13 @@ QualityMeasurement QualitySuite::measure(const QualitySpec& spec, const QualityR
   }
   if (!spec.json_prompts.empty()) {
     std::ifstream in(spec.json_prompts);
-    fs::path metrics = scratch_ / "json-validity.json";
+    fs::path metrics = scratch_.path();
     int failed = 0;
     for (std::string prompt; std::getline(in, prompt);) {
       if (!prompt.empty() && prompt.back() == '\r') prompt.pop_back();
       if (prompt.empty()) continue;
       if (spec.json_limit > 0 && m.json_total >= spec.json_limit) break;
-      std::error_code ec;
-      fs::remove(metrics, ec);
+      scratch_.clear();
       Command command;
       command.argv = {run.engine.string(), "generate", "--model", run.model.string()};
       for (auto& arg : prompt_args("--prompt", prompt)) command.argv.push_back(arg);
@@ -217,7 +282,7 @@ QualityMeasurement QualitySuite::measure(const QualitySpec& spec, const QualityR
         break;
       }
       try {
-        auto j = nlohmann::json::parse(read_file(metrics));
+        auto j = nlohmann::json::parse(scratch_.read());
         std::string continuation = j.value("output_text", std::string());
         if (starts_valid_json(prompt, continuation)) ++m.json_valid;
       } catch (const nlohmann::json::exception& e) {

@@ -5,12 +5,15 @@
 // JSON-start prompts. Reference logits are computed once per (model, text, length) and cached.
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "harness/executor.h"
+#include "harness/quality_stats.h"
+#include "harness/scratch_file.h"
 #include "harness/spec.h"
 #include "harness/store.h"
 #include "harness/verdict.h"
@@ -24,6 +27,9 @@ struct QualityMeasurement {
   int json_valid = 0;
   int json_total = 0;
   std::filesystem::path reference_logits;
+  // From the logits (quality_stats.h); absent when the engine's dump could not be read or was
+  // too large to hold.
+  std::optional<QualityIntervals> intervals;
 
   QualityResult result() const;
   Fields fields() const;  // quality-table columns (without experiment/variant/model)
@@ -39,7 +45,8 @@ struct QualityRun {
 
 class QualitySuite {
  public:
-  QualitySuite(Executor& executor, std::filesystem::path cache_dir, std::filesystem::path scratch);
+  // `scratch` receives the metrics of the JSON-validity generations.
+  QualitySuite(Executor& executor, std::filesystem::path cache_dir, ScratchFile& scratch);
 
   // The cached reference logits for the spec's text, computing them on first use.
   std::filesystem::path reference_logits(const QualitySpec& spec, const QualityRun& reference);
@@ -51,7 +58,8 @@ class QualitySuite {
  private:
   Executor& executor_;
   std::filesystem::path cache_dir_;
-  std::filesystem::path scratch_;
+  ScratchFile& scratch_;
+  std::unique_ptr<ScratchFile> logits_;  // the variant's dumped logits, for the error bars
 };
 
 // "--prompt TEXT", or "--prompt=TEXT" when the text starts with '-'.

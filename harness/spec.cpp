@@ -13,6 +13,7 @@
 
 #include "engine/util/error.h"
 #include "harness/hash.h"
+#include "harness/store_schema.h"
 #include "harness/variant_bundle.h"
 #include "harness/yaml_reader.h"
 
@@ -50,6 +51,20 @@ std::optional<uint64_t> parse_bytes(std::string_view text) {
       return static_cast<uint64_t>(std::llround(value));
     }
   return std::nullopt;
+}
+
+std::vector<std::string> keep_metrics() {
+  std::vector<std::string> names;
+  for (const auto& column : lab_schema().table("metrics").columns)
+    if (column.sql.rfind("REAL", 0) == 0) names.emplace_back(column.name);
+  return names;
+}
+
+bool higher_is_better(const std::string& metric) {
+  auto ends_with = [&](std::string_view tail) {
+    return metric.size() >= tail.size() && metric.compare(metric.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return ends_with("tok_s") || ends_with("hit_rate") || ends_with("share");
 }
 
 fs::path find_project_root(const fs::path& start) {
@@ -103,6 +118,11 @@ nlohmann::json ExperimentSpec::to_json() const {
                    {"tokens", workload.tokens},
                    {"prefill", workload.prefill}};
   j["repeats"] = repeats;
+  if (warmup > 0) j["warmup"] = warmup;
+  if (min_time_s > 0) {
+    j["min_time_s"] = min_time_s;
+    j["max_repeats"] = max_repeats;
+  }
   j["cache"] = to_string(cache);
   j["drop_caches"] = drop_caches;
   j["memory_budget_bytes"] = memory_budget_bytes ? nlohmann::json(*memory_budget_bytes) : nullptr;
@@ -128,7 +148,11 @@ nlohmann::json ExperimentSpec::to_json() const {
                     {"json_tokens", quality.json_tokens},
                     {"json_limit", quality.json_limit}};
   auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nullptr; };
-  j["keep"] = {{"min_speedup", keep.min_speedup},
+  j["keep"] = {{"metric", keep.metric},
+               {"higher_is_better", keep.higher_is_better},
+               {"min_runs", keep.min_runs},
+               {"paired", keep.paired},
+               {"min_speedup", keep.min_speedup},
                {"confidence", keep.confidence},
                {"max_kld_mean", opt(keep.max_kld_mean)},
                {"max_kld_p99", opt(keep.max_kld_p99)},
@@ -141,7 +165,8 @@ nlohmann::json ExperimentSpec::to_json() const {
 
 std::string ExperimentSpec::identity_hash() const {
   nlohmann::json j = to_json();
-  for (const char* ignored : {"name", "hypothesis", "track", "timeout_s", "keep", "order"})
+  for (const char* ignored : {"name", "hypothesis", "track", "timeout_s", "keep", "order",
+                              "min_time_s", "max_repeats"})
     j.erase(ignored);
   return StableHash().add(j.dump()).hex();
 }
@@ -151,9 +176,9 @@ namespace {
 // Parses one experiment file; a class only to keep the file and options at hand.
 class SpecReader {
  public:
-  SpecReader(const fs::path& path, const SpecOptions& options)
-      : file_(YamlFile::load(path)), options_(options) {
-    if (!options.catalog) fail("{}: no engine switch list to validate against", path.string());
+  SpecReader(YamlFile file, const SpecOptions& options) : file_(std::move(file)), options_(options) {
+    if (!options.catalog)
+      fail("{}: no engine switch list to validate against", file_.path().string());
   }
 
   ExperimentSpec read() {
@@ -163,7 +188,8 @@ class SpecReader {
     auto keys = file_.keys(file_.root(), "the experiment",
                            {"name", "hypothesis", "track", "root", "model", "models", "workload",
                             "repeats", "cache", "drop_caches", "memory_budget", "timeout_s",
-                            "order", "baseline", "variants", "matrix", "quality", "keep"});
+                            "order", "baseline", "variants", "matrix", "quality", "keep", "max_runs",
+                            "min_time_s", "max_repeats", "warmup"});
     auto required = [&](const char* key) -> YAML::Node {
       if (!keys.count(key)) file_.fail_at(file_.root(), fmt::format("missing key '{}'", key));
       return keys[key];
@@ -189,6 +215,21 @@ class SpecReader {
     read_workload(spec, required("workload"));
     if (keys.count("repeats"))
       spec.repeats = static_cast<int>(file_.integer(keys["repeats"], "repeats", 1, 10000));
+    if (keys.count("warmup"))
+      spec.warmup = static_cast<int>(file_.integer(keys["warmup"], "warmup", 0, 1000));
+    if (keys.count("min_time_s")) {
+      spec.min_time_s = file_.number(keys["min_time_s"], "min_time_s");
+      if (!(spec.min_time_s >= 0)) file_.fail_at(keys["min_time_s"], "min_time_s must not be negative");
+    }
+    if (keys.count("max_repeats"))
+      spec.max_repeats = static_cast<int>(file_.integer(keys["max_repeats"], "max_repeats", 1, 100000));
+    if (spec.min_time_s > 0 && spec.max_repeats == 0) spec.max_repeats = 10 * spec.repeats;
+    if (spec.max_repeats > 0 && spec.max_repeats < spec.repeats)
+      file_.fail_at(keys["max_repeats"], fmt::format("max_repeats ({}) is below repeats ({})",
+                                                     spec.max_repeats, spec.repeats));
+    if (keys.count("max_runs"))
+      spec.max_runs = file_.integer(keys["max_runs"], "max_runs", 1, int64_t{1} << 40);
+    if (options_.max_runs) spec.max_runs = *options_.max_runs;
     if (keys.count("cache")) {
       std::string cache = file_.scalar(keys["cache"], "cache");
       if (cache == "cold") {
@@ -235,6 +276,7 @@ class SpecReader {
                                                spec.baseline));
     std::rotate(spec.variants.begin(), baseline_it, baseline_it + 1);  // baseline first
     if (keys.count("matrix")) read_matrix(spec, keys["matrix"]);
+    check_run_count(spec, spec.variants.size(), keys.count("matrix") ? keys["matrix"] : file_.root());
     if (keys.count("quality") && !keys["quality"].IsNull()) read_quality(spec, keys["quality"]);
     if (keys.count("keep")) read_keep(spec, keys["keep"]);
     return spec;
@@ -482,6 +524,21 @@ class SpecReader {
     }
   }
 
+  // Runs = variants x models x repeats must stay within the cap; checked with the count a
+  // matrix would expand to before it is expanded, so a huge one fails fast and small.
+  void check_run_count(const ExperimentSpec& spec, double variants, const YAML::Node& where) const {
+    double runs = variants * static_cast<double>(spec.models.size()) *
+                  std::max(spec.repeats, spec.max_repeats);
+    if (runs <= static_cast<double>(spec.max_runs)) return;
+    file_.fail_at(where, fmt::format("this experiment plans {:.0f} runs ({:.0f} variants x {} "
+                                     "model{} x {} repeats), more than the cap of {}; shrink the "
+                                     "matrix or the repeats, or raise the cap with 'max_runs: "
+                                     "{:.0f}' in the file or --max-runs {:.0f}",
+                                     runs, variants, spec.models.size(),
+                                     spec.models.size() == 1 ? "" : "s", spec.repeats, spec.max_runs,
+                                     runs, runs));
+  }
+
   // One sweep: the cartesian product of the listed switch values, each applied on top of the
   // base variant (default: the baseline).
   void read_sweep(ExperimentSpec& spec, const YAML::Node& node) {
@@ -525,6 +582,9 @@ class SpecReader {
         file_.fail_at(values_node, fmt::format("matrix switch {} has no values", name));
       axes.emplace_back(info->name, std::move(values));
     }
+    double expanded = 1;
+    for (const auto& axis : axes) expanded *= static_cast<double>(axis.second.size());
+    check_run_count(spec, static_cast<double>(spec.variants.size()) + expanded, node);
     // Odometer over the axes, the last axis fastest: k=2,io=pread; k=2,io=mmap; k=4,...
     std::vector<size_t> index(axes.size(), 0);
     while (true) {
@@ -578,10 +638,28 @@ class SpecReader {
 
   void read_keep(ExperimentSpec& spec, const YAML::Node& node) {
     auto keys = file_.keys(node, "keep",
-                           {"min_speedup", "confidence", "max_kld_mean", "max_kld_p99",
-                            "min_top1_agree", "max_ppl_ratio", "min_json_validity",
-                            "max_json_validity_drop"});
+                           {"metric", "direction", "min_runs", "paired", "min_speedup",
+                            "confidence", "max_kld_mean", "max_kld_p99", "min_top1_agree",
+                            "max_ppl_ratio", "min_json_validity", "max_json_validity_drop"});
     KeepRule& k = spec.keep;
+    if (keys.count("metric")) {
+      k.metric = file_.text_value(keys["metric"], "keep.metric");
+      auto names = keep_metrics();
+      if (std::find(names.begin(), names.end(), k.metric) == names.end())
+        file_.fail_at(keys["metric"], fmt::format("keep.metric '{}' is not a recorded metric (one "
+                                                  "of: {})", k.metric, fmt::join(names, ", ")));
+    }
+    k.higher_is_better = higher_is_better(k.metric);
+    if (keys.count("direction")) {
+      std::string direction = file_.scalar(keys["direction"], "keep.direction");
+      if (direction != "higher" && direction != "lower")
+        file_.fail_at(keys["direction"],
+                      fmt::format("keep.direction must be higher or lower, got '{}'", direction));
+      k.higher_is_better = direction == "higher";
+    }
+    if (keys.count("min_runs"))
+      k.min_runs = static_cast<int>(file_.integer(keys["min_runs"], "keep.min_runs", 1, 100000));
+    if (keys.count("paired")) k.paired = file_.boolean(keys["paired"], "keep.paired");
     auto number = [&](const char* key) -> std::optional<double> {
       if (!keys.count(key)) return std::nullopt;
       double v = file_.number(keys[key], fmt::format("keep.{}", key));
@@ -614,7 +692,12 @@ class SpecReader {
 }  // namespace
 
 ExperimentSpec load_experiment(const fs::path& file, const SpecOptions& options) {
-  return SpecReader(file, options).read();
+  return SpecReader(YamlFile::load(file), options).read();
+}
+
+ExperimentSpec load_experiment_text(const std::string& yaml, const fs::path& file,
+                                    const SpecOptions& options) {
+  return SpecReader(YamlFile::parse(yaml, file), options).read();
 }
 
 }  // namespace streammoe::lab

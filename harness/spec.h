@@ -60,8 +60,15 @@ struct QualitySpec {
 };
 
 struct KeepRule {
-  double min_speedup = 1.0;  // median speed-up must exceed this, with CI low > 1
+  // What is judged: a numeric column of the metrics table (decode_tok_s, prefill_tok_s,
+  // ttft_ms, expert_compute_ms, ...), and whether more is better (inferred from the name when
+  // the YAML does not say: *_tok_s and *hit_rate are higher-is-better, the rest lower).
+  std::string metric = "decode_tok_s";
+  bool higher_is_better = true;
+  double min_speedup = 1.0;  // median improvement must reach this, with CI low > 1
   double confidence = 0.95;
+  int min_runs = 2;     // successful runs (or pairs) a variant needs before it can be kept
+  bool paired = true;   // pair runs by repeat (same prompt, adjacent in time) when possible
   std::optional<double> max_kld_mean;
   std::optional<double> max_kld_p99;
   std::optional<double> min_top1_agree;
@@ -69,6 +76,10 @@ struct KeepRule {
   std::optional<double> min_json_validity;
   std::optional<double> max_json_validity_drop;  // vs the baseline's validity
 };
+
+// The most runs an experiment may plan unless it says `max_runs:` (or --max-runs): a matrix typo
+// must not plan a week of runs.
+inline constexpr int64_t kDefaultMaxRuns = 5000;
 
 struct ExperimentSpec {
   std::filesystem::path file;
@@ -83,6 +94,12 @@ struct ExperimentSpec {
   std::vector<PackRecipe> packs;
   Workload workload;
   int repeats = 3;
+  int warmup = 0;  // unrecorded runs of each variant and model before its first measured one
+  // More interleaved rounds after `repeats` while some variant's successful runs on a model add
+  // up to less than min_time_s seconds, up to max_repeats rounds (hyperfine's minimum time).
+  double min_time_s = 0;
+  int max_repeats = 0;  // 0: 10 x repeats
+  int64_t max_runs = kDefaultMaxRuns;
   CacheState cache = CacheState::kWarm;
   bool drop_caches = false;  // cold only, and only when root
   std::optional<uint64_t> memory_budget_bytes;
@@ -110,9 +127,20 @@ struct SpecOptions {
   std::vector<std::string> build_options;
   // Where packed models are made; empty = <root>/results/models.
   std::optional<std::filesystem::path> packed_models_dir;
+  // Overrides the file's max_runs (streammoe-lab run --max-runs).
+  std::optional<int64_t> max_runs;
 };
 
 ExperimentSpec load_experiment(const std::filesystem::path& file, const SpecOptions& options);
+// The experiment in `yaml`, read as if it were the file `file` (relative paths and the project
+// root resolve from there): `run --rerun` reads the YAML an experiment ran from the database.
+ExperimentSpec load_experiment_text(const std::string& yaml, const std::filesystem::path& file,
+                                    const SpecOptions& options);
+
+// The metrics a keep rule may judge: the numeric columns of the metrics table.
+std::vector<std::string> keep_metrics();
+// Whether more of a metric is better (*_tok_s, *hit_rate, *share) or less (times, bytes, ...).
+bool higher_is_better(const std::string& metric);
 
 // "4GiB", "512MiB", "1.5G", "1000000" -> bytes (binary units); nullopt when malformed.
 std::optional<uint64_t> parse_bytes(std::string_view text);

@@ -124,28 +124,37 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-SqliteDb::SqliteDb(const std::filesystem::path& path) : path_(path) {
-  if (path.has_parent_path()) {
-    std::error_code ec;
-    std::filesystem::create_directories(path.parent_path(), ec);
+SqliteDb::SqliteDb(const std::filesystem::path& path, Access access)
+    : access_(access), path_(path) {
+  int flags = SQLITE_OPEN_READONLY;
+  if (access == Access::kReadWrite) {
+    flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (path.has_parent_path()) {
+      std::error_code ec;
+      std::filesystem::create_directories(path.parent_path(), ec);
+    }
   }
-  int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     fail("{}: cannot open database: {}", path.string(), message);
   }
   sqlite3_busy_timeout(db_, 10000);
-  // WAL: readers (report, show) never block the running experiment, and a killed writer leaves
-  // the last committed transaction intact. NORMAL sync is durable against process crashes.
+  if (access == Access::kReadOnly) return;  // a reader changes nothing
   try {
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");
-    exec("PRAGMA foreign_keys=ON");
+    exec("PRAGMA foreign_keys=ON");  // this connection only; nothing on disk changes
   } catch (...) {
     sqlite3_close(db_);  // the destructor does not run for a throwing constructor
     throw;
   }
+}
+
+void SqliteDb::use_wal() {
+  // WAL: readers (report, show) never block the running experiment, and a killed writer leaves
+  // the last committed transaction intact. NORMAL sync is durable against process crashes.
+  exec("PRAGMA journal_mode=WAL");
+  exec("PRAGMA synchronous=NORMAL");
 }
 
 SqliteDb::~SqliteDb() { sqlite3_close(db_); }

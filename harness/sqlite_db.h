@@ -53,20 +53,29 @@ class Statement {
 
 class SqliteDb {
  public:
-  // Opens (creating) a database in WAL mode with foreign keys on and a busy timeout.
-  explicit SqliteDb(const std::filesystem::path& path);
+  enum class Access {
+    kReadWrite,  // creates the file when missing; foreign keys on
+    kReadOnly,   // never creates, converts or writes anything (report, list, show, compare)
+  };
+  // Opens a database with a busy timeout. Nothing on disk changes until the caller writes:
+  // the store first checks that the file is a lab database.
+  explicit SqliteDb(const std::filesystem::path& path, Access access = Access::kReadWrite);
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;
   SqliteDb& operator=(const SqliteDb&) = delete;
 
+  // Switches the file to WAL with NORMAL sync (persistent: only for the lab's own databases).
+  void use_wal();
   void exec(std::string_view sql);
   std::vector<SqlRow> query(std::string_view sql, const std::vector<SqlValue>& params = {});
   int64_t last_insert_id() const;
   const std::filesystem::path& path() const { return path_; }
   sqlite3* handle() { return db_; }
   std::string error_message() const;
+  bool read_only() const { return access_ == Access::kReadOnly; }
 
  private:
+  Access access_;
   sqlite3* db_ = nullptr;
   std::filesystem::path path_;
 };

@@ -84,4 +84,57 @@ RatioEstimate bootstrap_ratio_of_medians(std::span<const double> numerator,
   return {median(numerator) / median(denominator), percentile_interval(std::move(ratios), confidence)};
 }
 
+RatioEstimate bootstrap_paired_ratio(std::span<const double> numerator,
+                                     std::span<const double> denominator, double confidence,
+                                     int resamples, uint64_t seed) {
+  const size_t n = std::min(numerator.size(), denominator.size());
+  if (n == 0) return {kNaN, {kNaN, kNaN}};
+  std::vector<double> ratios(n);
+  for (size_t i = 0; i < n; ++i) ratios[i] = numerator[i] / denominator[i];
+  SplitMix64 rng(seed);
+  return {median(ratios), percentile_interval(bootstrap_medians(ratios, resamples, rng), confidence)};
+}
+
+std::vector<size_t> outliers(std::span<const double> samples, double threshold) {
+  std::vector<size_t> out;
+  if (samples.size() < 3) return out;
+  double center = median(samples);
+  std::vector<double> deviations;
+  for (double x : samples) deviations.push_back(std::fabs(x - center));
+  double mad = median(deviations);
+  if (!(mad > 0)) return out;
+  for (size_t i = 0; i < samples.size(); ++i)
+    if (0.6745 * std::fabs(samples[i] - center) / mad > threshold) out.push_back(i);
+  return out;
+}
+
+double normal_quantile(double confidence) {
+  // Bisection on erf: P(|Z| <= z) = erf(z / sqrt 2). 60 halvings are exact to double precision.
+  double low = 0, high = 10;
+  for (int i = 0; i < 60; ++i) {
+    double mid = (low + high) / 2;
+    (std::erf(mid / std::sqrt(2.0)) < confidence ? low : high) = mid;
+  }
+  return (low + high) / 2;
+}
+
+Interval wilson_interval(int64_t successes, int64_t trials, double confidence) {
+  if (trials <= 0) return {kNaN, kNaN};
+  const double z = normal_quantile(confidence), n = static_cast<double>(trials);
+  const double p = static_cast<double>(successes) / n;
+  const double center = (p + z * z / (2 * n)) / (1 + z * z / n);
+  const double half = z / (1 + z * z / n) * std::sqrt(p * (1 - p) / n + z * z / (4 * n * n));
+  return {std::max(0.0, center - half), std::min(1.0, center + half)};
+}
+
+Interval mean_ci(std::span<const double> samples, double confidence) {
+  if (samples.size() < 2) return {kNaN, kNaN};
+  double m = mean(samples), squares = 0;
+  for (double x : samples) squares += (x - m) * (x - m);
+  double se = std::sqrt(squares / static_cast<double>(samples.size() - 1) /
+                        static_cast<double>(samples.size()));
+  double z = normal_quantile(confidence);
+  return {m - z * se, m + z * se};
+}
+
 }  // namespace streammoe::lab

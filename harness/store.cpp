@@ -3,6 +3,7 @@
 #include <charconv>
 #include <chrono>
 #include <ctime>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -19,9 +20,108 @@ std::string now_iso8601() {
   return buffer;
 }
 
-Store::Store(const std::filesystem::path& path, const SchemaDef& schema)
-    : db_(path), schema_(schema) {
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// The first declared table or column of `expected` the database lacks ("" when none).
+std::string missing_part(SqliteDb& db, const SchemaDef& expected) {
+  for (const auto& table : expected.tables) {
+    std::set<std::string> columns;
+    for (const auto& row : db.query(fmt::format("PRAGMA table_info(\"{}\")", table.name)))
+      columns.insert(to_text(row.at("name")));
+    if (columns.empty()) return fmt::format("it has no table {}", table.name);
+    for (const auto& column : table.columns)
+      if (!columns.count(std::string(column.name)))
+        return fmt::format("its table {} has no column {}", table.name, column.name);
+  }
+  return "";
+}
+
+}  // namespace
+
+DatabaseCheck check_database(SqliteDb& db, const SchemaDef& schema) {
+  DatabaseCheck check;
+  std::vector<std::string> tables;
+  for (const auto& row : db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name "
+                                  "NOT LIKE 'sqlite_%' ORDER BY name"))
+    tables.push_back(to_text(row.values[0]));
+  int64_t application_id = to_int(db.query("PRAGMA application_id")[0].values[0]);
+  check.version = static_cast<int>(to_int(db.query("PRAGMA user_version")[0].values[0]));
+  if (tables.empty() && check.version == 0 && application_id == 0) return check;  // kEmpty
+  check.kind = DatabaseCheck::Kind::kForeign;
+  if (application_id != 0 && application_id != kLabApplicationId) {
+    check.problem = fmt::format("its application_id is {:#x}, another program's", application_id);
+    return check;
+  }
+  if (check.version <= 0) {
+    check.problem = fmt::format("it has tables {} and no schema version", joined(tables));
+    return check;
+  }
+  if (check.version > schema.version) {
+    // Newer than this lab: judged by its stamp alone, its tables are not known here.
+    if (application_id == kLabApplicationId) check.kind = DatabaseCheck::Kind::kLab;
+    else check.problem = fmt::format("it has tables {} and user_version {}", joined(tables), check.version);
+    return check;
+  }
+  // Older lab databases carry no application_id: their tables and columns must be the lab's.
+  std::string missing = missing_part(db, schema_at(schema, check.version));
+  if (!missing.empty()) {
+    check.problem = application_id == kLabApplicationId
+                        ? fmt::format("a damaged lab database: {}", missing)
+                        : fmt::format("{} (it has tables {})", missing, joined(tables));
+    return check;
+  }
+  check.kind = DatabaseCheck::Kind::kLab;
+  return check;
+}
+
+Store::Store(const std::filesystem::path& path, const SchemaDef& schema, Access access)
+    : db_(path, access == Access::kRead ? SqliteDb::Access::kReadOnly : SqliteDb::Access::kReadWrite),
+      schema_(schema) {
+  if (access == Access::kRead) {
+    open_for_reading();
+  } else {
+    open_for_writing();
+  }
+}
+
+void Store::open_for_reading() {
+  DatabaseCheck check = check_database(db_, schema_);
+  const std::string path = db_.path().string();
+  if (check.kind == DatabaseCheck::Kind::kEmpty)
+    fail("{}: not a streammoe-lab database (it is empty); run an experiment into it first", path);
+  if (check.kind == DatabaseCheck::Kind::kForeign)
+    fail("{}: not a streammoe-lab database: {}; nothing was changed", path, check.problem);
+  if (check.version > schema_.version)
+    fail("{}: database schema version {} is newer than this lab's ({}); use a newer streammoe-lab",
+         path, check.version, schema_.version);
+  if (check.version < schema_.version)
+    fail("{}: database schema version {} is older than this lab's ({}); `streammoe-lab migrate "
+         "--db {}` upgrades it (so does any `run` into it)",
+         path, check.version, schema_.version, path);
+}
+
+void Store::open_for_writing() {
+  DatabaseCheck check = check_database(db_, schema_);
+  const std::string path = db_.path().string();
+  if (check.kind == DatabaseCheck::Kind::kForeign)
+    fail("{}: not a streammoe-lab database: {}; nothing was changed (give another --db)", path,
+         check.problem);
+  if (check.version > schema_.version)
+    fail("{}: database schema version {} is newer than this lab's ({}); use a newer streammoe-lab",
+         path, check.version, schema_.version);
+  db_.use_wal();
   migrate();
+  // What the migration made must be the whole schema: found now, not at the first insert after
+  // an hour of runs.
+  std::string missing = missing_part(db_, schema_);
+  if (!missing.empty())
+    fail("{}: a damaged lab database: {} (schema version {})", path, missing, schema_.version);
 }
 
 int Store::version_on_disk() {
@@ -37,7 +137,13 @@ void Store::migrate() {
          db_.path().string(), on_disk, schema_.version);
   if (on_disk == schema_.version) return;  // the transaction rolls back: nothing was changed
   for (const auto& statement : migration_sql(schema_, on_disk)) db_.exec(statement);
+  // The lab's views follow its tables: dropped and made again from the current declarations.
+  for (const auto& [name, sql] : view_sql(schema_)) {
+    db_.exec(fmt::format("DROP VIEW IF EXISTS {}", name));
+    db_.exec(sql);
+  }
   db_.exec(fmt::format("PRAGMA user_version = {}", schema_.version));
+  db_.exec(fmt::format("PRAGMA application_id = {}", kLabApplicationId));
   transaction.commit();
 }
 

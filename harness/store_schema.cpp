@@ -14,7 +14,25 @@ SchemaDef build_schema() {
   SchemaDef schema;
   // Version 2 added the machine's load average (environment) and each run's (runs): a noisy
   // neighbour is the first suspect when run-to-run noise is large.
-  schema.version = 2;
+  // Version 3 added the machine profile (environment: the disk's random-read rate at the expert
+  // size and depth K, the RAM read rate), measured once per session.
+  schema.version = 3;
+  // Version 4 added which process is running an experiment (experiments.runner), for the
+  // message a second process gets.
+  schema.version = 4;
+  // Version 5 added the statistics a reviewer asks for: which metric a verdict judged, whether
+  // its runs were paired, its warnings (outliers, a noisy machine), and confidence intervals on
+  // the quality measures (KL divergence, top-1 agreement, perplexity ratio, JSON validity).
+  schema.version = 5;
+  // Version 6 added cold that is cold and the roofline: bytes each run read from the model's
+  // disk and the page-cache residency of the expert files before it (runs), the engine's own
+  // count of expert bytes from the disk, cache hit rate, achieved expert GB/s and the share of
+  // the machine profile's roofline (metrics), and their medians per variant (verdicts).
+  schema.version = 6;
+  // Version 7 added reruns: the experiment a `run --rerun` repeats.
+  schema.version = 7;
+  // Version 8 added the views runs_flat and verdicts_flat (view_sql).
+  schema.version = 8;
 
   schema.tables.push_back(TableDef{
       .name = "experiments",
@@ -32,6 +50,11 @@ SchemaDef build_schema() {
               {.name = "status", .sql = "TEXT NOT NULL"},  // running | complete
               {.name = "started_at", .sql = "TEXT"},
               {.name = "finished_at", .sql = "TEXT"},
+              // "pid 1234 on host since 2024-...": the process holding the experiment's lock.
+              {.name = "runner", .sql = "TEXT", .since = 4},
+              // What the lab noticed about the machine during the runs ("noisy machine: ...").
+              {.name = "warnings", .sql = "TEXT", .since = 5},
+              {.name = "rerun_of", .sql = "INTEGER REFERENCES experiments(id)", .since = 7},
           },
   });
 
@@ -67,6 +90,18 @@ SchemaDef build_schema() {
               {.name = "budget_mechanism", .sql = "TEXT"},  // cgroup-v2 | cgroup-v1 | none
               {.name = "budget_note", .sql = "TEXT"},
               {.name = "load_average", .sql = "TEXT", .since = 2},  // /proc/loadavg 1, 5, 15 min
+              // The machine profile (machine_profile.h): O_DIRECT random reads of one expert
+              // record with K in flight, and the RAM read rate; NULL when not measured.
+              {.name = "disk_rand_gbps", .sql = "REAL", .since = 3},
+              {.name = "disk_read_block_bytes", .sql = "INTEGER", .since = 3},
+              {.name = "disk_queue_depth", .sql = "INTEGER", .since = 3},
+              {.name = "ram_read_gbps", .sql = "REAL", .since = 3},     // all cores
+              {.name = "ram_read_gbps_1t", .sql = "REAL", .since = 3},  // one thread
+              {.name = "profile_device", .sql = "TEXT", .since = 3},
+              {.name = "profile_probe", .sql = "TEXT", .since = 3},
+              {.name = "profile_measured_at", .sql = "TEXT", .since = 3},
+              {.name = "profile_reused", .sql = "INTEGER", .since = 3},  // from the session cache
+              {.name = "profile_note", .sql = "TEXT", .since = 3},
           },
   });
 
@@ -117,6 +152,12 @@ SchemaDef build_schema() {
               {.name = "decode_ms_json", .sql = "TEXT"},  // raw per-token samples
               {.name = "metrics_json", .sql = "TEXT"},    // the engine's JSON as written
               {.name = "load_1m", .sql = "REAL", .since = 2},  // load average when it started
+              // The model disk's read counter over the run (io_counters.h), and where it came
+              // from ("vda stat" counts the whole machine, "cgroup io.stat" the engine alone).
+              {.name = "disk_read_bytes", .sql = "INTEGER", .since = 6},
+              {.name = "disk_read_source", .sql = "TEXT", .since = 6},
+              // Share of the expert files' bytes in the page cache just before the run (mincore).
+              {.name = "expert_resident_before", .sql = "REAL", .since = 6},
           },
       .constraints = {"UNIQUE(experiment_id, variant_id, model, repeat)"},
   });
@@ -147,6 +188,18 @@ SchemaDef build_schema() {
               {.name = "engine_commit", .sql = "TEXT"},
               {.name = "engine_build_type", .sql = "TEXT"},
               {.name = "engine_flags", .sql = "TEXT"},
+              // From the engine's routing telemetry, over the whole run (prefill and decode).
+              {.name = "expert_bytes_read", .sql = "REAL", .since = 6},
+              {.name = "bytes_from_disk", .sql = "REAL", .since = 6},  // not in the page cache
+              {.name = "disk_bytes_per_token", .sql = "REAL", .since = 6},
+              {.name = "cold_share", .sql = "REAL", .since = 6},  // bytes_from_disk / expert_bytes_read
+              {.name = "cache_hit_rate", .sql = "REAL", .since = 6},  // the expert cache's, if any
+              {.name = "expert_gbps", .sql = "REAL", .since = 6},  // expert bytes x decode tok/s
+              // The expert stream's roofline from the machine profile: its disk bytes at the
+              // disk's random-read rate plus the rest at the RAM read rate (one thread or all
+              // cores, as the run computed), and the run's share of it.
+              {.name = "roofline_tok_s", .sql = "REAL", .since = 6},
+              {.name = "roofline_share", .sql = "REAL", .since = 6},
           },
   });
 
@@ -168,14 +221,18 @@ SchemaDef build_schema() {
                .results_rank = 11,
                .shown = Shown::kIfVaries,
                .label = "PPL ratio",
-               .precision = 4},
+               .precision = 4,
+               .ci_low = "ppl_ratio_ci_low",
+               .ci_high = "ppl_ratio_ci_high"},
               {.name = "nll_mean", .sql = "REAL"},
               {.name = "kld_mean",
                .sql = "REAL",
                .results_rank = 9,
                .shown = Shown::kIfVaries,
                .label = "KLD mean",
-               .precision = 5},
+               .precision = 5,
+               .ci_low = "kld_mean_ci_low",
+               .ci_high = "kld_mean_ci_high"},
               {.name = "kld_p50", .sql = "REAL"},
               {.name = "kld_p90", .sql = "REAL"},
               {.name = "kld_p95", .sql = "REAL"},
@@ -191,7 +248,9 @@ SchemaDef build_schema() {
                .results_rank = 12,
                .shown = Shown::kIfVaries,
                .label = "top-1 agree",
-               .precision = 4},
+               .precision = 4,
+               .ci_low = "top1_agree_ci_low",
+               .ci_high = "top1_agree_ci_high"},
               {.name = "json_valid", .sql = "INTEGER"},
               {.name = "json_total", .sql = "INTEGER"},
               {.name = "json_validity",
@@ -199,8 +258,22 @@ SchemaDef build_schema() {
                .results_rank = 13,
                .shown = Shown::kIfVaries,
                .label = "JSON valid",
-               .precision = 3},
+               .precision = 3,
+               .ci_low = "json_validity_ci_low",
+               .ci_high = "json_validity_ci_high"},
               {.name = "reference_logits", .sql = "TEXT"},
+              // 95% intervals: KLD mean +- 1.96 standard errors over the tokens and the
+              // perplexity ratio's from the per-token log-likelihood differences (both from the
+              // logits, as llama.cpp's perplexity tool reports them), Wilson intervals for the
+              // top-1 agreement and JSON validity proportions.
+              {.name = "kld_mean_ci_low", .sql = "REAL", .since = 5},
+              {.name = "kld_mean_ci_high", .sql = "REAL", .since = 5},
+              {.name = "ppl_ratio_ci_low", .sql = "REAL", .since = 5},
+              {.name = "ppl_ratio_ci_high", .sql = "REAL", .since = 5},
+              {.name = "top1_agree_ci_low", .sql = "REAL", .since = 5},
+              {.name = "top1_agree_ci_high", .sql = "REAL", .since = 5},
+              {.name = "json_validity_ci_low", .sql = "REAL", .since = 5},
+              {.name = "json_validity_ci_high", .sql = "REAL", .since = 5},
           },
       .constraints = {"UNIQUE(experiment_id, variant_id, model)"},
   });
@@ -286,6 +359,52 @@ SchemaDef build_schema() {
                .shown = Shown::kAlways,
                .label = "why"},
               {.name = "description", .sql = "TEXT", .tsv_rank = 9, .tsv_name = "description"},
+              {.name = "keep_metric", .sql = "TEXT", .since = 5},  // what `speedup` measures
+              {.name = "paired", .sql = "INTEGER", .since = 5},    // runs paired by repeat
+              {.name = "n_compared", .sql = "INTEGER", .since = 5},  // runs or pairs compared
+              {.name = "warnings",
+               .sql = "TEXT",
+               .since = 5,
+               .results_rank = 19,
+               .shown = Shown::kIfVaries,
+               .label = "warnings"},
+              // Telemetry medians over the successful runs, shown where they vary.
+              {.name = "cache_hit_rate",
+               .sql = "REAL",
+               .since = 6,
+               .results_rank = 14,
+               .shown = Shown::kIfVaries,
+               .label = "hit rate",
+               .precision = 3},
+              {.name = "disk_mb_per_token",
+               .sql = "REAL",
+               .since = 6,
+               .results_rank = 15,
+               .shown = Shown::kIfVaries,
+               .label = "disk MB/tok",
+               .precision = 3},
+              {.name = "disk_gbps",  // disk MB/token x decode tok/s: the achieved disk rate
+               .sql = "REAL",
+               .since = 6,
+               .results_rank = 16,
+               .shown = Shown::kIfVaries,
+               .label = "disk GB/s",
+               .precision = 3},
+              {.name = "roofline_share",
+               .sql = "REAL",
+               .since = 6,
+               .results_rank = 17,
+               .shown = Shown::kIfVaries,
+               .label = "roofline",
+               .precision = 3},
+              {.name = "rss_budget_share",  // peak RSS / memory budget
+               .sql = "REAL",
+               .since = 6,
+               .results_rank = 18,
+               .shown = Shown::kIfVaries,
+               .label = "RSS/budget",
+               .precision = 3},
+              {.name = "cold_share", .sql = "REAL", .since = 6},
           },
       .constraints = {"UNIQUE(experiment_id, variant_id, model)"},
   });
@@ -315,6 +434,48 @@ const TableDef& SchemaDef::table(std::string_view name) const {
   for (const auto& t : tables)
     if (t.name == name) return t;
   fail("schema has no table {}", name);
+}
+
+bool SchemaDef::has_table(std::string_view name) const {
+  for (const auto& t : tables)
+    if (t.name == name) return true;
+  return false;
+}
+
+std::vector<std::pair<std::string, std::string>> view_sql(const SchemaDef& schema) {
+  for (const char* t : {"experiments", "variants", "runs", "metrics", "environment", "verdicts",
+                        "quality"})
+    if (!schema.has_table(t)) return {};
+  // Columns of `table` as alias.column AS prefix_column, except those listed.
+  auto columns = [&](std::string_view table, std::string_view alias, std::string_view prefix,
+                     std::vector<std::string_view> skip) {
+    std::string list;
+    for (const auto& c : schema.table(table).columns) {
+      if (std::find(skip.begin(), skip.end(), c.name) != skip.end()) continue;
+      list += fmt::format(",\n  {}.{} AS {}{}", alias, c.name, prefix, c.name);
+    }
+    return list;
+  };
+  std::string runs_flat =
+      "CREATE VIEW runs_flat AS SELECT\n  e.id AS experiment_id, e.name AS experiment, "
+      "e.track AS track, e.rerun_of AS rerun_of,\n  v.name AS variant, v.is_baseline AS "
+      "is_baseline, v.switches_json AS switches_json, v.options_json AS options_json, "
+      "v.build_options_json AS build_options_json" +
+      columns("runs", "r", "", {"experiment_id", "metrics_json"}) +
+      columns("metrics", "m", "", {"run_id"}) +
+      columns("environment", "env", "env_", {"id", "experiment_id"}) +
+      "\nFROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN variants v ON v.id = "
+      "r.variant_id LEFT JOIN metrics m ON m.run_id = r.id LEFT JOIN environment env ON env.id = "
+      "r.environment_id";
+  std::string verdicts_flat =
+      "CREATE VIEW verdicts_flat AS SELECT\n  e.name AS experiment, v.name AS variant, "
+      "v.options_json AS options_json" +
+      columns("verdicts", "d", "", {}) +
+      columns("quality", "q", "quality_", {"id", "experiment_id", "variant_id", "model"}) +
+      "\nFROM verdicts d JOIN experiments e ON e.id = d.experiment_id JOIN variants v ON v.id = "
+      "d.variant_id LEFT JOIN quality q ON q.experiment_id = d.experiment_id AND q.variant_id = "
+      "d.variant_id AND q.model = d.model";
+  return {{"runs_flat", runs_flat}, {"verdicts_flat", verdicts_flat}};
 }
 
 const SchemaDef& lab_schema() {

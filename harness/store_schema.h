@@ -44,7 +44,16 @@ struct SchemaDef {
   int version = 0;
   std::vector<TableDef> tables = {};
   const TableDef& table(std::string_view name) const;  // Error for an unknown table
+  bool has_table(std::string_view name) const;
 };
+
+// SQL views over the lab's tables, derived from the declarations (so they follow every column
+// added later), recreated by every migration:
+//   runs_flat      one row per run with its experiment, variant, metrics and environment, like
+//                  llama-bench's SQL output (the flat export, results/report/runs.tsv);
+//   verdicts_flat  one row per verdict with its experiment, variant and quality.
+// Empty for a schema without the lab's tables (tests' own schemas).
+std::vector<std::pair<std::string, std::string>> view_sql(const SchemaDef& schema);
 
 // The schema this build of the lab writes.
 const SchemaDef& lab_schema();

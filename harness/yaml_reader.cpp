@@ -65,13 +65,17 @@ std::optional<size_t> invalid_utf8_at(std::string_view text) {
 }
 
 YamlFile YamlFile::load(const std::filesystem::path& path) {
-  YamlFile file;
-  file.path_ = path;
   std::ifstream in(path);
   if (!in) fail("{}: cannot read the file", path.string());
   std::stringstream text;
   text << in.rdbuf();
-  file.text_ = text.str();
+  return parse(text.str(), path);
+}
+
+YamlFile YamlFile::parse(std::string text, const std::filesystem::path& path) {
+  YamlFile file;
+  file.path_ = path;
+  file.text_ = std::move(text);
   // YAML is printable Unicode text; yaml-cpp given anything else can hand back strings that are
   // not UTF-8, which the JSON of the plan and the database cannot store.
   auto position = [&](size_t at) {

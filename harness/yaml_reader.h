@@ -21,6 +21,8 @@ class YamlFile {
  public:
   // Parses the file; a syntax error, or text that is not UTF-8, is an Error at its position.
   static YamlFile load(const std::filesystem::path& path);
+  // Text that came from `path` (e.g. the YAML an experiment ran, stored in the database).
+  static YamlFile parse(std::string text, const std::filesystem::path& path);
 
   const YAML::Node& root() const { return root_; }
   const std::string& text() const { return text_; }

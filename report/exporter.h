@@ -27,6 +27,13 @@ class TsvExporter final : public Exporter {
   std::string render(const LabResults& results) const override;
 };
 
+// runs.tsv: the flat export, one row per run with its experiment, variant, metrics and
+// environment (the runs_flat view), like llama-bench's SQL output.
+class RunsTsvExporter final : public Exporter {
+ public:
+  std::string render(const LabResults& results) const override;
+};
+
 // index.html: self-contained (inline CSS, hand-written SVG): tables, tok/s with CI bars,
 // per-phase time breakdown, and the progress plot across experiments.
 class HtmlExporter final : public Exporter {

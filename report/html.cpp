@@ -20,6 +20,7 @@ table.results td.num { text-align: right; font-variant-numeric: tabular-nums; wh
 tr.keep td { background: #e8f5e9; } tr.crash td { background: #ffebee; }
 tr.baseline td { background: #e3f2fd; }
 .meta { color: #555; font-size: 13px; }
+.warning { color: #8d5300; font-size: 13px; }
 svg.chart { display: block; margin: 14px 0; background: #fff; }
 svg .title { font-weight: 600; font-size: 14px; }
 svg .label, svg .tick, svg .axis { font-size: 11px; fill: #333; }
@@ -30,6 +31,9 @@ svg .ci line { stroke: #212121; stroke-width: 1.3; }
 svg .reference { stroke: #1e88e5; stroke-dasharray: 4 3; stroke-width: 1.3; }
 svg .crash-text { fill: #c62828; font-size: 11px; }
 svg .best { fill: none; stroke-width: 2; }
+svg .unity { stroke: #1e88e5; stroke-dasharray: 2 3; }
+svg .boundary { stroke: #9e9e9e; stroke-dasharray: 3 3; }
+svg .experiment-label { font-size: 11px; fill: #424242; }
 svg .point.keep { fill: #2e7d32; } svg .point.baseline { fill: #1e88e5; }
 svg .point.discard { fill: #fff; stroke: #757575; stroke-width: 1.5; }
 svg .point.crash { fill: #e53935; }
@@ -70,6 +74,8 @@ std::string HtmlExporter::render(const LabResults& results) const {
         "<p class=\"meta\">Started {}, {}: {}/{} runs recorded, {} failed. {}</p>\n",
         html_escape(e.started_at), html_escape(e.status), e.runs_recorded, e.runs_planned,
         e.runs_failed, html_escape(environment_summary(e)));
+    if (!e.warnings.empty())
+      body += fmt::format("<p class=\"warning\"><b>Warning:</b> {}.</p>\n", html_escape(e.warnings));
     body += html_table(results_table(e));
 
     std::vector<BarDatum> bars;
@@ -88,8 +94,9 @@ std::string HtmlExporter::render(const LabResults& results) const {
         stack.parts.push_back(it == row.phase_ms.end() ? NAN : it->second);
       }
       stacks.push_back(stack);
-      progress.push_back({e.name + "/" + row_label(e, row), e.track,
-                          row.number("verdicts.tok_s_median"), verdict});
+      double speedup = verdict == "baseline" ? 1.0 : row.number("verdicts.speedup");
+      progress.push_back({e.name + "/" + row_label(e, row), e.track, speedup, verdict,
+                          fmt::format("{} (#{})", e.name, e.id)});
     }
     body += bar_chart(fmt::format("tok-s-{}", e.id), "Decode tok/s per variant (median, 95% CI)",
                       bars, baseline, "tokens per second");
@@ -102,7 +109,9 @@ std::string HtmlExporter::render(const LabResults& results) const {
   }
   std::string progress_svg =
       progress.empty() ? "<p>No verdicts yet.</p>\n"
-                       : progress_chart("progress", "Progress: tok/s across experiments", progress);
+                       : progress_chart("progress",
+                                        "Progress: speed-up over each experiment's own baseline",
+                                        progress);
   return fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<title>streammoe lab results</title>\n<style>{}</style>\n</head>\n<body>\n"

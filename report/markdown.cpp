@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "report/exporter.h"
+#include "report/svg_charts.h"
 
 namespace streammoe::lab {
 
@@ -18,6 +19,16 @@ std::string escape_cell(std::string text) {
     }
   }
   return out;
+}
+
+// Free text from the YAML (names, hypotheses) as the HTML exporter writes it: markdown renders
+// inline HTML, so a hypothesis with <script> in it must arrive as text. One line: a newline
+// would end a heading.
+std::string free_text(const std::string& text) {
+  std::string line = text;
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';
+  return html_escape(line);
 }
 
 }  // namespace
@@ -42,12 +53,13 @@ std::string MarkdownExporter::render(const LabResults& results) const {
   std::string out = "# streammoe lab results\n\n";
   if (results.experiments.empty()) out += "_no experiments in the database_\n";
   for (const auto& e : results.experiments) {
-    out += fmt::format("## {} (#{})\n\n", e.name, e.id);
-    if (!e.hypothesis.empty()) out += fmt::format("**Hypothesis:** {}\n\n", e.hypothesis);
+    out += fmt::format("## {} (#{})\n\n", free_text(e.name), e.id);
+    if (!e.hypothesis.empty()) out += fmt::format("**Hypothesis:** {}\n\n", free_text(e.hypothesis));
     out += fmt::format("Started {}, {}: {}/{} runs recorded, {} failed{}.\n\n", e.started_at,
                        e.status, e.runs_recorded, e.runs_planned, e.runs_failed,
                        e.sessions > 1 ? fmt::format(", {} sessions (resumed)", e.sessions) : "");
     out += fmt::format("Environment: {}.\n\n", environment_summary(e));
+    if (!e.warnings.empty()) out += fmt::format("**Warning:** {}.\n\n", e.warnings);
     out += markdown_table(results_table(e));
     out += "\n";
   }

@@ -81,8 +81,8 @@ LabResults load_results(Store& store, const std::vector<int64_t>& experiment_ids
 
   for (int64_t id : ids) {
     auto head = store.query(
-        "SELECT id, name, hypothesis, track, status, started_at, runs_planned FROM experiments "
-        "WHERE id = ?",
+        "SELECT id, name, hypothesis, track, status, started_at, runs_planned, warnings FROM "
+        "experiments WHERE id = ?",
         {id});
     if (head.empty()) continue;
     ExperimentResults e;
@@ -93,6 +93,7 @@ LabResults load_results(Store& store, const std::vector<int64_t>& experiment_ids
     e.status = to_text(head[0].at("status"));
     e.started_at = to_text(head[0].at("started_at"));
     e.runs_planned = to_int(head[0].at("runs_planned"));
+    e.warnings = to_text(head[0].at("warnings"));
     auto counts = store.query(
         "SELECT COUNT(*) AS n, SUM(status <> 'ok') AS failed FROM runs WHERE experiment_id = ?",
         {id});
@@ -127,6 +128,11 @@ LabResults load_results(Store& store, const std::vector<int64_t>& experiment_ids
       e.rows.push_back(std::move(v));
     }
     results.experiments.push_back(std::move(e));
+    for (const auto& row : store.query(
+             "SELECT * FROM runs_flat WHERE experiment_id = ? ORDER BY ordinal, repeat", {id})) {
+      if (results.runs.columns.empty()) results.runs.columns = row.names;
+      results.runs.rows.push_back(row.values);
+    }
   }
   return results;
 }

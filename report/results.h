@@ -24,14 +24,22 @@ struct VariantRow {
 struct ExperimentResults {
   int64_t id = 0;
   std::string name, hypothesis, track, status, started_at;
+  std::string warnings;  // about the machine during the runs ("noisy machine: ...")
   int64_t runs_planned = 0, runs_recorded = 0, runs_failed = 0;
   std::map<std::string, SqlValue> environment;  // the first session's environment row
   int sessions = 0;
   std::vector<VariantRow> rows;  // in variant order, then model
 };
 
+// Rows of a query with their column names (the flat export).
+struct FlatTable {
+  std::vector<std::string> columns;
+  std::vector<std::vector<SqlValue>> rows;
+};
+
 struct LabResults {
   std::vector<ExperimentResults> experiments;  // oldest first
+  FlatTable runs;  // runs_flat: one row per run with its environment, in execution order
 };
 
 // Loads the given experiments (all when empty).

@@ -188,20 +188,18 @@ std::string stacked_bar_chart(const std::string& id, const std::string& title,
 
 std::string progress_chart(const std::string& id, const std::string& title,
                            const std::vector<ProgressPoint>& points) {
-  constexpr int kLeft = 60, kPlotHeight = 220, kWidth = 760;
+  constexpr int kLeft = 60, kPlotHeight = 220, kWidth = 760, kLabels = 18;
   const int plot_width = kWidth - kLeft - 20;
   int legend_height = 22;
-  int top = kTop + legend_height;
+  int top = kTop + legend_height + kLabels;
   int height = top + kPlotHeight + 40;
-  double max = 0;
+  double max = 1;
   for (const auto& p : points)
     if (std::isfinite(p.value)) max = std::max(max, p.value);
-  if (!(max > 0)) max = 1;
   double step = nice_step(max * 1.05, 5);
   double axis_max = std::ceil(max * 1.05 / step) * step;
-  auto x_of = [&](size_t i) {
-    return kLeft + (points.size() <= 1 ? plot_width / 2.0
-                                       : plot_width * static_cast<double>(i) / (points.size() - 1));
+  auto x_of = [&](double i) {
+    return kLeft + (points.size() <= 1 ? plot_width / 2.0 : plot_width * i / (points.size() - 1));
   };
   auto y_of = [&](double v) { return top + kPlotHeight - v / axis_max * kPlotHeight; };
 
@@ -212,13 +210,31 @@ std::string progress_chart(const std::string& id, const std::string& title,
         "<text class=\"tick\" x=\"{3}\" y=\"{4}\" text-anchor=\"end\">{5}</text>\n",
         kLeft, num(y_of(t)), kLeft + plot_width, kLeft - 6, num(y_of(t) + 4), tick_label(t));
   out += fmt::format(
-      "<text class=\"axis\" x=\"14\" y=\"{0}\" transform=\"rotate(-90 14 {0})\" "
-      "text-anchor=\"middle\">tok/s</text>\n"
-      "<text class=\"axis\" x=\"{1}\" y=\"{2}\" text-anchor=\"middle\">variants in the order "
-      "they were run</text>\n",
-      top + kPlotHeight / 2, kLeft + plot_width / 2, top + kPlotHeight + 30);
+      "<line class=\"unity\" x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\"><title>1 = the "
+      "experiment's own baseline</title></line>\n"
+      "<text class=\"axis\" x=\"14\" y=\"{3}\" transform=\"rotate(-90 14 {3})\" "
+      "text-anchor=\"middle\">speed-up over its baseline</text>\n"
+      "<text class=\"axis\" x=\"{4}\" y=\"{5}\" text-anchor=\"middle\">variants in the order "
+      "they were run, by experiment</text>\n",
+      kLeft, num(y_of(1)), kLeft + plot_width, top + kPlotHeight / 2, kLeft + plot_width / 2,
+      top + kPlotHeight + 30);
 
-  // Running best per track: the best tok/s among kept variants (and baselines) so far.
+  // Experiment boundaries halfway between neighbours, and each experiment's label over its span.
+  size_t begin = 0;
+  for (size_t i = 1; i <= points.size(); ++i) {
+    if (i < points.size() && points[i].experiment == points[begin].experiment) continue;
+    if (begin > 0)
+      out += fmt::format("<line class=\"boundary\" x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\"/>\n",
+                         num(x_of(begin - 0.5)), top - kLabels, top + kPlotHeight);
+    if (!points[begin].experiment.empty())
+      out += fmt::format(
+          "<text class=\"experiment-label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+          num((x_of(static_cast<double>(begin)) + x_of(static_cast<double>(i - 1))) / 2), top - 6,
+          html_escape(points[begin].experiment));
+    begin = i;
+  }
+
+  // Running best per track: the largest kept speed-up (or a baseline's 1) so far.
   std::vector<std::string> tracks;
   for (const auto& p : points)
     if (std::find(tracks.begin(), tracks.end(), p.track) == tracks.end()) tracks.push_back(p.track);
@@ -266,9 +282,10 @@ std::string progress_chart(const std::string& id, const std::string& title,
     out += fmt::format(
         "<circle class=\"point {}\" cx=\"{}\" cy=\"{}\" r=\"{}\"><title>{} ({}): {}</title>"
         "</circle>\n",
-        html_escape(p.verdict), num(x_of(i)), num(y_of(value)), p.verdict == "keep" ? 5 : 4,
-        html_escape(p.label), html_escape(p.verdict),
-        std::isfinite(p.value) ? fmt::format("{:.2f} tok/s", p.value) : std::string("crashed"));
+        html_escape(p.verdict), num(x_of(static_cast<double>(i))), num(y_of(value)),
+        p.verdict == "keep" ? 5 : 4, html_escape(p.label), html_escape(p.verdict),
+        std::isfinite(p.value) ? fmt::format("{:.3f}x its baseline", p.value)
+                               : std::string("no speed-up (crashed)"));
   }
   return out + "</svg>\n";
 }

@@ -29,10 +29,13 @@ std::string stacked_bar_chart(const std::string& id, const std::string& title,
 struct ProgressPoint {
   std::string label;
   std::string track;
-  double value = 0;  // NaN for a crash
+  double value = 0;  // speed-up over its own experiment's baseline; NaN when there is none
   std::string verdict;
+  std::string experiment = {};  // "name (#id)": points of one experiment sit together
 };
-// tok/s across experiments in order, kept vs discarded, with the running best per track.
+// Speed-up over each experiment's own baseline (1 = the baseline), experiments in the order they
+// ran, separated by boundaries and labelled, kept vs discarded, with the running best per
+// track. Absolute tok/s would compare different models and cache states.
 std::string progress_chart(const std::string& id, const std::string& title,
                            const std::vector<ProgressPoint>& points);
 

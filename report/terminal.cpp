@@ -2,10 +2,14 @@
 
 #include <cmath>
 #include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
 #include "harness/stats.h"
+#include "harness/rerun.h"
 #include "report/exporter.h"
 
 namespace streammoe::lab {
@@ -77,7 +81,15 @@ std::string show_view(Store& store, int64_t experiment_id) {
   if (!e.hypothesis.empty()) out += fmt::format("hypothesis: {}\n", e.hypothesis);
   out += fmt::format("runs: {}/{} recorded, {} failed, {} session(s)\n", e.runs_recorded,
                      e.runs_planned, e.runs_failed, e.sessions);
-  out += fmt::format("environment: {}\n\n", environment_summary(e));
+  out += fmt::format("environment: {}\n", environment_summary(e));
+  if (!e.warnings.empty()) out += fmt::format("warning: {}\n", e.warnings);
+  auto rerun = store.query("SELECT rerun_of FROM experiments WHERE id = ?", {experiment_id});
+  if (!rerun.empty() && !is_null(rerun[0].values[0])) {
+    int64_t original = to_int(rerun[0].values[0]);
+    out += fmt::format("rerun of #{}: {}\n", original,
+                       compare_verdicts(store, original, experiment_id).text());
+  }
+  out += "\n";
   out += markdown_table(results_table(e));
   auto failures = store.query(
       "SELECT v.name, r.model, r.repeat, r.status, r.stderr_tail FROM runs r JOIN variants v ON "
@@ -97,7 +109,64 @@ std::string show_view(Store& store, int64_t experiment_id) {
   return out;
 }
 
-std::string compare_view(Store& store, int64_t a, int64_t b) {
+std::map<std::string, std::string> experiment_conditions(Store& store, int64_t id) {
+  std::map<std::string, std::string> out;
+  auto rows = store.query("SELECT plan_json FROM experiments WHERE id = ?", {id});
+  if (rows.empty()) return out;
+  auto plan = nlohmann::json::parse(to_text(rows[0].at("plan_json")), nullptr, false);
+  if (!plan.is_object()) return out;
+  auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+  if (plan.contains("workload") && plan["workload"].is_object())
+    for (const char* key : {"prompts", "token_ids", "tokens", "prefill"})
+      if (plan["workload"].contains(key)) out[std::string("workload.") + key] = text(plan["workload"][key]);
+  for (const char* key : {"cache", "drop_caches", "memory_budget_bytes", "warmup"})
+    if (plan.contains(key)) out[key] = text(plan[key]);
+  return out;
+}
+
+namespace {
+
+struct VariantKey {
+  std::string name, model;
+  std::map<std::string, std::string> options, build;
+};
+
+std::map<std::string, std::string> json_map(const std::string& text) {
+  std::map<std::string, std::string> out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_object())
+    for (auto it = j.begin(); it != j.end(); ++it)
+      out[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
+  return out;
+}
+
+// Same options on every switch both know (an engine may have gained switches in between; a new
+// switch at its default changes nothing), same compile-time options, same model.
+bool same_run(const VariantKey& a, const VariantKey& b) {
+  if (a.model != b.model || a.build != b.build) return false;
+  for (const auto& [name, value] : a.options) {
+    auto it = b.options.find(name);
+    if (it != b.options.end() && it->second != value) return false;
+  }
+  return true;
+}
+
+std::vector<VariantKey> variant_keys(Store& store, int64_t id) {
+  std::vector<VariantKey> out;
+  for (const auto& r : store.query(
+           "SELECT DISTINCT v.name, r.model, v.options_json, v.build_options_json FROM runs r "
+           "JOIN variants v ON v.id = r.variant_id WHERE r.experiment_id = ? ORDER BY v.ordinal, "
+           "r.model",
+           {id}))
+    out.push_back({to_text(r.at("name")), to_text(r.at("model")),
+                   json_map(to_text(r.at("options_json"))),
+                   json_map(to_text(r.at("build_options_json")))});
+  return out;
+}
+
+}  // namespace
+
+std::string compare_view(Store& store, int64_t a, int64_t b, bool any_conditions) {
   auto name_of = [&](int64_t id) {
     auto rows = store.query("SELECT name FROM experiments WHERE id = ?", {id});
     return rows.empty() ? std::string("?") : to_text(rows[0].values[0]);
@@ -111,21 +180,47 @@ std::string compare_view(Store& store, int64_t a, int64_t b) {
              {id}))
       (*verdicts)[{to_text(r.at("name")), to_text(r.at("model"))}] = to_text(r.at("verdict"));
 
-  std::string out = fmt::format("A = #{} {}, B = #{} {}\n\n", a, name_of(a), b, name_of(b));
+  std::string out = fmt::format("A = #{} {}, B = #{} {}\n", a, name_of(a), b, name_of(b));
+  auto conditions_a = experiment_conditions(store, a), conditions_b = experiment_conditions(store, b);
+  std::vector<std::string> differences;
+  std::set<std::string> keys;
+  for (const auto& [k, v] : conditions_a) keys.insert(k);
+  for (const auto& [k, v] : conditions_b) keys.insert(k);
+  for (const auto& k : keys) {
+    std::string va = conditions_a.count(k) ? conditions_a[k] : "(unset)";
+    std::string vb = conditions_b.count(k) ? conditions_b[k] : "(unset)";
+    if (va != vb) differences.push_back(fmt::format("{}: {} vs {}", k, va, vb));
+  }
+  for (const auto& d : differences) out += "  conditions differ: " + d + "\n";
+  out += "\n";
+  if (!differences.empty() && !any_conditions)
+    return out + "no variant compared: the experiments ran under different conditions "
+                 "(compare --any-conditions compares them anyway)\n";
+
   std::vector<std::vector<std::string>> rows = {
       {"variant", "model", "A tok/s", "B tok/s", "B/A [95% CI]", "A verdict", "B verdict"}};
-  int matched = 0;
-  for (const auto& [key, sa] : samples_a) {
-    auto it = samples_b.find(key);
-    if (it == samples_b.end()) continue;
-    ++matched;
-    RatioEstimate ratio = bootstrap_ratio_of_medians(it->second, sa);
-    rows.push_back({key.first, key.second, fmt::format("{:.2f}", median(sa)),
-                    fmt::format("{:.2f}", median(it->second)),
-                    fmt::format("{:.3f} [{:.3f}, {:.3f}]", ratio.ratio, ratio.ci.low, ratio.ci.high),
-                    verdict_a[key], verdict_b[key]});
+  auto keys_b = variant_keys(store, b);
+  std::set<size_t> used_b;
+  for (const auto& ka : variant_keys(store, a)) {
+    auto sa = samples_a.find({ka.name, ka.model});
+    if (sa == samples_a.end()) continue;
+    for (size_t j = 0; j < keys_b.size(); ++j) {
+      const VariantKey& kb = keys_b[j];
+      if (used_b.count(j) || !same_run(ka, kb)) continue;
+      auto sb = samples_b.find({kb.name, kb.model});
+      if (sb == samples_b.end()) continue;
+      used_b.insert(j);
+      RatioEstimate ratio = bootstrap_ratio_of_medians(sb->second, sa->second);
+      rows.push_back({ka.name == kb.name ? ka.name : ka.name + " = " + kb.name, ka.model,
+                      fmt::format("{:.2f}", median(sa->second)),
+                      fmt::format("{:.2f}", median(sb->second)),
+                      fmt::format("{:.3f} [{:.3f}, {:.3f}]", ratio.ratio, ratio.ci.low, ratio.ci.high),
+                      verdict_a[{ka.name, ka.model}], verdict_b[{kb.name, kb.model}]});
+      break;
+    }
   }
-  if (matched == 0) return out + "no variant (by name and model) has successful runs in both\n";
+  if (rows.size() == 1)
+    return out + "no variant with successful runs in both ran the same options on the same model\n";
   return out + aligned(rows);
 }
 

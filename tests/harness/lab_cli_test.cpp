@@ -6,8 +6,12 @@
 
 #include <csignal>
 
+#include <nlohmann/json.hpp>
+
 #include "harness/executor.h"
 #include "harness/store.h"
+
+#include <fmt/format.h>
 #include "lab_test_util.h"
 
 namespace streammoe::lab {
@@ -45,7 +49,9 @@ class LabCliTest : public ::testing::Test {
   }
 
   std::vector<std::string> run_args(const std::string& spec) {
-    return {"run", spec, "--db", (dir_ / "lab.db").string(), "--engine", fake_engine()};
+    // The machine profile has its own test below; these runs need not measure it.
+    return {"run", spec, "--db", (dir_ / "lab.db").string(), "--engine", fake_engine(),
+            "--no-machine-profile"};
   }
 
   int64_t scalar(const std::string& sql) {
@@ -72,14 +78,14 @@ TEST_F(LabCliTest, HelpForEverySubcommand) {
 TEST_F(LabCliTest, BadYamlIsOneLineNamingFileAndLine) {
   std::string spec = write_experiment(
       "name: x\nmodel: models/tiny\nworkload: {prompt: hi}\nbaseline: b\nvariants: [{name: b}]\n"
-      "warmup: 2\n");
+      "repetitions: 2\n");
   ExecResult r = run_lab(run_args(spec));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.stderr_tail, "streammoe-lab: error: " + spec +
-                               ":6:1: unknown key 'warmup' in the experiment (allowed: name, "
+                               ":6:1: unknown key 'repetitions' in the experiment (allowed: name, "
                                "hypothesis, track, root, model, models, workload, repeats, cache, "
                                "drop_caches, memory_budget, timeout_s, order, baseline, variants, "
-                               "matrix, quality, keep)\n");
+                               "matrix, quality, keep, max_runs, min_time_s, max_repeats, warmup)\n");
   EXPECT_FALSE(std::filesystem::exists(dir_ / "lab.db"));  // nothing was run or written
 }
 
@@ -176,12 +182,16 @@ baseline: base
 variants: [{name: base}, mmap, {name: naive, switches: {dequant: naive}}]
 )");
   std::string counter = (dir_ / "engine-runs.txt").string();
+  std::filesystem::create_directories(dir_ / "tmp");
   ExecResult killed = run_lab(run_args(spec), {"FAKE_ENGINE_COUNTER=" + counter,
-                                               "FAKE_ENGINE_KILL_PARENT_AT=5"});
+                                               "FAKE_ENGINE_KILL_PARENT_AT=5",
+                                               "TMPDIR=" + (dir_ / "tmp").string()});
   ASSERT_EQ(killed.kind, ExitKind::kSignaled) << describe(killed) << killed.stderr_tail;
   EXPECT_EQ(killed.signal, SIGKILL);
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM runs"), 4);  // run 5 was in flight when the lab died
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM experiments WHERE status = 'running'"), 1);
+  // Nothing of the killed lab is left in the temporary folder (the metrics live in a memfd).
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "tmp"));
 
   std::vector<std::string> args = run_args(spec);
   args.push_back("--resume");
@@ -197,6 +207,118 @@ variants: [{name: base}, mmap, {name: naive, switches: {dequant: naive}}]
   EXPECT_EQ(scalar("SELECT COUNT(*) FROM verdicts"), 3);
   EXPECT_EQ(testing::read_text(counter), "10\n");  // 5 in the first session (one lost), 5 now
   EXPECT_EQ(scalar("PRAGMA integrity_check"), 0);  // "ok" reads as 0
+}
+
+TEST_F(LabCliTest, ProfilePrintsAndCachesTheMachineProfile) {
+  testing::write_text(dir_ / "models/tiny/model.safetensors", std::string(1 << 20, 'x'));
+  std::vector<std::string> args = {"profile", "--model", (dir_ / "models/tiny").string(),
+                                   "--profile-cache", (dir_ / "profiles.json").string(), "--json"};
+  ExecResult first = run_lab(args);
+  ASSERT_TRUE(first.ok()) << describe(first) << first.stderr_tail;
+  auto j = nlohmann::json::parse(first.stdout_text);
+  EXPECT_EQ(j["reused"], false);
+  EXPECT_GT(j["ram_read_gbps"].get<double>(), 0);
+  EXPECT_EQ(j["block_bytes"], 1 << 20);  // the config names no expert size: 1 MiB
+  ExecResult second = run_lab(args);
+  EXPECT_EQ(nlohmann::json::parse(second.stdout_text)["reused"], !j["boot_id"].get<std::string>().empty());
+
+  // A run stores the session's profile with its environment.
+  std::string spec = write_experiment(
+      "name: tiny\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 1\nbaseline: base\n"
+      "variants: [{name: base}]\n");
+  ExecResult r = run_lab({"run", spec, "--db", (dir_ / "lab.db").string(), "--engine",
+                          fake_engine(), "--profile-cache", (dir_ / "profiles.json").string()});
+  ASSERT_TRUE(r.ok()) << r.stderr_tail;
+  EXPECT_THAT(r.stderr_tail, HasSubstr("machine: disk"));
+  EXPECT_GT(to_double(Store(dir_ / "lab.db").query("SELECT ram_read_gbps FROM environment")[0].values[0]), 0);
+}
+
+TEST_F(LabCliTest, ReadersRefuseAForeignDatabaseAndChangeNothing) {
+  std::filesystem::path foreign = dir_ / "notes.db";
+  {
+    SqliteDb db(foreign);
+    db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)");
+  }
+  std::string before = testing::read_text(foreign);
+  const std::string expected = "streammoe-lab: error: " + foreign.string() +
+                               ": not a streammoe-lab database: it has tables notes and no schema "
+                               "version; nothing was changed";
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"report", "--out", (dir_ / "report").string()},
+        std::vector<std::string>{"list"}, std::vector<std::string>{"show", "x"},
+        std::vector<std::string>{"compare", "x", "y"}}) {
+    args.push_back("--db");
+    args.push_back(foreign.string());
+    ExecResult r = run_lab(args);
+    EXPECT_EQ(r.exit_code, 1) << args[0];
+    EXPECT_EQ(r.stderr_tail, expected + "\n") << args[0];
+  }
+  EXPECT_EQ(testing::read_text(foreign), before);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "notes.db-wal"));
+  SqliteDb check(foreign, SqliteDb::Access::kReadOnly);
+  EXPECT_EQ(to_int(check.query("SELECT COUNT(*) FROM sqlite_master")[0].values[0]), 1);
+  EXPECT_EQ(to_int(check.query("PRAGMA user_version")[0].values[0]), 0);
+  EXPECT_EQ(to_text(check.query("PRAGMA journal_mode")[0].values[0]), "delete");
+
+  // A run into it is refused before any engine runs.
+  std::string spec = write_experiment(
+      "name: tiny\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 2\nbaseline: base\n"
+      "variants: [{name: base}]\n");
+  std::string counter = (dir_ / "engine-runs.txt").string();
+  ExecResult r = run_lab({"run", spec, "--db", foreign.string(), "--engine", fake_engine(),
+                          "--no-machine-profile"},
+                         {"FAKE_ENGINE_COUNTER=" + counter});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stderr_tail, HasSubstr("not a streammoe-lab database"));
+  EXPECT_FALSE(std::filesystem::exists(counter));
+  EXPECT_EQ(testing::read_text(foreign), before);
+}
+
+TEST_F(LabCliTest, ReportLeavesALabDatabaseAsItWasAndMigrateUpgradesAnOldOne) {
+  std::string spec = write_experiment(
+      "name: tiny\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 2\nbaseline: base\n"
+      "variants: [{name: base}, mmap]\n");
+  ASSERT_TRUE(run_lab(run_args(spec)).ok());
+  std::string db = (dir_ / "lab.db").string();
+  std::string main_file = testing::read_text(db), wal = testing::read_text(db + "-wal");
+  ASSERT_TRUE(run_lab({"report", "--db", db, "--out", (dir_ / "report").string()}).ok());
+  ASSERT_TRUE(run_lab({"list", "--db", db}).ok());
+  EXPECT_EQ(testing::read_text(db), main_file);
+  EXPECT_EQ(testing::read_text(db + "-wal"), wal);
+
+  std::filesystem::path old = dir_ / "old.db";
+  { Store v2(old, schema_at(lab_schema(), 2)); }
+  ExecResult refused = run_lab({"list", "--db", old.string()});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.stderr_tail, HasSubstr("older than this lab's"));
+  EXPECT_THAT(refused.stderr_tail, HasSubstr("streammoe-lab migrate --db " + old.string()));
+  ExecResult migrated = run_lab({"migrate", "--db", old.string()});
+  ASSERT_TRUE(migrated.ok()) << migrated.stderr_tail;
+  EXPECT_EQ(migrated.stdout_text,
+            fmt::format("{}: schema version {}\n", old.string(), lab_schema().version));
+  EXPECT_TRUE(run_lab({"list", "--db", old.string()}).ok());
+}
+
+TEST_F(LabCliTest, RerunRepeatsAnExperimentFromItsStoredYaml) {
+  std::string spec = write_experiment(
+      "name: again\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 3\nbaseline: base\n"
+      "variants: [{name: base}, mmap, {name: naive, switches: {dequant: naive}}]\n");
+  ASSERT_TRUE(run_lab(run_args(spec)).ok());
+  std::filesystem::remove(spec);  // what ran is in the database
+  std::string db = (dir_ / "lab.db").string();
+  ExecResult r = run_lab({"run", "--rerun", "again", "--db", db, "--engine", fake_engine(),
+                          "--no-machine-profile"});
+  ASSERT_TRUE(r.ok()) << describe(r) << r.stderr_tail;
+  EXPECT_THAT(r.stdout_text, HasSubstr("## again (#2)"));
+  EXPECT_THAT(r.stdout_text, HasSubstr("rerun of #1: 2 of 2 verdicts reproduced (100%)"));
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM experiments"), 2);
+  EXPECT_EQ(scalar("SELECT rerun_of FROM experiments WHERE id = 2"), 1);
+  ExecResult neither = run_lab({"run", "--db", db, "--engine", fake_engine()});
+  EXPECT_EQ(neither.exit_code, 1);
+  EXPECT_THAT(neither.stderr_tail, HasSubstr("give an experiment FILE or --rerun EXP"));
+  ExecResult resume = run_lab({"run", "--rerun", "again", "--resume", "--db", db, "--engine",
+                               fake_engine()});
+  EXPECT_THAT(resume.stderr_tail, HasSubstr("does not take --resume"));
 }
 
 TEST_F(LabCliTest, ReportWritesThreeFiles) {

@@ -143,6 +143,127 @@ TEST_F(ReportTest, TerminalViews) {
   EXPECT_THAT(compare, ::testing::ContainsRegex("fast +models/tiny +130\\.[0-9]+ +101\\.[0-9]+ +0\\.7"));
 }
 
+TEST_F(ReportTest, CompareMatchesVariantsByOptionSetAndConditionsNotByName) {
+  // Same switches under other names: `pread` is the engine default (= base), `mapped` is mmap.
+  auto add = [&](const std::string& name, const std::string& cache) {
+    testing::write_text(dir_ / "experiments/r.yaml",
+                        "name: " + name + "\nmodel: models/tiny\nworkload: {prompt: hi}\n"
+                        "repeats: 3\ncache: " + cache + "\nbaseline: pread\nvariants:\n"
+                        "  - {name: pread, switches: {io: pread}}\n"
+                        "  - {name: mapped, switches: {io: mmap}}\n"
+                        "  - {name: naive, switches: {dequant: naive}}\n");
+    SpecOptions options;
+    options.catalog = &catalog_;
+    ExperimentSpec spec = load_experiment(dir_ / "experiments/r.yaml", options);
+    MockExecutor executor([&](const Command& c) {
+      MockReply reply = MockExecutor::ok_reply();
+      reply.metrics = MockExecutor::engine_metrics(MockExecutor::flag(c, "io") == "mmap" ? 120 : 100);
+      return reply;
+    });
+    RunnerOptions o;
+    o.engine = "/opt/fake/streammoe";
+    o.source_dir = dir_.path();
+    o.build_root = dir_ / "builds";
+    o.cache_dir = dir_ / "cache";
+    Runner(spec, *store_, executor, o).run();
+  };
+  add("renamed", "warm");  // #3
+  add("cold", "cold");     // #4
+  std::string text = compare_view(*store_, 1, 3);
+  EXPECT_THAT(text, ::testing::ContainsRegex("base = pread +models/tiny +100\\.[0-9]+ +100\\.00"));
+  EXPECT_THAT(text, ::testing::ContainsRegex("fast = mapped +models/tiny +130\\.[0-9]+ +120\\.00 +0\\.9"));
+  EXPECT_THAT(text, Not(HasSubstr("naive")));  // its options are in A under no name
+  EXPECT_THAT(text, Not(HasSubstr("conditions differ")));
+
+  std::string cold = compare_view(*store_, 3, 4);
+  EXPECT_THAT(cold, HasSubstr("conditions differ: cache: warm vs cold"));
+  EXPECT_THAT(cold, HasSubstr("no variant compared: the experiments ran under different conditions"));
+  std::string anyway = compare_view(*store_, 3, 4, /*any_conditions=*/true);
+  EXPECT_THAT(anyway, HasSubstr("conditions differ: cache: warm vs cold"));
+  EXPECT_THAT(anyway, ::testing::ContainsRegex("naive +models/tiny +100\\.00 +100\\.00 +1\\.000"));
+}
+
+TEST_F(ReportTest, FlatExportHasARowPerRunWithItsEnvironmentAndTheViewsQueryTheSame) {
+  LabResults results = load_results(*store_);
+  ASSERT_EQ(results.runs.rows.size(), 16u);  // 2 experiments x 2 variants x 4 repeats
+  std::string tsv = RunsTsvExporter().render(results);
+  auto lines = lines_of(tsv);
+  ASSERT_EQ(lines.size(), 17u);
+  std::vector<std::string> header;
+  std::istringstream fields(lines[0]);
+  for (std::string f; std::getline(fields, f, '\t');) header.push_back(f);
+  for (const char* column : {"experiment", "variant", "options_json", "model", "repeat", "status",
+                             "decode_tok_s", "expert_compute_ms", "env_cpu_model",
+                             "env_git_commit", "env_kernel", "env_disk_rand_gbps"})
+    EXPECT_THAT(header, ::testing::Contains(column));
+  EXPECT_THAT(header, Not(::testing::Contains("metrics_json")));
+  for (size_t i = 1; i < lines.size(); ++i)
+    EXPECT_EQ(std::count(lines[i].begin(), lines[i].end(), '\t') + 1, static_cast<long>(header.size()));
+  EXPECT_THAT(lines[1], ::testing::StartsWith("1\tfirst\tio\t\tbase\t1\t"));
+  // The same rows straight from SQL.
+  EXPECT_EQ(to_int(store_->query("SELECT COUNT(*) FROM runs_flat")[0].values[0]), 16);
+  EXPECT_EQ(to_int(store_->query("SELECT COUNT(*) FROM runs_flat WHERE variant = 'fast' AND "
+                                 "experiment = 'second' AND decode_tok_s > 100")[0].values[0]), 4);
+  auto verdicts = store_->query("SELECT experiment, variant, verdict FROM verdicts_flat ORDER BY "
+                                "experiment, variant");
+  ASSERT_EQ(verdicts.size(), 4u);
+  EXPECT_EQ(to_text(verdicts[0].at("variant")), "base");
+  EXPECT_EQ(to_text(verdicts[1].at("verdict")), "keep");
+}
+
+TEST_F(ReportTest, ProgressIsSpeedUpOverEachExperimentsOwnBaseline) {
+  std::string html = HtmlExporter().render(load_results(*store_));
+  auto start = html.find("<svg class=\"chart\" id=\"progress\"");
+  std::string svg = html.substr(start, html.find("</svg>", start) - start);
+  EXPECT_THAT(svg, HasSubstr("speed-up over its baseline"));
+  EXPECT_EQ(testing::count_of(svg, "class=\"boundary\""), 1);  // between the two experiments
+  EXPECT_THAT(svg, HasSubstr(">first (#1)</text>"));
+  EXPECT_THAT(svg, HasSubstr(">second (#2)</text>"));
+  EXPECT_THAT(svg, HasSubstr("first/base (baseline): 1.000x its baseline"));
+  EXPECT_THAT(svg, ::testing::ContainsRegex("first/fast \\(keep\\): 1\\.30[0-9]x its baseline"));
+  EXPECT_THAT(svg, ::testing::ContainsRegex("second/fast \\(keep\\): 1\\.01[0-9]x its baseline"));
+  EXPECT_THAT(svg, Not(HasSubstr("tok/s</title>")));
+}
+
+TEST_F(ReportTest, TelemetryColumnsAppearWhereTheyVary) {
+  testing::write_text(dir_ / "experiments/t.yaml",
+                      "name: cache\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 2\n"
+                      "baseline: none\nvariants: [{name: none}, {name: lru, switches: "
+                      "{expert-cache: lru}}]\n");
+  SpecOptions options;
+  options.catalog = &catalog_;
+  ExperimentSpec spec = load_experiment(dir_ / "experiments/t.yaml", options);
+  MockExecutor executor([](const Command& c) {
+    MockReply reply = MockExecutor::ok_reply();
+    reply.metrics = MockExecutor::engine_metrics(100);
+    bool lru = MockExecutor::flag(c, "expert-cache") == "lru";
+    (*reply.metrics)["routing"] = {
+        {"routing_tokens", 24},
+        {"expert_io", {{"bytes_read", 36e6}, {"bytes_from_disk", lru ? 3.6e6 : 36e6}}},
+        {"expert_cache", {{"kind", lru ? "lru" : "none"}, {"hit_rate", lru ? 0.9 : 0.0}}}};
+    return reply;
+  });
+  RunnerOptions o;
+  o.engine = "/opt/fake/streammoe";
+  o.source_dir = dir_.path();
+  o.build_root = dir_ / "builds";
+  o.cache_dir = dir_ / "cache";
+  RunnerSummary summary = Runner(spec, *store_, executor, o).run();
+  ResultsTable table = results_table(load_results(*store_, {summary.experiment_id}).experiments[0]);
+  EXPECT_THAT(table.headers, ::testing::Contains("disk MB/tok"));
+  EXPECT_THAT(table.headers, ::testing::Contains("disk GB/s"));
+  EXPECT_THAT(table.headers, ::testing::Contains("hit rate"));
+  EXPECT_THAT(table.headers, Not(::testing::Contains("roofline")));  // no machine profile here
+  auto at = [&](const std::string& header, size_t row) {
+    auto it = std::find(table.headers.begin(), table.headers.end(), header);
+    return table.cells[row][it - table.headers.begin()];
+  };
+  EXPECT_EQ(at("disk MB/tok", 0), "1.500");
+  EXPECT_EQ(at("disk MB/tok", 1), "0.150");
+  EXPECT_EQ(at("hit rate", 0), "");  // no cache
+  EXPECT_EQ(at("hit rate", 1), "0.900");
+}
+
 TEST(SvgCharts, EscapesAndScales) {
   EXPECT_EQ(html_escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
   EXPECT_DOUBLE_EQ(nice_step(100, 5), 20);

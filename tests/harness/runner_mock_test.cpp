@@ -172,7 +172,9 @@ TEST_F(RunnerMockTest, FullExperimentFillsEveryTable) {
 
   // The reference logits were computed once and cached.
   int dumps = 0;
-  for (const auto& c : executor.calls()) dumps += MockExecutor::has(c, "--dump-logits");
+  // (Each variant's eval also dumps its own logits, for the error bars: those carry --ref-logits.)
+  for (const auto& c : executor.calls())
+    dumps += MockExecutor::has(c, "--dump-logits") && !MockExecutor::has(c, "--ref-logits");
   EXPECT_EQ(dumps, 1);
 }
 
@@ -278,7 +280,33 @@ TEST_F(RunnerMockTest, DryRunPrintsEveryCommand) {
   EXPECT_THAT(text, HasSubstr("4 variants x 1 models x 3 repeats = 12 runs"));
   EXPECT_THAT(text, HasSubstr("/opt/fake/streammoe generate --model"));
   EXPECT_THAT(text, HasSubstr("--io mmap"));
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 4 + 12 + 1);
+  // header, variants, runs, quality suite, then the estimated time and disk space.
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 4 + 12 + 1 + 2);
+}
+
+TEST_F(RunnerMockTest, DryRunEstimatesTimeAndDiskFromEarlierRuns) {
+  ExperimentSpec spec = load();
+  std::ostringstream before;
+  print_plan(spec, "/opt/fake/streammoe", dir_ / "builds", before);
+  EXPECT_THAT(before.str(), HasSubstr("estimated time: unknown, no earlier run of these models"));
+  // 12 runs at 600 s and 13 quality commands (4 x (1 eval + 2 JSON prompts) + 1 reference) at
+  // 4 x 600 s.
+  EXPECT_THAT(before.str(), HasSubstr("(25 commands; at most 10.7 h if every one ran to its timeout)"));
+  EXPECT_THAT(before.str(), HasSubstr("estimated disk: "));
+  EXPECT_THAT(before.str(), HasSubstr("of database rows"));
+  Store store(dir_ / "lab.db");
+  MockExecutor executor([](const Command& c) {
+    MockReply reply = engine_reply(c, 0);
+    reply.result.wall_ms = 2000;
+    return reply;
+  });
+  Runner(spec, store, executor, options()).run();
+  std::ostringstream after;
+  print_plan(spec, "/opt/fake/streammoe", dir_ / "builds", after, &store);
+  // Per variant 3 runs and 3 quality commands at the 2 s the earlier runs took (k=2 crashed
+  // every time: the model's other runs stand in): 4 x 6 x 2 s.
+  EXPECT_THAT(after.str(), HasSubstr("estimated time: about 48 s from the median duration of "
+                                     "earlier runs"));
 }
 
 TEST_F(RunnerMockTest, PackedVariantModelsArePackedOnceAndComparedOnTheSameModel) {
@@ -305,6 +333,7 @@ quality:
   print_plan(spec, "/opt/fake/streammoe", dir_ / "builds", plan_text);
   EXPECT_THAT(plan_text.str(), HasSubstr("prepare (to pack): "));
   EXPECT_THAT(plan_text.str(), HasSubstr("--model " + spec.packs[1].folder.string()));
+  EXPECT_THAT(plan_text.str(), HasSubstr("to pack " + spec.packs[1].folder.filename().string()));
 
   int packs = 0;
   MockExecutor executor([&](const Command& c) {

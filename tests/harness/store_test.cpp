@@ -106,6 +106,47 @@ TEST(Store, MigratesAVersionOneLabDatabase) {
   EXPECT_EQ(to_text(store.query("SELECT name FROM experiments")[0].values[0]), "before");
 }
 
+TEST(Store, MigratesAVersionTwoLabDatabaseToTheMachineProfileColumns) {
+  TempDir dir;
+  SchemaDef v2 = schema_at(lab_schema(), 2);
+  EXPECT_EQ(v2.table("environment").find("disk_rand_gbps"), nullptr);
+  {
+    Store old(dir / "v2.db", v2);
+    int64_t e = old.insert("experiments", {{"name", std::string("before")},
+                                           {"spec_hash", std::string("h")},
+                                           {"status", std::string("complete")}});
+    old.insert("environment", {{"experiment_id", e}, {"load_average", std::string("0.5 0.4 0.3")}});
+  }
+  Store store(dir / "v2.db");
+  EXPECT_GE(store.version_on_disk(), 3);
+  for (const char* column : {"disk_rand_gbps", "disk_read_block_bytes", "disk_queue_depth",
+                             "ram_read_gbps", "ram_read_gbps_1t", "profile_measured_at"})
+    EXPECT_THAT(column_names(store, "environment"), ::testing::Contains(column));
+  auto row = store.query("SELECT load_average, disk_rand_gbps FROM environment");
+  EXPECT_EQ(to_text(row[0].at("load_average")), "0.5 0.4 0.3");
+  EXPECT_TRUE(is_null(row[0].at("disk_rand_gbps")));
+}
+
+TEST(Store, MigratesFromEveryEarlierVersionToTheDeclaredSchema) {
+  for (int version = 1; version < lab_schema().version; ++version) {
+    SCOPED_TRACE(version);
+    TempDir dir;
+    {
+      Store old(dir / "old.db", schema_at(lab_schema(), version));
+      old.insert("experiments", {{"name", std::string("kept")}, {"spec_hash", std::string("h")},
+                                 {"status", std::string("complete")}});
+    }
+    Store store(dir / "old.db");
+    EXPECT_EQ(store.version_on_disk(), lab_schema().version);
+    for (const auto& table : lab_schema().tables) {
+      std::vector<std::string> declared;
+      for (const auto& c : table.columns) declared.emplace_back(c.name);
+      EXPECT_EQ(column_names(store, std::string(table.name)), declared) << table.name;
+    }
+    EXPECT_EQ(to_text(store.query("SELECT name FROM experiments")[0].values[0]), "kept");
+  }
+}
+
 TEST(Store, TransactionLeavesNothingHalfWritten) {
   TempDir dir;
   Store store(dir / "t.db");
