@@ -41,6 +41,21 @@ uint64_t vocab_size(const fs::path& model) {
   return 0;
 }
 
+// What `streammoe synth` writes for a recipe: the experts (q bits plus a bf16 scale and bias per
+// 64 values) of every layer, and the bf16 embedding and output tables.
+double synth_bytes(const PackRecipe& recipe) {
+  std::ifstream in(recipe.source);
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_object() && j.contains("text_config")) j = j["text_config"];
+  auto get = [&](const char* key) {
+    return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0.0;
+  };
+  double layers = recipe.layers ? recipe.layers : get("num_hidden_layers");
+  double hidden = get("hidden_size"), inner = get("moe_intermediate_size");
+  double expert = 3 * hidden * inner * (recipe.bits / 8.0 + 4.0 / 64);
+  return layers * get("num_experts") * expert + 2 * get("vocab_size") * hidden * 2;
+}
+
 // Bytes a database row set takes: a run's metrics JSON is most of it.
 constexpr double kBytesPerRun = 8 << 10;
 
@@ -114,9 +129,13 @@ PlanEstimate estimate_plan(const ExperimentSpec& spec, Store* history) {
   for (const auto& pack : spec.packs) {
     if (fs::exists(pack.folder / kPackStampFile)) continue;
     // Packed experts take bits/16 of bf16 ones; an LZ4 copy about as much again.
-    double bytes = static_cast<double>(folder_bytes(pack.source)) * pack.bits / 16.0 * (pack.lz4 ? 2 : 1);
+    const bool synth = pack.kind == RecipeKind::kSynth;
+    double bytes = synth ? synth_bytes(pack)
+                         : static_cast<double>(folder_bytes(pack.source)) * pack.bits / 16.0 *
+                               (pack.lz4 ? 2 : 1);
     e.disk_bytes += static_cast<uint64_t>(bytes);
-    e.disk_parts.push_back(fmt::format("{} to pack {}", bytes_text(bytes), pack.folder.filename().string()));
+    e.disk_parts.push_back(fmt::format("{} to {} {}", bytes_text(bytes), synth ? "synth" : "pack",
+                                       pack.folder.filename().string()));
   }
   if (spec.quality.enabled && (!spec.quality.text_file.empty() || !spec.quality.ids.empty())) {
     uint64_t bytes = 0;

@@ -92,6 +92,10 @@ int main(int argc, char** argv) {
   run->add_option("--build-root", build_root,
                   "where variants with compile-time options are built (default: ROOT/build-variants)");
   run->add_option("--cache-dir", cache_dir, "reference-logits cache (default: next to the db)");
+  std::string models_dir;
+  run->add_option("--models-dir", models_dir,
+                  "where derived models ({pack: ...}, {synth: ...}) are made; they can be tens of "
+                  "GB (default: ROOT/results/models)");
   run->add_option("--max-runs", max_runs,
                   "allow this many planned runs (overrides the file's max_runs; default cap 5000)");
   run->add_option("-j,--jobs", jobs, "parallel jobs for variant builds")->capture_default_str();
@@ -158,6 +162,7 @@ int main(int argc, char** argv) {
       spec_options.catalog = &catalog;
       if (!root.empty()) spec_options.root = fs::absolute(root);
       if (max_runs > 0) spec_options.max_runs = max_runs;
+      if (!models_dir.empty()) spec_options.packed_models_dir = fs::absolute(models_dir);
       if (spec_file.empty() == rerun_key.empty())
         fail("run: give an experiment FILE or --rerun EXP, one of them");
       std::optional<Store> opened;

@@ -19,12 +19,20 @@ namespace streammoe::lab {
 namespace fs = std::filesystem;
 
 std::string PackRecipe::describe(const std::string& source_label) const {
+  if (kind == RecipeKind::kSynth)
+    return fmt::format("synth like {}, {} layers, {}-bit experts, seed {}",
+                       source_label.empty() ? source.string() : source_label,
+                       layers ? std::to_string(layers) : std::string("all"), bits, seed);
   return fmt::format("{} packed to {} bits{}{}", source_label.empty() ? source.string() : source_label,
                      bits,
                      group_size ? fmt::format(", group {}", group_size) : "", lz4 ? " + lz4" : "");
 }
 
 nlohmann::json PackRecipe::to_json() const {
+  if (kind == RecipeKind::kSynth)
+    return {{"kind", "synth"},           {"from", source.string()}, {"bits", bits},
+            {"layers", layers},          {"seed", seed},            {"resident_bits", resident_bits},
+            {"folder", folder.string()}};
   return {{"from", source.string()},
           {"bits", bits},
           {"lz4", lz4},
@@ -33,6 +41,16 @@ nlohmann::json PackRecipe::to_json() const {
 }
 
 fs::path packed_folder(const fs::path& models_dir, const PackRecipe& recipe) {
+  if (recipe.kind == RecipeKind::kSynth) {
+    std::string hash = StableHash()
+                           .add(recipe.source.lexically_normal().string())
+                           .add(fmt::format("synth {} {} {} {}", recipe.layers, recipe.bits,
+                                            recipe.seed, recipe.resident_bits))
+                           .hex()
+                           .substr(0, 8);
+    return models_dir / fmt::format("{}-synth-l{}-q{}-s{}-{}", recipe.source.stem().string(),
+                                    recipe.layers, recipe.bits, recipe.seed, hash);
+  }
   std::string hash = StableHash()
                          .add(recipe.source.lexically_normal().string())
                          .add(std::to_string(recipe.bits))
@@ -50,6 +68,12 @@ fs::path packed_folder(const fs::path& models_dir, const PackRecipe& recipe) {
 std::string source_fingerprint(const fs::path& folder) {
   std::vector<fs::path> files;
   std::error_code ec;
+  if (fs::is_regular_file(folder, ec))
+    return StableHash()
+        .add(folder.filename().string())
+        .add(std::to_string(fs::file_size(folder, ec)))
+        .add(std::to_string(fs::last_write_time(folder, ec).time_since_epoch().count()))
+        .hex();
   for (auto it = fs::recursive_directory_iterator(folder, ec); !ec && it != fs::end(it);
        it.increment(ec))
     if (it->is_regular_file(ec)) files.push_back(it->path());
@@ -79,8 +103,8 @@ nlohmann::json read_stamp(const fs::path& folder) {
 // The stamp fields that must match for a folder to be reused.
 bool is_current(const nlohmann::json& stamp, const nlohmann::json& wanted) {
   if (!stamp.is_object()) return false;
-  for (const char* key : {"from", "bits", "lz4", "group_size", "source_fingerprint"})
-    if (!stamp.contains(key) || stamp[key] != wanted[key]) return false;
+  for (auto it = wanted.begin(); it != wanted.end(); ++it)
+    if (!stamp.contains(it.key()) || stamp[it.key()] != it.value()) return false;
   return true;
 }
 
@@ -96,8 +120,10 @@ PreparedModel prepare_packed_model(const PackRecipe& recipe, const fs::path& eng
                                    Executor& executor, double timeout_s) {
   PreparedModel prepared;
   prepared.recipe = recipe;
-  if (!fs::is_directory(recipe.source))
-    fail("{}: pack source '{}' is not a folder", recipe.where, recipe.source.string());
+  const bool synth = recipe.kind == RecipeKind::kSynth;
+  if (synth ? !fs::is_regular_file(recipe.source) : !fs::is_directory(recipe.source))
+    fail("{}: {} '{}' is not a {}", recipe.where, synth ? "synth config" : "pack source",
+         recipe.source.string(), synth ? "file" : "folder");
   nlohmann::json wanted = recipe.to_json();
   wanted.erase("folder");
   wanted["source_fingerprint"] = source_fingerprint(recipe.source);
@@ -119,6 +145,11 @@ PreparedModel prepare_packed_model(const PackRecipe& recipe, const fs::path& eng
   Command command;
   command.argv = {engine.string(), "pack",  "--hf",   recipe.source.string(),
                   "--out",         scratch.string(), "--bits", std::to_string(recipe.bits)};
+  if (synth)
+    command.argv = {engine.string(), "synth",  "--like", recipe.source.string(),
+                    "--layers",      std::to_string(recipe.layers), "--bits",
+                    std::to_string(recipe.bits), "--seed", std::to_string(recipe.seed),
+                    "--out", scratch.string()};
   if (recipe.group_size) {
     command.argv.push_back("--group-size");
     command.argv.push_back(std::to_string(recipe.group_size));
@@ -130,7 +161,8 @@ PreparedModel prepare_packed_model(const PackRecipe& recipe, const fs::path& eng
     fs::remove_all(scratch, ec);
     std::string tail = result.stderr_tail.empty() ? result.error : result.stderr_tail;
     while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
-    fail("{}: packing {} failed ({}): `{}`{}", recipe.where, recipe.describe(), describe(result),
+    fail("{}: {} {} failed ({}): `{}`{}", recipe.where, synth ? "making" : "packing",
+         recipe.describe(), describe(result),
          shell_join(command.argv), tail.empty() ? "" : ": " + tail.substr(tail.rfind('\n') + 1));
   }
   if (!fs::is_directory(scratch))

@@ -13,12 +13,22 @@
 
 namespace streammoe::lab {
 
+// A derived model: `{pack: {from, bits, lz4, group_size}}` packs a checkpoint, `{synth: {like,
+// layers, bits, resident_bits, seed}}` writes a random-weight model at a real model's shapes
+// (`streammoe synth`); both are made once into the models folder and reused while current.
+enum class RecipeKind { kPack, kSynth };
+
 struct PackRecipe {
-  std::filesystem::path source;  // a Hugging Face or MLX checkpoint folder
+  RecipeKind kind = RecipeKind::kPack;
+  // pack: a Hugging Face or MLX checkpoint folder; synth: the config.json whose shapes it copies.
+  std::filesystem::path source;
   int bits = 4;                  // 2 or 4
-  bool lz4 = false;              // also write the LZ4 expert files (--expert-cache lz4)
-  int group_size = 0;            // 0: the packer's default
-  std::filesystem::path folder;  // where the packed model lives (packed_folder())
+  bool lz4 = false;              // pack: also write the LZ4 expert files (--expert-cache lz4)
+  int group_size = 0;            // pack: 0 = the packer's default
+  int layers = 0;                // synth: 0 = as many as the config has
+  uint64_t seed = 1;             // synth
+  int resident_bits = 16;        // synth: only 16 until the engine's synth can quantise them
+  std::filesystem::path folder;  // where the derived model lives (packed_folder())
   std::string where;             // file:line:column of its definition
 
   // "models/x packed to 4 bits + lz4"; the source shown as `source_label` when given.
@@ -30,13 +40,14 @@ struct PackRecipe {
 // pack) or with a different one (the source or recipe changed) is packed again.
 inline constexpr const char* kPackStampFile = "lab-pack.json";
 
-// <models_dir>/<source folder name>-q<bits>[-g<group>][-lz4]-<hash of source path and recipe>:
-// readable, and distinct for distinct sources that share a folder name.
+// <models_dir>/<source folder name>-q<bits>[-g<group>][-lz4]-<hash of source path and recipe>
+// (synth: <config name>-synth-l<layers>-q<bits>-s<seed>-<hash>): readable, and distinct for
+// distinct sources that share a name.
 std::filesystem::path packed_folder(const std::filesystem::path& models_dir,
                                     const PackRecipe& recipe);
 
-// The files of a checkpoint folder (relative names, sizes, mtimes) as a hash: what decides
-// whether a packed folder is still current.
+// The files of a checkpoint folder (relative names, sizes, mtimes), or one file's, as a hash:
+// what decides whether a derived folder is still current.
 std::string source_fingerprint(const std::filesystem::path& folder);
 
 struct PreparedModel {
@@ -47,8 +58,9 @@ struct PreparedModel {
 };
 
 // Makes recipe.folder unless it is current: runs `<engine> pack --hf SOURCE --out TMP --bits B
-// [--lz4] [--group-size G]` into a scratch folder beside it and renames that into place, so an
-// interrupted pack never leaves a folder that looks finished. Error naming the recipe's
+// [--lz4] [--group-size G]` (or `<engine> synth --like CONFIG --layers N --bits B --seed S --out
+// TMP`) into a scratch folder beside it and renames that into place, so an interrupted pack
+// never leaves a folder that looks finished. Error naming the recipe's
 // file:line when the pack fails.
 PreparedModel prepare_packed_model(const PackRecipe& recipe, const std::filesystem::path& engine,
                                    Executor& executor, double timeout_s = 3600);

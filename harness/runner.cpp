@@ -73,6 +73,7 @@ void print_plan(const ExperimentSpec& spec, const fs::path& engine, const fs::pa
   for (const auto& pack : spec.packs)
     out << fmt::format("  prepare {}: {} -> {}\n",
                        fs::exists(pack.folder / kPackStampFile) ? "(made before; reused if current)"
+                       : pack.kind == RecipeKind::kSynth        ? "(to make)"
                                                                 : "(to pack)",
                        pack.describe(model_label(spec, pack.source)), model_label(spec, pack.folder));
   for (const auto& v : spec.variants)
@@ -90,10 +91,14 @@ void print_plan(const ExperimentSpec& spec, const fs::path& engine, const fs::pa
                        shell_join(Runner::generate_argv(spec, plan, binary, "METRICS.json")));
   }
   if (spec.quality.enabled)
-    out << fmt::format("quality suite: {} variants x {} models against {}\n", spec.variants.size(),
-                       spec.models.size(),
-                       spec.quality.reference_model.empty() ? "each model"
-                                                            : spec.quality.reference_model.string());
+    out << fmt::format("quality suite: {} variants x {} models{} against {} (outside the memory "
+                       "budget)\n",
+                       spec.variants.size(), spec.models.size(),
+                       spec.quality_model.empty() ? ""
+                                                  : " measured on " + model_label(spec, spec.quality_model),
+                       spec.quality.reference_model.empty() && spec.quality_model.empty()
+                           ? "each model"
+                           : model_label(spec, spec.reference_for(0)));
   out << estimate_plan(spec, history).text();
 }
 
@@ -560,11 +565,12 @@ void Runner::measure_variant_quality(const Session& session, size_t i, size_t m,
     if (!reference && reference_error.empty() && needs_reference) {
       QualityRun ref;
       ref.engine = options_.engine;
-      ref.model = spec_.quality.reference_model.empty() ? spec_.models[m]
-                                                        : spec_.quality.reference_model;
+      ref.model = spec_.reference_for(m);
       ref.switches = spec_.quality.reference_switches;
       ref.timeout_s = spec_.timeout_s * 4;
-      ref.cgroup_procs = session.cgroup_procs();
+      // Outside the memory budget: the reference is the unquantised model with every expert,
+      // a truth to compare with, not a measurement under the studied constraint.
+      ref.cgroup_procs.clear();
       try {
         reference = suite.reference_logits(spec_.quality, ref);
         progress_.note(fmt::format("quality: reference logits {}", reference->string()));
@@ -578,7 +584,7 @@ void Runner::measure_variant_quality(const Session& session, size_t i, size_t m,
     } else {
       QualityRun run;
       run.engine = std::get<fs::path>(engine);
-      run.model = spec_.model_for(variant, m);
+      run.model = spec_.quality_model_for(variant, m);
       run.switches = variant.switches;
       run.timeout_s = spec_.timeout_s * 4;
       run.cgroup_procs = session.cgroup_procs();
@@ -599,7 +605,8 @@ void Runner::measure_variant_quality(const Session& session, size_t i, size_t m,
   Fields fields = measurement.fields();
   fields.insert(fields.begin(), {{"experiment_id", session.experiment_id},
                                  {"variant_id", variant_id},
-                                 {"model", model_name}});
+                                 {"model", model_name},
+                                 {"measured_on", model_label(spec_, spec_.quality_model_for(variant, m))}});
   Transaction transaction(store_.db());
   store_.upsert("quality", fields);
   transaction.commit();

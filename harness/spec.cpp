@@ -101,6 +101,18 @@ const fs::path& ExperimentSpec::model_for(const Variant& variant, size_t model_i
   return variant.model.empty() ? models.at(model_index) : variant.model;
 }
 
+const fs::path& ExperimentSpec::quality_model_for(const Variant& variant, size_t model_index) const {
+  if (!variant.quality_model.empty()) return variant.quality_model;
+  if (!quality_model.empty()) return quality_model;
+  return model_for(variant, model_index);
+}
+
+const fs::path& ExperimentSpec::reference_for(size_t model_index) const {
+  if (!quality.reference_model.empty()) return quality.reference_model;
+  if (!quality_model.empty()) return quality_model;
+  return models.at(model_index);
+}
+
 nlohmann::json ExperimentSpec::to_json() const {
   nlohmann::json j;
   j["name"] = name;
@@ -137,7 +149,9 @@ nlohmann::json ExperimentSpec::to_json() const {
                              {"switches", v.switches},
                              {"build", v.build_options}});
     if (!v.model.empty()) j["variants"].back()["model"] = v.model.string();
+    if (!v.quality_model.empty()) j["variants"].back()["quality_model"] = v.quality_model.string();
   }
+  if (!quality_model.empty()) j["quality_model"] = quality_model.string();
   if (quality.enabled)
     j["quality"] = {{"text_file", quality.text_file.string()},
                     {"ids", quality.ids},
@@ -189,7 +203,7 @@ class SpecReader {
                            {"name", "hypothesis", "track", "root", "model", "models", "workload",
                             "repeats", "cache", "drop_caches", "memory_budget", "timeout_s",
                             "order", "baseline", "variants", "matrix", "quality", "keep", "max_runs",
-                            "min_time_s", "max_repeats", "warmup"});
+                            "min_time_s", "max_repeats", "warmup", "quality_model"});
     auto required = [&](const char* key) -> YAML::Node {
       if (!keys.count(key)) file_.fail_at(file_.root(), fmt::format("missing key '{}'", key));
       return keys[key];
@@ -278,6 +292,20 @@ class SpecReader {
     if (keys.count("matrix")) read_matrix(spec, keys["matrix"]);
     check_run_count(spec, spec.variants.size(), keys.count("matrix") ? keys["matrix"] : file_.root());
     if (keys.count("quality") && !keys["quality"].IsNull()) read_quality(spec, keys["quality"]);
+    if (keys.count("quality_model")) {
+      if (!spec.quality.enabled)
+        file_.fail_at(keys["quality_model"], "quality_model needs a quality: section to measure");
+      spec.quality_model = read_model(spec, keys["quality_model"], "quality_model");
+      for (const auto& v : spec.variants)
+        if (!v.model.empty() && v.quality_model.empty())
+          fail("{}: variant '{}' runs its own model, so quality_model does not say where its "
+               "quality is measured: give it a quality_model too",
+               v.where, v.name);
+    }
+    for (const auto& v : spec.variants)
+      if (!v.quality_model.empty() && !spec.quality.enabled)
+        fail("{}: variant '{}' has a quality_model but the experiment has no quality: section",
+             v.where, v.name);
     if (keys.count("keep")) read_keep(spec, keys["keep"]);
     return spec;
   }
@@ -311,14 +339,25 @@ class SpecReader {
                                       static_cast<unsigned char>(text[*at]), *at));
   }
 
-  // A model as written anywhere in the file: a folder, or {pack: {from, bits, lz4, group_size}}
-  // which names the folder the lab will pack (packed_model.h) and registers the recipe.
+  // A model as written anywhere in the file: a folder, {pack: {from, bits, lz4, group_size}}
+  // or {synth: {like, layers, bits, resident_bits, seed}}, which name the folder the lab will
+  // make (packed_model.h) and register the recipe.
   fs::path read_model(ExperimentSpec& spec, const YAML::Node& node, std::string_view what) {
     if (!node.IsMap()) return existing_model(node);
-    auto keys = file_.keys(node, what, {"pack"});
-    if (!keys.count("pack"))
-      file_.fail_at(node, fmt::format("{} must be a folder or {{pack: {{from: DIR, bits: 4}}}}", what));
-    const YAML::Node pack = keys["pack"];
+    auto keys = file_.keys(node, what, {"pack", "synth"});
+    if (keys.size() != 1)
+      file_.fail_at(node, fmt::format("{} must be a folder or {{pack: {{from: DIR, bits: 4}}}} or "
+                                      "{{synth: {{like: CONFIG, layers: N, bits: 4}}}}",
+                                      what));
+    PackRecipe recipe = keys.count("pack") ? read_pack(keys["pack"]) : read_synth(keys["synth"]);
+    recipe.folder = packed_folder(options_.packed_models_dir.value_or(root_ / "results/models"),
+                                  recipe);
+    auto same = [&](const PackRecipe& p) { return p.folder == recipe.folder; };
+    if (std::none_of(spec.packs.begin(), spec.packs.end(), same)) spec.packs.push_back(recipe);
+    return recipe.folder;
+  }
+
+  PackRecipe read_pack(const YAML::Node& pack) {
     auto fields = file_.keys(pack, "pack", {"from", "bits", "lz4", "group_size"});
     if (!fields.count("from")) file_.fail_at(pack, "pack needs 'from: <checkpoint folder>'");
     PackRecipe recipe;
@@ -332,11 +371,35 @@ class SpecReader {
     if (fields.count("group_size"))
       recipe.group_size =
           static_cast<int>(file_.integer(fields["group_size"], "pack.group_size", 1, 1 << 20));
-    recipe.folder = packed_folder(options_.packed_models_dir.value_or(root_ / "results/models"),
-                                  recipe);
-    auto same = [&](const PackRecipe& p) { return p.folder == recipe.folder; };
-    if (std::none_of(spec.packs.begin(), spec.packs.end(), same)) spec.packs.push_back(recipe);
-    return recipe.folder;
+    return recipe;
+  }
+
+  PackRecipe read_synth(const YAML::Node& synth) {
+    auto fields = file_.keys(synth, "synth", {"like", "layers", "bits", "resident_bits", "seed"});
+    if (!fields.count("like"))
+      file_.fail_at(synth, "synth needs 'like: <config.json whose shapes to copy>'");
+    PackRecipe recipe;
+    recipe.kind = RecipeKind::kSynth;
+    recipe.where = file_.where(synth);
+    recipe.source = existing_file(fields["like"], "synth.like");
+    if (fields.count("layers"))
+      recipe.layers = static_cast<int>(file_.integer(fields["layers"], "synth.layers", 1, 100000));
+    if (fields.count("bits")) {
+      recipe.bits = static_cast<int>(file_.integer(fields["bits"], "synth.bits", 2, 4));
+      if (recipe.bits == 3) file_.fail_at(fields["bits"], "synth.bits must be 2 or 4, got 3");
+    }
+    if (fields.count("seed"))
+      recipe.seed = static_cast<uint64_t>(file_.integer(fields["seed"], "synth.seed", 0, INT64_MAX));
+    if (fields.count("resident_bits")) {
+      recipe.resident_bits =
+          static_cast<int>(file_.integer(fields["resident_bits"], "synth.resident_bits", 1, 64));
+      if (recipe.resident_bits != 16)
+        file_.fail_at(fields["resident_bits"],
+                      fmt::format("synth.resident_bits {}: only 16 (bf16 resident weights) until "
+                                  "the engine's synth gains --resident-bits",
+                                  recipe.resident_bits));
+    }
+    return recipe;
   }
 
   void read_models(ExperimentSpec& spec, std::map<std::string, YAML::Node>& keys) {
@@ -473,7 +536,8 @@ class SpecReader {
         v.build_options = bundle.build_options;
       } else {
         auto keys = file_.keys(entry, "a variant",
-                               {"name", "description", "bundle", "switches", "build", "model"});
+                               {"name", "description", "bundle", "switches", "build", "model",
+                                "quality_model"});
         if (!keys.count("name")) file_.fail_at(entry, "a variant needs a 'name'");
         v.name = file_.text_value(keys["name"], "variant name");
         check_name(keys["name"], v.name);
@@ -502,6 +566,8 @@ class SpecReader {
                                                      spec.models.size()));
           v.model = read_model(spec, keys["model"], "variant model");
         }
+        if (keys.count("quality_model"))
+          v.quality_model = read_model(spec, keys["quality_model"], "variant quality_model");
       }
       add_variant(spec, std::move(v), entry);
     }

@@ -36,6 +36,8 @@ struct Variant {
   // to 2 bits); empty = the experiment's model. Runs are still stored under the experiment's
   // model, so the variant is compared with the baseline on the same subject.
   std::filesystem::path model;
+  // Where this variant's quality is measured when it is not its speed model (quality_model).
+  std::filesystem::path quality_model;
   std::string where;                                 // file:line:column of its definition
 };
 
@@ -108,12 +110,19 @@ struct ExperimentSpec {
   std::string baseline;
   std::vector<Variant> variants;  // baseline first, then in file order, matrix expansions last
   QualitySpec quality;
+  // Quality measured on another model than speed, with the same switches: speed on a large
+  // synth model, quality on a trained one of the same architecture. Empty: each run's model.
+  std::filesystem::path quality_model;
   KeepRule keep;
 
   const Variant& baseline_variant() const;
   // The folder a run of `variant` on models[model_index] reads: the variant's own model if it
   // names one.
   const std::filesystem::path& model_for(const Variant& variant, size_t model_index) const;
+  // The folder the quality suite evaluates for `variant` on models[model_index], and the
+  // reference it compares against.
+  const std::filesystem::path& quality_model_for(const Variant& variant, size_t model_index) const;
+  const std::filesystem::path& reference_for(size_t model_index) const;
   // What the runs depend on (models, workload, variants, cache, budget, quality): resuming is
   // allowed only while this hash is unchanged.
   std::string identity_hash() const;

@@ -33,6 +33,9 @@ SchemaDef build_schema() {
   schema.version = 7;
   // Version 8 added the views runs_flat and verdicts_flat (view_sql).
   schema.version = 8;
+  // Version 9 added which folder the quality suite evaluated (quality_model may differ from the
+  // speed model).
+  schema.version = 9;
 
   schema.tables.push_back(TableDef{
       .name = "experiments",
@@ -274,6 +277,7 @@ SchemaDef build_schema() {
               {.name = "top1_agree_ci_high", .sql = "REAL", .since = 5},
               {.name = "json_validity_ci_low", .sql = "REAL", .since = 5},
               {.name = "json_validity_ci_high", .sql = "REAL", .since = 5},
+              {.name = "measured_on", .sql = "TEXT", .since = 9},  // the folder evaluated
           },
       .constraints = {"UNIQUE(experiment_id, variant_id, model)"},
   });

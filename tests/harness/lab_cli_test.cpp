@@ -85,7 +85,8 @@ TEST_F(LabCliTest, BadYamlIsOneLineNamingFileAndLine) {
                                ":6:1: unknown key 'repetitions' in the experiment (allowed: name, "
                                "hypothesis, track, root, model, models, workload, repeats, cache, "
                                "drop_caches, memory_budget, timeout_s, order, baseline, variants, "
-                               "matrix, quality, keep, max_runs, min_time_s, max_repeats, warmup)\n");
+                               "matrix, quality, keep, max_runs, min_time_s, max_repeats, warmup, "
+                               "quality_model)\n");
   EXPECT_FALSE(std::filesystem::exists(dir_ / "lab.db"));  // nothing was run or written
 }
 
