@@ -12,7 +12,7 @@
 // integer dots (int8_matvec.h), so its time includes quantising x.
 // Qwen3.5-397B-A17B experts (hidden 4096, moe_intermediate 1024): gate/up are 1024x4096 and down
 // is 4096x1024. Qwen3.5-35B-A3B experts (hidden 2048, moe_intermediate 512): 512x2048 and
-// 2048x512; its lm_head is 248320x2048, benchmarked as a 32768-row slice (64 MiB at 8 bits,
+// 2048x512, also its resident shared expert's shapes (at 8 bits here); its lm_head is 248320x2048, benchmarked as a 32768-row slice (64 MiB at 8 bits,
 // twice the L3, so it streams from DRAM as the whole lm_head would).
 //
 // act/quantize/<isa>/<cols> times quantize_activation alone: the cost the int8 mode pays once
@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <span>
 #include <memory>
@@ -70,11 +71,18 @@ int copies_for(int64_t bytes, bool cold) {
   return cold ? static_cast<int>(std::max<int64_t>(2, kColdWorkingSetBytes / bytes)) : 1;
 }
 
-// One quantised matrix and `copies` byte-identical copies of its arrays.
+// One quantised matrix and `copies` byte-identical copies of its arrays, each array at a
+// 64-byte boundary as in a packed model folder (io/packed_format.h: kArrayAlignment), so that a
+// 64-byte load of a row never straddles two cache lines when the row does not.
 struct QuantSet {
-  QuantMatrix original;
-  std::vector<QuantMatrix> copies;
+  struct FreeDeleter {
+    void operator()(void* p) const { std::free(p); }
+  };
+  std::vector<std::unique_ptr<uint8_t, FreeDeleter>> storage;
+  std::vector<QuantMatRef> copies;
 };
+
+int64_t round_up_64(int64_t n) { return (n + 63) / 64 * 64; }
 
 // Codes drawn at random rather than quantised from f32 (the speed does not depend on them, and
 // the lm_head slice would need 256 MiB of f32 first); scales and biases of a plausible size.
@@ -88,19 +96,39 @@ QuantMatrix random_quant_matrix(Shape s, const QuantFormat& format) {
   const QuantBytes bytes = quant_bytes(s.rows, s.cols, format);
   std::mt19937 rng(5);
   m.q.resize(bytes.q / 4);
-  for (uint32_t& word : m.q) word = rng() & (format.scheme == QuantScheme::kSymmetric ? 0x7f7f7f7fu : ~0u);
+  for (uint32_t& word : m.q) {
+    word = rng();
+    if (format.scheme == QuantScheme::kSymmetric)  // codes in [-127, 127]: no 0x80 byte
+      for (int b = 0; b < 4; ++b)
+        if (((word >> (8 * b)) & 0xffu) == 0x80u) word |= 1u << (8 * b);
+  }
   m.scales.assign(bytes.scales / 2, f32_to_bf16(0.01f));
   m.biases.assign(bytes.biases / 2, f32_to_bf16(-0.08f));
   return m;
 }
 
 QuantSet make_quant_set(Shape s, const QuantFormat& format, int copies) {
+  const QuantMatrix original =
+      format.bits == 8  // 2/4 bits: quantised from f32, as this benchmark always has
+          ? random_quant_matrix(s, format)
+          : quantize_rows(random_vector(s.rows * s.cols, 1), s.rows, s.cols, format.bits, 64);
+  const QuantBytes bytes = quant_bytes(s.rows, s.cols, format);
+  const int64_t q_at = 0, scales_at = round_up_64(bytes.q),
+                biases_at = scales_at + round_up_64(bytes.scales),
+                total = biases_at + round_up_64(bytes.biases);
   QuantSet set;
-  if (format.bits == 8)
-    set.original = random_quant_matrix(s, format);
-  else  // as this benchmark always has
-    set.original = quantize_rows(random_vector(s.rows * s.cols, 1), s.rows, s.cols, format.bits, 64);
-  set.copies.assign(copies, set.original);
+  for (int c = 0; c < copies; ++c) {
+    uint8_t* base = static_cast<uint8_t*>(std::aligned_alloc(64, total));
+    set.storage.emplace_back(base);
+    std::memcpy(base + q_at, original.q.data(), bytes.q);
+    std::memcpy(base + scales_at, original.scales.data(), bytes.scales);
+    if (bytes.biases) std::memcpy(base + biases_at, original.biases.data(), bytes.biases);
+    QuantMatRef ref = original.ref();
+    ref.q = reinterpret_cast<const uint32_t*>(base + q_at);
+    ref.scales = reinterpret_cast<const uint16_t*>(base + scales_at);
+    ref.biases = bytes.biases ? reinterpret_cast<const uint16_t*>(base + biases_at) : nullptr;
+    set.copies.push_back(ref);
+  }
   return set;
 }
 
@@ -114,9 +142,9 @@ void run_quant(benchmark::State& state, Shape s, QuantFormat format, Path path, 
   size_t next = 0;
   for (auto _ : state) {
     if (path.int8)
-      quant_matvec_int8(set.copies[next].ref(), x, y, isa, pool.get());
+      quant_matvec_int8(set.copies[next], x, y, isa, pool.get());
     else
-      quant_matvec(set.copies[next].ref(), x, y, path.mode, isa, pool.get());
+      quant_matvec(set.copies[next], x, y, path.mode, isa, pool.get());
     next = next + 1 == set.copies.size() ? 0 : next + 1;
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
@@ -233,8 +261,12 @@ void register_all() {
   for (bool cold : {false, true}) {
     for (Shape s : kExpertShapes)
       for (int bits : {4, 2}) register_quant(s, {bits, 64, QuantScheme::kAffine}, cold);
-    for (Shape s : kSmallExpertShapes)
+    for (Shape s : kSmallExpertShapes) {
       for (int bits : {4, 2}) register_quant(s, {bits, 64, QuantScheme::kAffine}, cold);
+      // The shared expert's shapes, resident at 8 bits.
+      register_quant(s, {8, 64, QuantScheme::kAffine}, cold);
+      register_quant(s, {8, 64, QuantScheme::kSymmetric}, cold);
+    }
     if (cold) {  // resident weights: the lm_head is read from DRAM once per token
       register_quant(kLmHeadSlice, {8, 64, QuantScheme::kAffine}, cold);
       register_quant(kLmHeadSlice, {8, 64, QuantScheme::kSymmetric}, cold);
