@@ -39,7 +39,7 @@ else
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSTREAMMOE_TESTS=OFF -DSTREAMMOE_BENCHMARKS=OFF >/dev/null
   cmake --build "$BUILD" --target streammoe -j"$JOBS" >/dev/null
   libs=""
-  for m in runtime models tokenizer blocks io model ops util; do libs="$libs $BUILD/libsm_$m.a"; done
+  for m in convert runtime models tokenizer blocks io tensor_table model ops util; do libs="$libs $BUILD/libsm_$m.a"; done
   syslibs="-lyaml-cpp -llz4 -lfmt -pthread"
   if pkg-config --exists liburing 2>/dev/null; then syslibs="$syslibs -luring"; fi
   g++ -O3 -DNDEBUG -std=c++20 -mavx2 -mfma -mf16c -DSTREAMMOE_HAVE_AVX2=1 -I. -I"$BUILD/generated" \

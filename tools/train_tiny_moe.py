@@ -6,10 +6,10 @@ Runs on the GPU machine (torch 2.11, transformers 5.17, tokenizers 0.23, no inte
 
 and writes, under --out, the same layout as the repository:
 
-    models/tiny-qwen35moe/                 config.json, model.safetensors (bf16), generation_config.json,
+    models/NAME/                           config.json, model.safetensors (bf16), generation_config.json,
                                            tokenizer.json, tokenizer_config.json, README.md (model card),
                                            metrics.json, corpus.json, heldout.txt, json_prompts.txt
-    tests/fixtures/reference/tiny-qwen35moe/
+    tests/fixtures/reference/NAME/
                                            input_ids.npy, logits.npy, prompts.json, tokenizer_cases.json,
                                            reference.json
 
@@ -26,6 +26,13 @@ and every number in the model card and every reference output comes from the sto
 The step count is fixed (deterministic schedule); a wall-clock guard stops training early only if
 the machine is slower than calibrated, so the outputs are always written. --smoke runs the whole
 pipeline with a few steps and a throughput probe.
+
+NAME is --name (default tiny-qwen35moe, the first model). The second model, tiny-qwen35moe-256e,
+has the routing structure of Qwen3.5-35B-A3B (256 experts, top-8, aux-loss coefficient 0.001) and
+reuses the first model's tokenizer so its prompts and traces are comparable:
+
+    tools/train_tiny_moe.sh --name tiny-qwen35moe-256e --tokenizer models/tiny-qwen35moe/tokenizer.json \
+        --layers 4 --hidden 64 --experts 256 --expert-size 64 --shared-size 64 --aux-coef 0.001 --steps N
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus  # noqa: E402
 
 SEED = 20261122
-MODEL_NAME = "tiny-qwen35moe"
+DEFAULT_NAME = "tiny-qwen35moe"
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 QWEN_PRETOKENIZE_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
@@ -563,6 +570,8 @@ JSON_CUT = re.compile(r'":|,')
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
+    parser.add_argument("--name", default=DEFAULT_NAME, help="folder name under models/ and tests/fixtures/reference/")
+    parser.add_argument("--tokenizer", help="reuse this tokenizer.json instead of training one (same vocabulary)")
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seq", type=int, default=1024)
@@ -591,8 +600,8 @@ def main() -> None:
     import transformers
     from transformers import GenerationConfig, Qwen3_5MoeForCausalLM
 
-    model_dir = os.path.join(args.out, "models", MODEL_NAME)
-    fixture_dir = os.path.join(args.out, "tests", "fixtures", "reference", MODEL_NAME)
+    model_dir = os.path.join(args.out, "models", args.name)
+    fixture_dir = os.path.join(args.out, "tests", "fixtures", "reference", args.name)
     os.makedirs(model_dir, exist_ok=True)
     os.makedirs(fixture_dir, exist_ok=True)
     phase = PhaseTimer()
@@ -614,13 +623,19 @@ def main() -> None:
         log(json.dumps(corpus_summary))
 
     with phase("tokenizer"):
-        sample, size = [], 0
-        for doc in train_docs:  # a shuffled, kind-proportional 24 MB sample is plenty for 6k merges
-            if size > 24_000_000:
-                break
-            sample.append(doc.text)
-            size += len(doc.text)
-        tokenizer = train_tokenizer(sample, args.vocab)
+        if args.tokenizer:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(args.tokenizer)
+            metrics["tokenizer_source"] = args.tokenizer
+        else:
+            sample, size = [], 0
+            for doc in train_docs:  # a shuffled, kind-proportional 24 MB sample is plenty for 6k merges
+                if size > 24_000_000:
+                    break
+                sample.append(doc.text)
+                size += len(doc.text)
+            tokenizer = train_tokenizer(sample, args.vocab)
         vocab_size = tokenizer.get_vocab_size()
         eos_id = tokenizer.token_to_id("<|endoftext|>")
         im_end_id = tokenizer.token_to_id("<|im_end|>")
@@ -804,7 +819,7 @@ def main() -> None:
                 "greedy_ids come from the transformers cache path (prefill then one token at a time), "
                 "uncached_greedy_ids from a full forward per step")
         with open(os.path.join(fixture_dir, "prompts.json"), "w") as f:
-            json.dump({"model": f"models/{MODEL_NAME}", "generation": note, "steps": 32,
+            json.dump({"model": f"models/{args.name}", "generation": note, "steps": 32,
                        "min_margin": min_margin, "prompts": prompts}, f, indent=1, ensure_ascii=False)
         try:
             from transformers import AutoTokenizer
@@ -817,10 +832,10 @@ def main() -> None:
             metrics["auto_tokenizer"] = f"AutoTokenizer failed: {error!r}"
         log(metrics["auto_tokenizer"])
         with open(os.path.join(fixture_dir, "tokenizer_cases.json"), "w") as f:
-            json.dump({"tokenizer": f"models/{MODEL_NAME}/tokenizer.json", "add_special_tokens": False,
+            json.dump({"tokenizer": f"models/{args.name}/tokenizer.json", "add_special_tokens": False,
                        "cases": tokenizer_cases(tokenizer)}, f, indent=1, ensure_ascii=False)
         reference_info = {
-            "model": f"models/{MODEL_NAME}",
+            "model": f"models/{args.name}",
             "how": "Qwen3_5MoeForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation='eager', "
                    "experts_implementation='eager') on CPU: the bf16 weights upcast, float32 math",
             "versions": metrics["versions"],
@@ -843,7 +858,7 @@ def main() -> None:
     with open(os.path.join(model_dir, "corpus.json"), "w") as f:
         json.dump(corpus_record(documents, corpus_summary), f, indent=1)
     with open(os.path.join(model_dir, "README.md"), "w") as f:
-        f.write(model_card(config, metrics))
+        f.write(model_card(args.name, config, metrics))
     log(f"all written in {metrics['total_seconds']}s")
 
 
@@ -874,7 +889,7 @@ def corpus_record(documents: list[corpus.Document], kinds: dict) -> dict[str, ob
     }
 
 
-def model_card(config, m: dict) -> str:
+def model_card(name: str, config, m: dict) -> str:
     p, t, e, r = m["parameters"], m["training"], m["evaluation"], m["routing"]
     kinds = m["corpus"]["kinds"]
     corpus_rows = "\n".join(
@@ -889,7 +904,13 @@ def model_card(config, m: dict) -> str:
     jv = m["json_validity"]
     guard = "" if t["steps_done"] == t["steps_planned"] else (
         f"\n**Note:** the wall-clock guard stopped training after {t['steps_done']} of {t['steps_planned']} steps.\n")
-    return f"""# tiny-qwen35moe
+    if m.get("tokenizer_source"):
+        tokenizer_origin = (f"the tokenizer of the first model, reused unchanged (`{m['tokenizer_source']}`), so "
+                            "prompts and traces tokenize alike: byte-level BPE trained with HF `tokenizers` on a 24 MB "
+                            "sample of the training split")
+    else:
+        tokenizer_origin = "byte-level BPE trained with HF `tokenizers` on a 24 MB sample of the training\nsplit"
+    return f"""# {name}
 
 A small Qwen3.5-MoE (`qwen3_5_moe_text`, `Qwen3_5MoeForCausalLM`) trained from scratch for the
 streammoe engine and lab: real weights with real routing, small enough to ship in the repository.
@@ -916,8 +937,7 @@ one routed expert is {p['per_expert']:,} parameters, {p['per_expert'] * 2:,} byt
 
 ## Tokenizer
 
-`tokenizer.json`: byte-level BPE trained with HF `tokenizers` on a 24 MB sample of the training
-split: NFC normalizer; pre-tokenizer Split(Qwen regex, isolated) + ByteLevel(add_prefix_space=false,
+`tokenizer.json`: {tokenizer_origin}: NFC normalizer; pre-tokenizer Split(Qwen regex, isolated) + ByteLevel(add_prefix_space=false,
 use_regex=false); ByteLevel decoder; specials `<|endoftext|>` ({config.vocab_size - 3}), `<|im_start|>`
 ({config.vocab_size - 2}), `<|im_end|>` ({config.vocab_size - 1}). No BOS token is prepended;
 documents end with `<|endoftext|>`, which is also the EOS (generation_config also stops at `<|im_end|>`).
@@ -987,7 +1007,7 @@ that the previous token also used (independent uniform routing: K/E = {r['unifor
 config.json, model.safetensors, generation_config.json, tokenizer.json, tokenizer_config.json,
 metrics.json (every number above), corpus.json (recipe and held-out list), heldout.txt,
 json_prompts.txt. Reference outputs for the engine's tests are in
-`tests/fixtures/reference/tiny-qwen35moe/` (see its reference.json).
+`tests/fixtures/reference/{name}/` (see its reference.json).
 """
 
 

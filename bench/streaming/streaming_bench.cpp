@@ -26,10 +26,10 @@
 #include <thread>
 #include <vector>
 
+#include "engine/convert/packed_writer.h"
+#include "engine/convert/synth.h"
 #include "engine/io/aligned_buffer.h"
 #include "engine/io/packed_format.h"
-#include "engine/io/packed_writer.h"
-#include "engine/io/synth.h"
 #include "engine/models/model.h"
 #include "engine/runtime/generator.h"
 #include "engine/runtime/metrics.h"
@@ -234,7 +234,7 @@ json decode(const Args& a) {
   const PackedManifest manifest = read_packed_manifest(folder);
   const auto files = expert_files(folder, manifest);
   ExpertIoOptions io;
-  if (!parse_io_mode(a.get("--io", "pread"), &io.mode))
+  if (!parse_enum(a.get("--io", "pread"), &io.mode))
     fail("--io {}: unknown mode", a.get("--io", ""));
   io.io_threads = std::stoi(a.get("--io-threads", "0"));
   if (a.flag("--evict")) evict(files);
@@ -263,7 +263,7 @@ json decode(const Args& a) {
       static_cast<uint64_t>(c.vocab_size) * c.hidden_size * 2;  // bf16 embed table
   const uint64_t slots = std::max<int64_t>(c.experts_per_tok, 1);
   json j = {{"what", "decode"},
-            {"io", io_mode_name(io.mode)},
+            {"io", enum_name(io.mode)},
             {"io_threads", io.io_threads},
             {"compute_threads", threads},
             {"evicted_before", a.flag("--evict")},

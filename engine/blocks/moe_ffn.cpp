@@ -22,14 +22,15 @@ void swiglu_mlp(const MlpWeights& w, std::span<const float> x, std::span<float> 
 MoeBlock::MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, ExpertSource& experts)
     : layer_(layer), shape_(shape), w_(std::move(weights)), experts_(experts) {
   logits_.resize(shape.num_experts);
-  expert_out_.resize(shape.hidden);
   shared_out_.resize(shape.hidden);
 }
 
-Routing MoeBlock::route(std::span<const float> x) {
+Routing MoeRouting::route(int64_t, int64_t, std::span<const float> x, MoeBlock& block) { return block.route(x); }
+
+Routing MoeBlock::route(std::span<const float> x, int64_t top_k) {
   linear(w_.router, x, logits_, dequant_, pool_);
   softmax_inplace(logits_);
-  const int64_t k = std::min(shape_.top_k, shape_.num_experts);
+  const int64_t k = std::min(top_k > 0 ? top_k : shape_.top_k, shape_.num_experts);
   std::vector<int32_t> order(shape_.num_experts);
   std::iota(order.begin(), order.end(), 0);
   // torch.topk: largest first; ties keep the lower index first.
@@ -48,30 +49,78 @@ Routing MoeBlock::route(std::span<const float> x) {
   return r;
 }
 
-void MoeBlock::step(std::span<const float> x, std::span<float> out, PhaseTimes* times, const Routing* forced,
-                    const std::function<void()>* before_compute) {
+const Routing& MoeBlock::last_routing(int64_t row) const {
+  static const Routing kNone;
+  if (routes_.empty()) return kNone;
+  return routes_.at(row < 0 ? routes_.size() - 1 : static_cast<size_t>(row));
+}
+
+void MoeBlock::plan_experts() {
+  use_index_.resize(shape_.num_experts, -1);
+  uses_.clear();
+  for (size_t t = 0; t < routes_.size(); ++t) {
+    const std::vector<int32_t>& experts = routes_[t].experts;
+    for (size_t slot = 0; slot < experts.size(); ++slot) {
+      const int32_t e = experts[slot];
+      if (e < 0 || e >= shape_.num_experts)
+        fail("layer {}: routed expert {} out of range [0, {})", layer_, e, shape_.num_experts);
+      if (use_index_[e] < 0) {
+        use_index_[e] = static_cast<int32_t>(uses_.size());
+        uses_.push_back({e, {}});
+      }
+      uses_[use_index_[e]].rows.emplace_back(static_cast<int64_t>(t), static_cast<int64_t>(slot));
+    }
+  }
+  for (const ExpertUse& u : uses_) use_index_[u.expert] = -1;
+}
+
+void MoeBlock::step(std::span<const float> x, std::span<float> out, int64_t pos, MoeRouting& routing,
+                    PhaseTimes* times) {
+  const int64_t H = shape_.hidden;
+  const int64_t T = static_cast<int64_t>(x.size()) / H;
+  const auto row = [H](auto span, int64_t t) { return span.subspan(t * H, H); };
+  routes_.resize(T);
   {
     ScopedPhase phase(times, Phase::kRouting);
-    last_ = forced && !forced->experts.empty() ? *forced : route(x);
+    for (int64_t t = 0; t < T; ++t) routes_[t] = routing.route(pos + t, layer_, row(x, t), *this);
   }
-  fetched_.resize(last_.experts.size());
-  {
-    ScopedPhase phase(times, Phase::kExpertIoWait);
-    experts_.fetch(layer_, last_.experts, fetched_);
+  plan_experts();
+  size_t slots = 1;
+  for (const Routing& r : routes_) slots = std::max(slots, r.experts.size());
+  slot_out_.resize(T * slots * H);
+  const auto slot_out = [&](int64_t t, int64_t slot) { return std::span(slot_out_).subspan((t * slots + slot) * H, H); };
+
+  for (size_t first = 0; first < uses_.size(); first += slots) {
+    const size_t count = std::min(slots, uses_.size() - first);
+    batch_.resize(count);
+    for (size_t i = 0; i < count; ++i) batch_[i] = uses_[first + i].expert;
+    fetched_.resize(count);
+    {
+      ScopedPhase phase(times, Phase::kExpertIoWait);
+      experts_.fetch(layer_, batch_, fetched_);
+    }
+    if (T == 1) routing.fetched(pos, layer_, x);
+    ScopedPhase phase(times, Phase::kExpertCompute);
+    for (size_t i = 0; i < count; ++i) {
+      const ExpertWeights& e = fetched_[i];
+      for (const auto& [t, slot] : uses_[first + i].rows)
+        swiglu_mlp({e.gate, e.up, e.down}, row(x, t), slot_out(t, slot), gate_, up_, dequant_, pool_);
+    }
   }
-  if (before_compute && *before_compute) (*before_compute)();
+
   ScopedPhase phase(times, Phase::kExpertCompute);
-  std::fill(out.begin(), out.end(), 0.0f);
-  for (size_t i = 0; i < fetched_.size(); ++i) {
-    const ExpertWeights& e = fetched_[i];
-    swiglu_mlp({e.gate, e.up, e.down}, x, expert_out_, gate_, up_, dequant_, pool_);
-    axpy(last_.weights[i], expert_out_, out);
-  }
-  if (w_.has_shared) {
-    swiglu_mlp(w_.shared, x, shared_out_, gate_, up_, DequantMode::kFma, pool_);
-    float g = 0.0f;
-    matvec(w_.shared_gate, x, {&g, 1});
-    axpy(sigmoid(g), shared_out_, out);
+  for (int64_t t = 0; t < T; ++t) {
+    std::span<float> y = row(out, t);
+    std::fill(y.begin(), y.end(), 0.0f);
+    const Routing& r = routes_[t];
+    for (size_t slot = 0; slot < r.experts.size(); ++slot) axpy(r.weights[slot], slot_out(t, slot), y);
+    if (w_.has_shared) {
+      const std::span<const float> xt = row(x, t);
+      swiglu_mlp(w_.shared, xt, shared_out_, gate_, up_, DequantMode::kFma, pool_);
+      float g = 0.0f;
+      matvec(w_.shared_gate, xt, {&g, 1});
+      axpy(sigmoid(g), shared_out_, y);
+    }
   }
 }
 

@@ -4,8 +4,8 @@
 //   y = sum_k p_k * down_k(silu(gate_k(x)) * up_k(x))
 //     + sigmoid(shared_expert_gate(x)) * shared_expert(x)          (when there is a shared expert)
 #include <cstdint>
-#include <functional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "engine/io/expert_source.h"
@@ -46,31 +46,59 @@ struct Routing {
   std::vector<float> weights;    // their (renormalised) weights
 };
 
+class MoeBlock;
+
+// Where a MoE block's routing decision comes from, and what runs once its experts are fetched:
+// the place the engine's techniques plug in (routing replay, early routing, a K override, the
+// prefetch lookahead; engine/runtime/routing_policy.h). This base is transformers' behaviour:
+// the layer's own router, the model's K, nothing after the fetch.
+class MoeRouting {
+ public:
+  virtual ~MoeRouting() = default;
+  // The experts and weights `block` (layer `layer`) uses for the token at position `pos`.
+  virtual Routing route(int64_t pos, int64_t layer, std::span<const float> x, MoeBlock& block);
+  // Runs after the layer's experts are fetched and before they are computed: where a prefetcher
+  // asks for the next layer's predicted experts, so their reads can overlap this compute.
+  virtual void fetched(int64_t pos, int64_t layer, std::span<const float> x) {}
+};
+
 class MoeBlock {
  public:
   MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, ExpertSource& experts);
-  // `forced`, when given, replaces the router's decision (routing-trace replay). `before_compute`,
-  // when given, runs after this layer's experts are fetched and before they are computed: the
-  // point where a prefetcher asks for the next layer's predicted experts, so their reads overlap
-  // this layer's compute (--overlap pipelined).
-  void step(std::span<const float> x, std::span<float> out, PhaseTimes* times, const Routing* forced = nullptr,
-            const std::function<void()>* before_compute = nullptr);
-  // Router only: probabilities -> top-K (used by step and by predictors).
-  Routing route(std::span<const float> x);
-  const Routing& last_routing() const { return last_; }
-  void set_top_k(int64_t k) { shape_.top_k = k; }
+  // A chunk of tokens, x = [T, hidden] at positions pos, pos + 1, ...; out = [T, hidden]. Every
+  // token is routed (by `routing`), then the block runs expert-major: each distinct routed expert
+  // is fetched once for the chunk (in fetches of at most the widest routing's size) and computed
+  // for every token routed to it; each token's expert outputs are summed in its routing order,
+  // so a chunk gives bit-identical results to its tokens one at a time. With one token,
+  // `routing.fetched` runs between the fetch and the compute (the prefetch lookahead).
+  void step(std::span<const float> x, std::span<float> out, int64_t pos, MoeRouting& routing, PhaseTimes* times);
+  // Router only: probabilities -> top-k (k = 0: the model's K). Used by routing policies and predictors.
+  Routing route(std::span<const float> x, int64_t k = 0);
+  // The routing of token `row` of the last step (-1: its last token).
+  const Routing& last_routing(int64_t row = -1) const;
   void set_dequant(DequantMode mode) { dequant_ = mode; }
   void set_pool(ThreadPool* pool) { pool_ = pool; }
 
  private:
+  // The chunk's distinct experts in order of first appearance, and where each is used.
+  struct ExpertUse {
+    int32_t expert;
+    std::vector<std::pair<int64_t, int64_t>> rows;  // (token row, slot in its routing)
+  };
+  void plan_experts();
+
   int64_t layer_;
   MoeShape shape_;
   MoeWeights w_;
   ExpertSource& experts_;
   DequantMode dequant_ = DequantMode::kFma;
   ThreadPool* pool_ = nullptr;
-  Routing last_;
-  std::vector<float> logits_, gate_, up_, expert_out_, shared_out_;
+  std::vector<Routing> routes_;        // [T] routing of the last step
+  std::vector<ExpertUse> uses_;        // the last step's plan
+  std::vector<int32_t> use_index_;     // [num_experts] index into uses_, -1 if unused
+  std::vector<int32_t> batch_;         // expert ids of one fetch
+  std::vector<float> slot_out_;        // [T, slots, hidden] expert outputs before the weighted sum
+  std::vector<float> logits_, gate_, up_, shared_out_;
   std::vector<ExpertWeights> fetched_;
 };
 

@@ -1,28 +1,14 @@
 #include "engine/cli/common.h"
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
+#include "engine/tokenizer/utf8.h"
 #include "engine/util/error.h"
 
 namespace streammoe::cli {
 namespace {
-
-// Registers one CLI flag per engine switch, all values kept as strings until resolve_options.
-struct FlagRegistrar {
-  CLI::App& app;
-  std::map<std::string, std::string>& out;
-  template <typename T>
-  void option(const char* name, const T& default_value, const char* help, std::vector<std::string> values) {
-    std::string text = help;
-    if (!values.empty()) text += " {" + CLI::detail::join(values, "|") + "}";
-    if constexpr (std::is_same_v<T, std::string>) text += " [default: " + default_value + "]";
-    else text += " [default: " + std::to_string(default_value) + "]";
-    app.add_option_function<std::string>(std::string("--") + name,
-                                         [&map = out, key = std::string(name)](const std::string& v) { map[key] = v; },
-                                         text)
-        ->group("Engine switches");
-  }
-};
 
 std::filesystem::path variants_dir() {
   if (const char* env = std::getenv("STREAMMOE_VARIANTS")) return env;
@@ -35,9 +21,17 @@ void add_engine_args(CLI::App& app, EngineArgs& args) {
   app.add_option("--model", args.model, "model folder (Hugging Face checkpoint)")->required();
   app.add_option("--variant", args.variant, "named bundle of switches (variants/NAME.yaml) or a YAML file; later flags override it")
       ->group("Engine switches");
-  FlagRegistrar registrar{app, args.switches};
-  EngineOptions defaults;
-  defaults.visit(registrar);
+  // One flag per engine switch, as `streammoe options` describes it; values stay strings until
+  // resolve_options parses them (after the variant, which they override).
+  for (const auto& d : EngineOptions::describe()) {
+    const std::string name = d["name"];
+    std::string help = d["help"];
+    if (!d["values"].empty()) help += " {" + CLI::detail::join(d["values"].get<std::vector<std::string>>(), "|") + "}";
+    help += " [default: " + d["default"].get<std::string>() + "]";
+    app.add_option_function<std::string>("--" + name, [&map = args.switches, name](const std::string& v) { map[name] = v; },
+                                         help)
+        ->group("Engine switches");
+  }
 }
 
 EngineOptions resolve_options(const EngineArgs& args) {
@@ -70,6 +64,33 @@ std::vector<int32_t> parse_ids(const std::string& list) {
     start = end + 1;
   }
   return ids;
+}
+
+std::string printable_line(std::string_view message) {
+  std::string out;
+  for (size_t pos = 0; pos < message.size();) {
+    const utf8::Decoded d = utf8::decode(message, pos);
+    const auto byte = static_cast<unsigned char>(message[pos]);
+    if (!d.valid || byte < 0x20 || byte == 0x7f) {
+      out += byte == '\n' ? std::string("\\n") : fmt::format("\\x{:02x}", byte);
+      pos += 1;
+    } else {
+      out.append(message.substr(pos, d.length));
+      pos += d.length;
+    }
+  }
+  return out;
+}
+
+std::string read_text_file(const std::string& path, const char* flag) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail("{}: {} is not a readable file", path, flag);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open {}", path, flag);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) fail("{}: read error ({})", path, flag);
+  return text.str();
 }
 
 Tokenizer load_tokenizer(const std::string& model_folder) {

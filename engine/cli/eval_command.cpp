@@ -6,6 +6,7 @@
 
 #include "engine/cli/common.h"
 #include "engine/runtime/evaluator.h"
+#include "engine/runtime/generator.h"
 #include "engine/util/error.h"
 #include "engine/util/npy.h"
 
@@ -21,6 +22,7 @@ struct EvalArgs {
   std::string ref_model;
   std::string ref_logits;
   bool json = false;
+  bool ignore_context_limit = false;
 };
 
 std::vector<int32_t> eval_tokens(const EvalArgs& a) {
@@ -28,11 +30,7 @@ std::vector<int32_t> eval_tokens(const EvalArgs& a) {
   if (!a.ids.empty()) {
     ids = parse_ids(a.ids);
   } else {
-    std::ifstream in(a.text_file, std::ios::binary);
-    if (!in) fail("{}: cannot open --text-file", a.text_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    ids = load_tokenizer(a.engine.model).encode(text.str(), /*allow_special=*/false);
+    ids = load_tokenizer(a.engine.model).encode(read_text_file(a.text_file, "--text-file"), /*allow_special=*/false);
   }
   if (a.max_tokens > 0 && static_cast<int64_t>(ids.size()) > a.max_tokens) ids.resize(a.max_tokens);
   if (ids.empty()) fail("eval: no tokens to evaluate");
@@ -48,10 +46,10 @@ std::vector<float> reference_logits(const EvalArgs& a, std::span<const int32_t> 
     return std::move(ref.f32);
   }
   if (!a.ref_model.empty()) {
-    auto ref = Model::load(a.ref_model);  // the reference runs with default switches (all K)
-    if (ref->config().vocab_size != vocab)
-      fail("{}: reference vocab {} differs from the model's {}", a.ref_model, ref->config().vocab_size, vocab);
-    return teacher_forced_logits(*ref, ids);
+    Engine ref(a.ref_model, EngineOptions{});  // the reference runs with default switches (all K)
+    if (ref.model().config().vocab_size != vocab)
+      fail("{}: reference vocab {} differs from the model's {}", a.ref_model, ref.model().config().vocab_size, vocab);
+    return teacher_forced_logits(ref.model(), ids);
   }
   return {};
 }
@@ -62,8 +60,10 @@ void run_eval(const EvalArgs& a) {
   auto engine = make_engine(a.engine);
   const EngineOptions& options = engine->options();
   const std::vector<int32_t> ids = eval_tokens(a);
+  check_context(engine->model().config(), static_cast<int64_t>(ids.size()), 0, a.ignore_context_limit);
   const int64_t vocab = engine->model().config().vocab_size;
-  const std::vector<float> logits = teacher_forced_logits(engine->model(), ids, [&] { engine->observe_step(); });
+  const std::vector<float> logits = teacher_forced_logits(
+      engine->model(), ids, [&](int64_t tokens) { engine->observe_step(tokens); }, options.prefill_chunk);
   engine->finish();
   if (!a.dump_logits.empty()) {
     const int64_t shape[] = {static_cast<int64_t>(ids.size()), vocab};
@@ -72,10 +72,15 @@ void run_eval(const EvalArgs& a) {
   const std::vector<float> ref = reference_logits(a, ids, vocab);
   const QualityStats q = compute_quality(logits, ref, ids, vocab);
   if (a.json) {
-    nlohmann::json j = {{"tokens", q.tokens}, {"ppl", q.ppl}, {"nll_mean", q.nll_mean}, {"options", options.to_json()}};
+    nlohmann::json j = {{"tokens", q.tokens},
+                        {"ppl", q.ppl},
+                        {"nll_mean", q.nll_mean},
+                        {"non_finite_logits", q.non_finite_logits},
+                        {"options", options.to_json()}};
     if (q.has_reference) {
       j.update({{"ref_ppl", q.ref_ppl}, {"kld_mean", q.kld_mean}, {"kld_p50", q.kld_p50}, {"kld_p90", q.kld_p90},
-                {"kld_p95", q.kld_p95}, {"kld_p99", q.kld_p99}, {"kld_max", q.kld_max}, {"top1_agree", q.top1_agree}});
+                {"kld_p95", q.kld_p95}, {"kld_p99", q.kld_p99}, {"kld_max", q.kld_max}, {"top1_agree", q.top1_agree},
+                {"non_finite_ref_logits", q.non_finite_ref_logits}});
     }
     std::cout << j.dump() << "\n";
   } else {
@@ -83,6 +88,7 @@ void run_eval(const EvalArgs& a) {
     if (q.has_reference)
       std::cout << fmt::format("  ref_ppl {:.4f}  kld_mean {:.6f}  kld_p99 {:.6f}  top1_agree {:.4f}", q.ref_ppl,
                                q.kld_mean, q.kld_p99, q.top1_agree);
+    if (q.non_finite_ref_logits > 0) std::cout << fmt::format("  non_finite_ref_logits {}", q.non_finite_ref_logits);
     std::cout << "\n";
   }
 }
@@ -100,6 +106,8 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--ref-model", args->ref_model, "reference model folder (unquantised) for KL / top-1");
   cmd->add_option("--ref-logits", args->ref_logits, "cached reference logits .npy [T, vocab]");
   cmd->add_flag("--json", args->json, "print one JSON object");
+  cmd->add_flag("--ignore-context-limit", args->ignore_context_limit,
+                "allow more tokens than the model's max_position_embeddings (2^20 when it gives none)");
   cmd->callback([args] { run_eval(*args); });
 }
 

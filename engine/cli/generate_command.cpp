@@ -9,6 +9,7 @@
 #include "engine/tokenizer/chat_template.h"
 #include "engine/tokenizer/stream_decoder.h"
 #include "engine/util/error.h"
+#include "engine/util/output_file.h"
 
 namespace streammoe::cli {
 namespace {
@@ -16,6 +17,7 @@ namespace {
 struct GenerateArgs {
   EngineArgs engine;
   std::string prompt;
+  std::string prompt_file;
   std::string ids;
   bool chat = false;
   int64_t tokens = 32;
@@ -23,6 +25,7 @@ struct GenerateArgs {
   bool print_ids = false;
   bool timing = false;
   bool ignore_eos = false;
+  bool ignore_context_limit = false;
   std::string metrics_json;
 };
 
@@ -37,26 +40,30 @@ void print_timing(const GenerationResult& r, size_t prompt_tokens) {
 }
 
 void run_generate(const GenerateArgs& a) {
-  if (a.prompt.empty() == a.ids.empty()) fail("generate: give exactly one of --prompt or --ids");
+  if (a.prompt.empty() + a.prompt_file.empty() + a.ids.empty() != 2)
+    fail("generate: give exactly one of --prompt, --prompt-file or --ids");
   if (a.tokens < 1) fail("--tokens must be >= 1, got {}", a.tokens);
   auto engine = make_engine(a.engine);
   Model* model = &engine->model();
   std::optional<Tokenizer> tokenizer;
   GenerationRequest req;
-  if (!a.prompt.empty()) {
+  if (a.ids.empty()) {
+    const std::string prompt = a.prompt_file.empty() ? a.prompt : read_text_file(a.prompt_file, "--prompt-file");
     tokenizer = load_tokenizer(a.engine.model);
-    std::string text = a.prompt;
+    std::string text = prompt;
     if (a.chat) {
-      const ChatMessage messages[] = {{"user", a.prompt}};
+      const ChatMessage messages[] = {{"user", prompt}};
       text = apply_chat_template(messages, /*add_generation_prompt=*/true);
     }
     req.prompt = tokenizer->encode(text);
   } else {
     req.prompt = parse_ids(a.ids);
   }
+  check_context(model->config(), static_cast<int64_t>(req.prompt.size()), a.tokens, a.ignore_context_limit);
   req.max_new_tokens = a.tokens;
   req.stop_at_eos = !a.ignore_eos;
-  req.after_step = [&engine] { engine->observe_step(); };
+  req.after_step = [&engine](int64_t tokens) { engine->observe_step(tokens); };
+  req.prefill_chunk = engine->options().prefill_chunk;
   std::optional<StreamDecoder> stream;
   if (!a.print_ids && tokenizer) {
     stream.emplace(*tokenizer);
@@ -77,11 +84,9 @@ void run_generate(const GenerateArgs& a) {
   if (a.timing) print_timing(result, req.prompt.size());
   if (!a.metrics_json.empty()) {
     RunInfo info{a.engine.model, req.prompt.size(), output_text};
-    std::ofstream out(a.metrics_json);
-    if (!out) fail("{}: cannot open for writing", a.metrics_json);
     nlohmann::json metrics = generation_metrics(result, *model, engine->options(), info);
     metrics["routing"] = engine->telemetry();
-    out << metrics.dump(2) << "\n";
+    write_file(a.metrics_json, metrics.dump(2) + "\n");
   }
 }
 
@@ -92,6 +97,7 @@ void register_generate(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("generate", "generate text from a prompt");
   add_engine_args(*cmd, args->engine);
   cmd->add_option("--prompt", args->prompt, "prompt text (tokenised with the model's tokenizer.json)");
+  cmd->add_option("--prompt-file", args->prompt_file, "read the prompt text from FILE (for prompts too long for argv)");
   cmd->add_option("--ids", args->ids, "prompt as comma-separated token ids");
   cmd->add_flag("--chat", args->chat, "wrap the prompt in the Qwen chat template");
   cmd->add_option("--tokens", args->tokens, "tokens to generate")->capture_default_str();
@@ -100,6 +106,8 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--seed", args->sampler.seed, "sampling seed")->capture_default_str();
   cmd->add_flag("--print-ids", args->print_ids, "print token ids instead of text");
   cmd->add_flag("--ignore-eos", args->ignore_eos, "keep generating after an end-of-sequence token");
+  cmd->add_flag("--ignore-context-limit", args->ignore_context_limit,
+                "allow prompt + --tokens beyond the model's max_position_embeddings (2^20 when it gives none)");
   cmd->add_flag("--timing", args->timing, "print per-phase time per token on stderr");
   cmd->add_option("--metrics-json", args->metrics_json, "write run metrics as one JSON object");
   cmd->callback([args] { run_generate(*args); });

@@ -23,6 +23,9 @@ void register_options(CLI::App& app) {
       std::cout << fmt::format("  --{:<16} {:<6} default {:<8} {}{}\n", o["name"].get<std::string>(),
                                o["type"].get<std::string>(), o["default"].get<std::string>(),
                                o["help"].get<std::string>(), values.empty() ? "" : " {" + values + "}");
+      if (o.contains("value_help"))
+        for (const auto& vh : o["value_help"])
+          std::cout << fmt::format("      {:<14} {}\n", vh[0].get<std::string>(), vh[1].get<std::string>());
     }
   });
 }

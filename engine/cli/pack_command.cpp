@@ -4,9 +4,9 @@
 #include <iostream>
 
 #include "engine/cli/common.h"
-#include "engine/io/lz4_experts.h"
-#include "engine/io/pack.h"
-#include "engine/io/progress_bar.h"
+#include "engine/convert/lz4_writer.h"
+#include "engine/convert/pack.h"
+#include "engine/convert/progress_bar.h"
 #include "engine/util/error.h"
 
 namespace streammoe::cli {

@@ -5,9 +5,9 @@
 #include <iostream>
 
 #include "engine/cli/common.h"
-#include "engine/io/packed_writer.h"
-#include "engine/io/progress_bar.h"
-#include "engine/io/synth.h"
+#include "engine/convert/packed_writer.h"
+#include "engine/convert/progress_bar.h"
+#include "engine/convert/synth.h"
 #include "engine/util/error.h"
 
 namespace streammoe::cli {

@@ -7,39 +7,13 @@
 #include "engine/util/thread_pool.h"
 
 namespace streammoe {
-namespace {
-
-constexpr std::array<std::pair<ExpertCacheKind, std::string_view>, 3> kKinds = {{
-    {ExpertCacheKind::kNone, "none"},
-    {ExpertCacheKind::kLru, "lru"},
-    {ExpertCacheKind::kLz4, "lz4"},
-}};
-
-}  // namespace
-
-std::string_view expert_cache_name(ExpertCacheKind kind) {
-  for (const auto& [k, name] : kKinds)
-    if (k == kind) return name;
-  return "unknown";
-}
-
-bool parse_expert_cache(std::string_view name, ExpertCacheKind* out) {
-  for (const auto& [k, text] : kKinds)
-    if (text == name) {
-      *out = k;
-      return true;
-    }
-  return false;
-}
-
 LruExpertCache::LruExpertCache(std::unique_ptr<ExpertSource> source, const ExpertCacheOptions& options,
                                int io_threads)
     : source_(std::move(source)), options_(options) {
   if (options.entries <= 0 && options.bytes <= 0)
-    fail("--expert-cache {}: needs a capacity, --cache-entries N or --cache-bytes N", expert_cache_name(options.kind));
+    fail("{} expert cache: needs a capacity in entries or bytes", enum_name(options.kind));
   if (!source_->has_records())
-    fail("--expert-cache {}: the expert source has no byte records (use --io pread, direct or dontneed)",
-         expert_cache_name(options.kind));
+    fail("{} expert cache: the expert source has no byte records to cache (mapped experts)", enum_name(options.kind));
   io_pool_ = std::make_unique<ThreadPool>(std::max(io_threads, 1));
 }
 

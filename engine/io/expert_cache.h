@@ -21,14 +21,19 @@
 #include "engine/io/aligned_buffer.h"
 #include "engine/io/expert_source.h"
 #include "engine/io/lz4_experts.h"
+#include "engine/util/name_table.h"
 
 namespace streammoe {
 
 class ThreadPool;
 
 enum class ExpertCacheKind { kNone, kLru, kLz4 };
-std::string_view expert_cache_name(ExpertCacheKind kind);
-bool parse_expert_cache(std::string_view name, ExpertCacheKind* out);
+inline constexpr NameTable<ExpertCacheKind, 3> kExpertCacheNames{{{
+    {ExpertCacheKind::kNone, "none", "no cache: trust the OS page cache"},
+    {ExpertCacheKind::kLru, "lru", "decoded expert records in process memory, least recently used evicted"},
+    {ExpertCacheKind::kLz4, "lz4", "LZ4-compressed records (more experts in the same RAM); needs pack --lz4"},
+}}};
+constexpr const auto& name_table(ExpertCacheKind) { return kExpertCacheNames; }
 
 struct ExpertCacheOptions {
   ExpertCacheKind kind = ExpertCacheKind::kNone;

@@ -21,7 +21,7 @@ ExpertFile::ExpertFile(const std::filesystem::path& path, IoMode mode) : path_(p
   if (fd_ < 0) {
     const int err = errno;
     if (mode == IoMode::kDirect && err == EINVAL)
-      fail("{}: the filesystem refuses O_DIRECT (use --io pread)", path.string());
+      fail("{}: the filesystem refuses O_DIRECT", path.string());
     fail("{}: cannot open: {}", path.string(), std::strerror(err));
   }
   struct stat st {};
@@ -33,7 +33,10 @@ ExpertFile::ExpertFile(const std::filesystem::path& path, IoMode mode) : path_(p
   size_ = static_cast<uint64_t>(st.st_size);
   if (size_ > 0) {
     map_ = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
-    if (map_ == MAP_FAILED) map_ = nullptr;  // residency then reads as 0 (all "disk")
+    if (map_ == MAP_FAILED) {
+      if (mode == IoMode::kMmap) fail("{}: cannot mmap: {}", path.string(), std::strerror(errno));
+      map_ = nullptr;  // residency then reads as 0 (all "disk")
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// One file of expert bytes, opened for an I/O mode: a plain descriptor for pread/dontneed, an
+// One file of expert bytes, opened for an I/O mode: a plain descriptor for pread/dontneed/mmap, an
 // O_DIRECT one for direct. Reads are positional (pread), so any number of I/O threads can share
 // one ExpertFile.
 #include <cstdint>
@@ -36,6 +36,9 @@ class ExpertFile {
   void advise_willneed(uint64_t offset, uint64_t bytes) const;
   static constexpr uint64_t kWillneedChunk = 128 * 1024;
 
+  // The whole file mapped read-only: in mmap mode expert views point into it (page faults read
+  // them); in the other modes it is only asked for residency.
+  const std::byte* mapping() const { return static_cast<const std::byte*>(map_); }
   uint64_t size() const { return size_; }
   int fd() const { return fd_; }
   const std::filesystem::path& path() const { return path_; }

@@ -1,9 +1,8 @@
 #include "engine/io/hf_expert_source.h"
 
-#include <fmt/format.h>
-
 #include <atomic>
 
+#include "engine/models/tensor_table.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
@@ -13,45 +12,34 @@ HfExpertSource::HfExpertSource(const WeightLoader& w, const ModelConfig& c,
                                const ExpertIoOptions& io, int64_t slots)
     : io_(io), num_experts_(c.num_experts), plans_(c.num_layers) {
   if (io.mode != IoMode::kPread && io.mode != IoMode::kDontneed)
-    fail("{}: io mode '{}' is not available for Hugging Face folders (use pread, dontneed or mmap)",
-         w.store().folder().string(), io_mode_name(io.mode));
-  const int64_t E = c.num_experts, I = c.moe_intermediate_size, H = c.hidden_size;
-  const TensorStore& store = w.store();
+    fail("{}: io mode '{}' cannot read the experts of a Hugging Face folder",
+         w.store().folder().string(), enum_name(io.mode));
+  const ModelTensors tensors(c);
   for (int64_t l = 0; l < c.num_layers; ++l) {
     if (c.ffn_types[l] != FfnKind::kMoe) continue;
-    const std::string base = w.prefix() + fmt::format("layers.{}.mlp.experts.", l);
     auto& plans = plans_[l];
-    plans.resize(E);
-    if (store.has(base + "gate_up_proj")) {
-      const int64_t gate_up_shape[] = {E, 2 * I, H}, down_shape[] = {E, H, I};
-      const TensorInfo& gate_up = store.get(base + "gate_up_proj", gate_up_shape);
-      const TensorInfo& down = store.get(base + "down_proj", down_shape);
-      const uint64_t gu_bytes = 2 * I * H * dtype_size(gate_up.dtype),
-                     down_bytes = H * I * dtype_size(down.dtype);
-      const uint64_t down_dest = round_up(gu_bytes, kDirectIoAlignment);
-      for (int64_t e = 0; e < E; ++e) {
-        ExpertPlan& p = plans[e];
-        p.reads = {{file_index(gate_up), gate_up.file_offset + e * gu_bytes, gu_bytes, 0},
-                   {file_index(down), down.file_offset + e * down_bytes, down_bytes, down_dest}};
-        p.gate = {gate_up.dtype, I, H, 0};
-        p.up = {gate_up.dtype, I, H, gu_bytes / 2};
-        p.down = {down.dtype, H, I, down_dest};
-      }
-    } else {
-      for (int64_t e = 0; e < E; ++e) {
-        ExpertPlan& p = plans[e];
-        uint64_t dest = 0;
-        const std::string prefix = fmt::format("{}{}.", base, e);
-        for (auto [name, rows, cols, matrix] :
-             {std::tuple{"gate_proj", I, H, &p.gate}, std::tuple{"up_proj", I, H, &p.up},
-              std::tuple{"down_proj", H, I, &p.down}}) {
-          const int64_t shape[] = {rows, cols};
-          const TensorInfo& t = store.get(prefix + name + ".weight", shape);
-          const uint64_t bytes = rows * cols * dtype_size(t.dtype);
-          p.reads.push_back({file_index(t), t.file_offset, bytes, dest});
-          *matrix = {t.dtype, rows, cols, dest};
-          dest = round_up(dest + bytes, kDirectIoAlignment);
+    plans.resize(c.num_experts);
+    for (int64_t e = 0; e < c.num_experts; ++e) {
+      const StoredExpert x = locate_expert(w.store(), tensors, l, e);
+      ExpertPlan& p = plans[e];
+      // A matrix that follows the previous one in the same tensor (fused gate, up) joins its
+      // read; any other starts a read on the next aligned offset of the slot.
+      const StoredMatrix* previous = nullptr;
+      for (auto [m, matrix] : {std::pair{&x.gate, &p.gate}, std::pair{&x.up, &p.up},
+                               std::pair{&x.down, &p.down}}) {
+        const uint64_t offset = m->tensor->file_offset + m->offset, bytes = m->bytes();
+        if (previous && previous->tensor == m->tensor &&
+            previous->offset + previous->bytes() == m->offset) {
+          Read& r = p.reads.back();
+          *matrix = {m->tensor->dtype, m->rows, m->cols, r.dest + r.bytes};
+          r.bytes += bytes;
+        } else {
+          const Read* last = p.reads.empty() ? nullptr : &p.reads.back();
+          const uint64_t dest = last ? round_up(last->dest + last->bytes, kDirectIoAlignment) : 0;
+          p.reads.push_back({file_index(*m->tensor), offset, bytes, dest});
+          *matrix = {m->tensor->dtype, m->rows, m->cols, dest};
         }
+        previous = m;
       }
     }
   }

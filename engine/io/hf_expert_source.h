@@ -1,9 +1,9 @@
 #pragma once
 // Experts of a Hugging Face checkpoint read with pread at their offsets in the safetensors files,
 // in their stored dtype (unquantised: the quality reference), into reused aligned slot buffers,
-// in parallel on a pool of I/O threads. Both layouts MmapExpertSource knows are accepted:
-//   per-expert  layers.L.mlp.experts.E.{gate,up,down}_proj.weight       (three reads)
-//   fused 3-D   layers.L.mlp.experts.gate_up_proj [E, 2I, H], down_proj [E, H, I]  (two reads)
+// in parallel on a pool of I/O threads. Both expert layouts of the tensor table
+// (engine/models/tensor_table.h) are accepted: per-expert tensors (three reads) and fused 3-D
+// ones (two reads: gate and up are adjacent).
 // The views stay valid until the next fetch() of any layer.
 #include <memory>
 #include <vector>

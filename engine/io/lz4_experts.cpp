@@ -4,18 +4,10 @@
 #include <lz4.h>
 
 #include <cstring>
-#include <fstream>
 
 #include "engine/util/error.h"
 
 namespace streammoe {
-namespace {
-
-constexpr char kMagic[8] = {'S', 'M', 'L', 'Z', '4', 'E', 'X', '1'};
-
-uint64_t header_bytes(int64_t num_experts) { return 8 + 8 + 8 + 8 * (num_experts + 1); }
-
-}  // namespace
 
 std::string lz4_expert_file_name(int64_t layer) { return fmt::format("experts/layer_{:03d}.lz4", layer); }
 
@@ -26,51 +18,10 @@ bool has_lz4_experts(const std::filesystem::path& folder, const PackedManifest& 
   return true;
 }
 
-Lz4PackResult write_lz4_experts(const std::filesystem::path& folder) {
-  const PackedManifest m = read_packed_manifest(folder);
-  const uint64_t raw = m.layout.expert_bytes, stride = m.layout.expert_stride;
-  Lz4PackResult result;
-  std::vector<char> record(raw), block(LZ4_compressBound(static_cast<int>(raw)));
-  for (const auto& l : m.layers) {
-    const std::filesystem::path in_path = folder / l.file, out_path = folder / lz4_expert_file_name(l.layer);
-    std::ifstream in(in_path, std::ios::binary);
-    if (!in) fail("{}: cannot open", in_path.string());
-    std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
-    if (!out) fail("{}: cannot open for writing", out_path.string());
-    std::vector<uint64_t> offsets(m.num_experts + 1);
-    const uint64_t header = header_bytes(m.num_experts);
-    out.seekp(static_cast<std::streamoff>(header));
-    uint64_t pos = header;
-    for (int64_t e = 0; e < m.num_experts; ++e) {
-      in.seekg(static_cast<std::streamoff>(e * stride));
-      if (!in.read(record.data(), static_cast<std::streamsize>(raw)))
-        fail("{}: short read of expert {}", in_path.string(), e);
-      const int n = LZ4_compress_default(record.data(), block.data(), static_cast<int>(raw),
-                                         static_cast<int>(block.size()));
-      if (n <= 0) fail("{}: LZ4 compression of expert {} failed", out_path.string(), e);
-      out.write(block.data(), n);
-      offsets[e] = pos;
-      pos += static_cast<uint64_t>(n);
-    }
-    offsets[m.num_experts] = pos;
-    out.seekp(0);
-    const uint64_t count = static_cast<uint64_t>(m.num_experts);
-    out.write(kMagic, 8);
-    out.write(reinterpret_cast<const char*>(&count), 8);
-    out.write(reinterpret_cast<const char*>(&raw), 8);
-    out.write(reinterpret_cast<const char*>(offsets.data()), static_cast<std::streamsize>(8 * offsets.size()));
-    if (!out) fail("{}: write failed", out_path.string());
-    result.raw_bytes += raw * count;
-    result.compressed_bytes += pos;
-  }
-  return result;
-}
-
 Lz4ExpertFiles::Lz4ExpertFiles(const std::filesystem::path& folder, const PackedManifest& m)
     : record_bytes_(m.layout.expert_bytes), num_experts_(m.num_experts) {
   if (!has_lz4_experts(folder, m))
-    fail("{}: no LZ4 expert files (experts/layer_LLL.lz4); --expert-cache lz4 needs a folder packed "
-         "with `streammoe pack --lz4` (valid caches without them: none, lru)",
+    fail("{}: no LZ4 expert files (experts/layer_LLL.lz4, written by `streammoe pack --lz4`)",
          folder.string());
   int64_t last = -1;
   for (const auto& l : m.layers) last = std::max(last, l.layer);
@@ -79,13 +30,13 @@ Lz4ExpertFiles::Lz4ExpertFiles(const std::filesystem::path& folder, const Packed
     Layer& layer = layers_[l.layer];
     layer.file = std::make_unique<ExpertFile>(folder / lz4_expert_file_name(l.layer), IoMode::kPread);
     const std::string where = layer.file->path().string();
-    std::vector<std::byte> header(header_bytes(num_experts_));
+    std::vector<std::byte> header(lz4_header_bytes(num_experts_));
     if (layer.file->size() < header.size()) fail("{}: shorter than its header", where);
     layer.file->read_exact(0, header);
     uint64_t count = 0, raw = 0;
     std::memcpy(&count, header.data() + 8, 8);
     std::memcpy(&raw, header.data() + 16, 8);
-    if (std::memcmp(header.data(), kMagic, 8) != 0) fail("{}: not an LZ4 expert file (bad magic)", where);
+    if (std::memcmp(header.data(), kLz4ExpertMagic, 8) != 0) fail("{}: not an LZ4 expert file (bad magic)", where);
     if (count != static_cast<uint64_t>(num_experts_) || raw != record_bytes_)
       fail("{}: header says {} experts of {} bytes, the manifest {} of {} (stale: re-run pack --lz4)",
            where, count, raw, num_experts_, record_bytes_);

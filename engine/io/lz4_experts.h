@@ -1,6 +1,6 @@
 #pragma once
-// LZ4-compressed copies of a packed model's expert files, written by `streammoe pack --lz4` next
-// to the plain ones and read by the lz4 expert cache:
+// LZ4-compressed copies of a packed model's expert files, written by `streammoe pack --lz4`
+// (engine/convert/lz4_writer.h) next to the plain ones and read by the lz4 expert cache:
 //
 //   experts/layer_LLL.lz4   header  "SMLZ4EX1" (8 bytes), u64 num_experts, u64 record_bytes
 //                           offsets u64[num_experts + 1], absolute; expert e is
@@ -20,15 +20,12 @@
 
 namespace streammoe {
 
+inline constexpr char kLz4ExpertMagic[8] = {'S', 'M', 'L', 'Z', '4', 'E', 'X', '1'};
+// Magic, expert count, record bytes and the offset table.
+inline uint64_t lz4_header_bytes(int64_t num_experts) { return 8 + 8 + 8 + 8 * (num_experts + 1); }
+
 std::string lz4_expert_file_name(int64_t layer);  // "experts/layer_007.lz4"
 bool has_lz4_experts(const std::filesystem::path& folder, const PackedManifest& manifest);
-
-struct Lz4PackResult {
-  uint64_t raw_bytes = 0;         // expert bytes in (without stride padding)
-  uint64_t compressed_bytes = 0;  // lz4 file bytes out, headers included
-};
-// Writes experts/layer_LLL.lz4 for every expert file of the packed folder.
-Lz4PackResult write_lz4_experts(const std::filesystem::path& folder);
 
 class Lz4ExpertFiles {
  public:

@@ -1,8 +1,7 @@
 #pragma once
 // Experts of a Hugging Face checkpoint, served as views into the mmap'd safetensors (stored dtype,
-// unquantised): the quality reference. Accepts both layouts:
-//   per-expert  layers.L.mlp.experts.E.{gate,up,down}_proj.weight   (what save_pretrained writes)
-//   fused 3-D   layers.L.mlp.experts.gate_up_proj [E, 2I, H], layers.L.mlp.experts.down_proj [E, H, I]
+// unquantised): the quality reference. Accepts both expert layouts of the tensor table
+// (engine/models/tensor_table.h): per-expert tensors (what save_pretrained writes) and fused 3-D.
 #include <vector>
 
 #include "engine/io/expert_source.h"

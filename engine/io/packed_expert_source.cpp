@@ -1,5 +1,7 @@
 #include "engine/io/packed_expert_source.h"
 
+#include <cstring>
+
 #include <atomic>
 
 #include "engine/util/error.h"
@@ -12,12 +14,11 @@ PackedExpertSource::PackedExpertSource(const std::filesystem::path& folder,
                                        int64_t slots)
     : layout_(manifest.layout), num_experts_(manifest.num_experts), io_(io) {
   if (io.mode != IoMode::kPread && io.mode != IoMode::kDirect && io.mode != IoMode::kDontneed &&
-      io.mode != IoMode::kUring)
-    fail("{}: io mode '{}' is not available for packed models (use pread, direct, dontneed or uring)",
-         folder.string(), io_mode_name(io.mode));
+      io.mode != IoMode::kUring && io.mode != IoMode::kMmap)
+    fail("{}: io mode '{}' cannot read the experts of a packed folder",
+         folder.string(), enum_name(io.mode));
   if (io.mode == IoMode::kDirect && layout_.expert_stride % kDirectIoAlignment != 0)
-    fail("{}: --io direct needs expert strides that are multiples of {} bytes, this pack has {} (valid "
-         "for it: pread, dontneed)",
+    fail("{}: O_DIRECT reads need expert strides that are multiples of {} bytes, this pack has {}",
          folder.string(), kDirectIoAlignment, layout_.expert_stride);
   // O_DIRECT moves whole 4096-byte blocks; the stride is padded for exactly this.
   read_bytes_ = io.mode == IoMode::kDirect ? layout_.expert_stride : layout_.expert_bytes;
@@ -36,6 +37,7 @@ PackedExpertSource::PackedExpertSource(const std::filesystem::path& folder,
 PackedExpertSource::~PackedExpertSource() = default;
 
 void PackedExpertSource::ensure_slots(size_t count) {
+  if (io_.mode == IoMode::kMmap) return;  // views into the mappings: no buffers, no readers
   while (slots_.size() < count) slots_.emplace_back(layout_.expert_stride, kDirectIoAlignment);
   if (io_.mode == IoMode::kUring) {
     // One ring sized for a whole layer's reads; no I/O threads needed.
@@ -61,7 +63,10 @@ uint64_t PackedExpertSource::read_record(int64_t layer, int32_t e, std::span<std
   if (dst.size() < read_bytes_) fail("packed experts: record buffer of {} bytes < {}", dst.size(), read_bytes_);
   const uint64_t offset = static_cast<uint64_t>(e) * layout_.expert_stride;
   const uint64_t resident = file.resident_bytes(offset, layout_.expert_bytes);
-  file.read_exact(offset, dst.first(read_bytes_));
+  if (io_.mode == IoMode::kMmap)
+    std::memcpy(dst.data(), file.mapping() + offset, read_bytes_);
+  else
+    file.read_exact(offset, dst.first(read_bytes_));
   return resident;
 }
 
@@ -81,7 +86,14 @@ void PackedExpertSource::fetch(int64_t layer, std::span<const int32_t> experts,
   for (int32_t e : experts) file_of(layer, e);  // range checks before any read
   ensure_slots(experts.size());
   std::atomic<uint64_t> resident{0};
-  if (uring_) {
+  if (io_.mode == IoMode::kMmap) {
+    for (size_t i = 0; i < experts.size(); ++i) {
+      const ExpertFile& file = file_of(layer, experts[i]);
+      const uint64_t offset = static_cast<uint64_t>(experts[i]) * layout_.expert_stride;
+      resident += file.resident_bytes(offset, layout_.expert_bytes);
+      out[i] = view_record(layer, experts[i], file.mapping() + offset);
+    }
+  } else if (uring_) {
     std::vector<UringRead> reads(experts.size());
     for (size_t i = 0; i < experts.size(); ++i) {
       const ExpertFile& file = file_of(layer, experts[i]);
@@ -96,7 +108,8 @@ void PackedExpertSource::fetch(int64_t layer, std::span<const int32_t> experts,
         resident += read_record(layer, experts[i], slots_[i].bytes());
     });
   }
-  for (size_t i = 0; i < experts.size(); ++i) out[i] = view_record(layer, experts[i], slots_[i].data());
+  if (io_.mode != IoMode::kMmap)
+    for (size_t i = 0; i < experts.size(); ++i) out[i] = view_record(layer, experts[i], slots_[i].data());
   stats_.fetches += 1;
   stats_.experts_loaded += experts.size();
   stats_.bytes_read += experts.size() * read_bytes_;

@@ -3,6 +3,8 @@
 // routed experts of a layer with one positional read each, in parallel on a pool of I/O threads,
 // into reused, pre-touched, aligned slot buffers, and hands out quantised views of them. Nothing
 // else of the experts is resident. The views stay valid until the next fetch() of any layer.
+// In mmap mode nothing is read: the views point into read-only mappings of the expert files and
+// the compute's page faults bring the bytes in (the reference system's "mmap" variant).
 #include <filesystem>
 #include <memory>
 #include <vector>
@@ -21,7 +23,7 @@ class ThreadPool;
 class PackedExpertSource : public ExpertSource {
  public:
   // `slots`: experts one fetch may ask for (the model's K); a larger request grows the buffers.
-  // Modes: pread, direct, dontneed.
+  // Modes: pread, direct, dontneed, uring, mmap.
   PackedExpertSource(const std::filesystem::path& folder, const PackedManifest& manifest,
                      const ExpertIoOptions& io, int64_t slots);
   ~PackedExpertSource() override;

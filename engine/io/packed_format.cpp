@@ -1,12 +1,16 @@
 #include "engine/io/packed_format.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 
 #include "engine/io/aligned_buffer.h"
 #include "engine/util/error.h"
+#include "engine/util/folder_path.h"
+#include "engine/util/output_file.h"
 
 namespace streammoe {
 namespace {
@@ -68,6 +72,12 @@ class Fields {
     return v.get<std::string>();
   }
   Fields object(const std::string& key) const { return Fields(at(key), where_ + "." + key); }
+  // A key this build does not write would be ignored, and whatever it means lost: refuse it.
+  void allow_only(std::initializer_list<std::string_view> keys) const {
+    for (const auto& [key, value] : j_.items())
+      if (std::find(keys.begin(), keys.end(), key) == keys.end())
+        fail("{}: unknown key '{}' (this build writes {})", where_, key, fmt::join(keys, ", "));
+  }
   const std::string& where() const { return where_; }
 
  private:
@@ -181,9 +191,16 @@ PackedManifest manifest_from_json(const json& j, const std::string& where) {
     fail("{}: scale_dtype '{}' is not BF16", q.where(), q.string("scale_dtype"));
   const int bits = q.small_integer("bits");
   const int group_size = q.small_integer("group_size");
-  m.resident_file = root.object("resident").string("file");
+  const Fields resident = root.object("resident");
+  m.resident_file = resident.string("file");
+  if (!is_inside_folder(m.resident_file))
+    fail("{}: file \"{}\" is not a file name inside the folder", resident.where(), m.resident_file);
 
   const Fields e = root.object("experts");
+  e.allow_only({"num_experts", "expert_bytes", "expert_stride", "stride_alignment", "tensors", "layers"});
+  if (e.integer("stride_alignment") != static_cast<int64_t>(kExpertStrideAlignment))
+    fail("{}: stride_alignment {}, this build aligns expert records to {} bytes", e.where(),
+         e.integer("stride_alignment"), kExpertStrideAlignment);
   m.num_experts = e.integer("num_experts");
   if (m.num_experts <= 0) fail("{}: num_experts must be positive", e.where());
   const json& tensors = e.at("tensors");
@@ -211,9 +228,16 @@ PackedManifest manifest_from_json(const json& j, const std::string& where) {
   if (!layers.is_array()) fail("{}: 'layers' must be a list", e.where());
   for (size_t i = 0; i < layers.size(); ++i) {
     const Fields l(layers[i], fmt::format("{}.layers[{}]", e.where(), i));
+    l.allow_only({"layer", "file", "bytes"});
     m.layers.push_back({l.integer("layer"), l.string("file")});
+    if (static_cast<uint64_t>(l.integer("bytes")) != m.layer_file_bytes())
+      fail("{}: bytes {}, expected {} ({} experts x {}-byte stride)", l.where(), l.integer("bytes"),
+           m.layer_file_bytes(), m.num_experts, m.layout.expert_stride);
     if (i > 0 && m.layers[i].layer <= m.layers[i - 1].layer)
       fail("{}: layers must ascend", l.where());
+    // Expert files live in the folder; a path that climbs out of it is not part of the model.
+    if (!is_inside_folder(m.layers[i].file))
+      fail("{}: file \"{}\" is not a file name inside the folder", l.where(), m.layers[i].file);
   }
   return m;
 }
@@ -233,20 +257,6 @@ PackedManifest read_packed_manifest(const fs::path& folder) {
   } catch (const json::exception& e) {
     fail("{}: {}", path.string(), e.what());
   }
-}
-
-void write_packed_manifest(const fs::path& folder, const PackedManifest& m) {
-  // Written beside, then renamed: the manifest appears only once complete.
-  const fs::path path = folder / kPackedManifestName;
-  const fs::path temp = folder / (std::string(kPackedManifestName) + ".tmp");
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    if (!out) fail("{}: cannot open for writing", temp.string());
-    out << manifest_to_json(m).dump(2) << "\n";
-    out.close();
-    if (!out) fail("{}: write failed", temp.string());
-  }
-  fs::rename(temp, path);
 }
 
 void check_packed_model(const fs::path& folder, const PackedManifest& m, const ModelConfig& c) {

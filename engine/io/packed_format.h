@@ -87,7 +87,6 @@ nlohmann::json manifest_to_json(const PackedManifest& m);
 // layout this build computes. Errors name the manifest and the key.
 PackedManifest manifest_from_json(const nlohmann::json& j, const std::string& where);
 PackedManifest read_packed_manifest(const std::filesystem::path& folder);
-void write_packed_manifest(const std::filesystem::path& folder, const PackedManifest& m);
 
 // The manifest against the parsed config and the files on disk: config.json unchanged since
 // packing, expert dimensions and MoE layers agree, every expert file has its exact size.

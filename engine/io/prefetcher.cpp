@@ -6,35 +6,9 @@
 #include "engine/util/error.h"
 
 namespace streammoe {
-namespace {
-
-constexpr std::array<std::pair<PrefetchKind, std::string_view>, 3> kKinds = {{
-    {PrefetchKind::kNone, "none"},
-    {PrefetchKind::kWillneed, "willneed"},
-    {PrefetchKind::kAsync, "async"},
-}};
-
-}  // namespace
-
-std::string_view prefetch_name(PrefetchKind kind) {
-  for (const auto& [k, name] : kKinds)
-    if (k == kind) return name;
-  return "unknown";
-}
-
-bool parse_prefetch(std::string_view name, PrefetchKind* out) {
-  for (const auto& [k, text] : kKinds)
-    if (text == name) {
-      *out = k;
-      return true;
-    }
-  return false;
-}
-
 WillneedPrefetcher::WillneedPrefetcher(ExpertSource& source) : source_(source) {
   if (!source.has_records())
-    fail("--prefetch willneed: the expert source has no file ranges to advise (--io mmap); use --io "
-         "pread, direct or dontneed");
+    fail("WILLNEED prefetch: the expert source has no file ranges to advise (mapped experts)");
 }
 
 void WillneedPrefetcher::prefetch(int64_t layer, std::vector<int32_t> experts) {

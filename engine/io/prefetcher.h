@@ -19,12 +19,25 @@
 
 #include "engine/io/expert_cache.h"
 #include "engine/io/expert_source.h"
+#include "engine/util/name_table.h"
 
 namespace streammoe {
 
 enum class PrefetchKind { kNone, kWillneed, kAsync };
-std::string_view prefetch_name(PrefetchKind kind);
-bool parse_prefetch(std::string_view name, PrefetchKind* out);
+inline constexpr NameTable<PrefetchKind, 3> kPrefetchNames{{{
+    {PrefetchKind::kNone, "none", "nothing (a predictor, if any, is only scored)"},
+    {PrefetchKind::kWillneed, "willneed", "posix_fadvise(WILLNEED) over the predicted experts' file ranges"},
+    {PrefetchKind::kAsync, "async", "background reads of the predicted experts into the expert cache"},
+}}};
+constexpr const auto& name_table(PrefetchKind) { return kPrefetchNames; }
+
+// Whether prefetch requests complete before the layer computes (serial) or run behind it.
+enum class OverlapMode { kSerial, kPipelined };
+inline constexpr NameTable<OverlapMode, 2> kOverlapNames{{{
+    {OverlapMode::kSerial, "serial", "prefetches complete before the layer computes"},
+    {OverlapMode::kPipelined, "pipelined", "prefetches run behind the layer's compute"},
+}}};
+constexpr const auto& name_table(OverlapMode) { return kOverlapNames; }
 
 class Prefetcher {
  public:

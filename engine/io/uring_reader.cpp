@@ -21,7 +21,7 @@ UringReader::UringReader(unsigned depth) : ring_(std::make_unique<Ring>()), dept
   const int rc = io_uring_queue_init(depth_, &ring_->ring, 0);
   if (rc < 0) {
     ring_.reset();
-    fail("--io uring: the kernel refused io_uring_setup: {} (use --io pread)", std::strerror(-rc));
+    fail("io_uring: the kernel refused io_uring_setup: {}", std::strerror(-rc));
   }
 }
 
@@ -40,18 +40,18 @@ void UringReader::read_all(std::span<const UringRead> reads) {
     for (size_t b = 0; b < batch; ++b) {
       const size_t i = pending[b];
       io_uring_sqe* sqe = io_uring_get_sqe(&ring_->ring);
-      if (!sqe) fail("--io uring: submission queue full");
+      if (!sqe) fail("io_uring: submission queue full");
       io_uring_prep_read(sqe, reads[i].fd, reads[i].dst.data() + done[i],
                          static_cast<unsigned>(reads[i].dst.size() - done[i]), reads[i].offset + done[i]);
       io_uring_sqe_set_data64(sqe, i);
     }
     const int submitted = io_uring_submit_and_wait(&ring_->ring, static_cast<unsigned>(batch));
-    if (submitted < 0) fail("--io uring: submit failed: {}", std::strerror(-submitted));
+    if (submitted < 0) fail("io_uring: submit failed: {}", std::strerror(-submitted));
     std::vector<size_t> again(pending.begin() + static_cast<std::ptrdiff_t>(batch), pending.end());
     for (size_t reaped = 0; reaped < batch; ++reaped) {
       io_uring_cqe* cqe = nullptr;
       const int rc = io_uring_wait_cqe(&ring_->ring, &cqe);
-      if (rc < 0) fail("--io uring: wait failed: {}", std::strerror(-rc));
+      if (rc < 0) fail("io_uring: wait failed: {}", std::strerror(-rc));
       const size_t i = static_cast<size_t>(io_uring_cqe_get_data64(cqe));
       const int res = cqe->res;
       io_uring_cqe_seen(&ring_->ring, cqe);
@@ -71,7 +71,7 @@ void UringReader::read_all(std::span<const UringRead> reads) {
 struct UringReader::Ring {};
 
 UringReader::UringReader(unsigned depth) : depth_(depth) {
-  fail("--io uring: this build has no liburing (valid here: pread, direct, dontneed)");
+  fail("io_uring: this build has no liburing");
 }
 UringReader::~UringReader() = default;
 void UringReader::read_all(std::span<const UringRead>) {}

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -103,6 +104,24 @@ void require_positive(const std::string& where, const char* name, int64_t value)
   if (value <= 0) fail("{}: '{}' must be positive, got {}", where, name, value);
 }
 
+// Upper bounds on the dimensions config.json may give, checked before anything is sized by them:
+// generous beside real models (which have about a hundred layers, hundreds of experts, hidden
+// sizes up to 16384, vocabularies up to 256k) and small enough that a vector sized by one never fails to allocate.
+constexpr int64_t kMaxLayers = 4096;
+constexpr int64_t kMaxVocab = int64_t{1} << 24;
+constexpr int64_t kMaxWidth = int64_t{1} << 20;  // hidden and intermediate sizes
+constexpr int64_t kMaxCount = int64_t{1} << 14;  // heads, head dims, experts
+constexpr int64_t kMaxConvKernel = 1024;
+
+void require_at_most(const std::string& where, const char* name, int64_t value, int64_t limit) {
+  if (value > limit) fail("{}: '{}' is {}, more than this engine's limit of {}", where, name, value, limit);
+}
+
+// A float key that must be finite and > 0; written so that NaN fails.
+void require_positive_finite(const std::string& where, const char* name, double value) {
+  if (!(value > 0.0) || !std::isfinite(value)) fail("{}: '{}' must be a finite number > 0, got {}", where, name, value);
+}
+
 void read_rope(const Reader& r, ModelConfig& c) {
   double partial = r.number_or("partial_rotary_factor", 1.0);
   c.rope_theta = r.number_or("rope_theta", 10000.0);
@@ -116,7 +135,8 @@ void read_rope(const Reader& r, ModelConfig& c) {
     c.rope_theta = rp.number_or("rope_theta", c.rope_theta);
     partial = rp.number_or("partial_rotary_factor", partial);
   }
-  if (partial <= 0.0 || partial > 1.0)
+  require_positive_finite(r.where(), "rope_theta", c.rope_theta);
+  if (!(partial > 0.0 && partial <= 1.0))
     fail("{}: partial_rotary_factor must be in (0, 1], got {}", r.where(), partial);
   c.rotary_dim = static_cast<int64_t>(static_cast<double>(c.head_dim) * partial);
   if (c.rotary_dim % 2 != 0 || c.rotary_dim == 0)
@@ -167,14 +187,25 @@ void read_ffn_types(const Reader& r, ModelConfig& c) {
   }
 }
 
-std::vector<int32_t> read_eos(const json& j) {
+// eos_token_id: one id or a list of ids, each a token of the vocabulary (an id outside it would
+// never stop generation, silently).
+std::vector<int32_t> read_eos(const json& j, int64_t vocab_size, const std::string& where) {
   std::vector<int32_t> ids;
   auto it = j.find("eos_token_id");
   if (it == j.end() || it->is_null()) return ids;
-  if (it->is_number_integer()) ids.push_back(it->get<int32_t>());
-  if (it->is_array())
-    for (const json& v : *it)
-      if (v.is_number_integer()) ids.push_back(v.get<int32_t>());
+  const auto add = [&](const json& v) {
+    if (!v.is_number_integer())
+      fail("{}: 'eos_token_id' must be a token id or a list of token ids, got {}", where, it->dump());
+    if (v.is_number_unsigned() ? v.get<uint64_t>() >= static_cast<uint64_t>(vocab_size)
+                               : (v.get<int64_t>() < 0 || v.get<int64_t>() >= vocab_size))
+      fail("{}: eos_token_id {} is outside the vocabulary [0, {})", where, v.dump(), vocab_size);
+    ids.push_back(v.get<int32_t>());
+  };
+  if (it->is_array()) {
+    for (const json& v : *it) add(v);
+  } else {
+    add(*it);
+  }
   return ids;
 }
 
@@ -203,7 +234,7 @@ ModelConfig parse_config(const std::string& json_text, const std::string& source
   json root;
   try {
     root = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number too large for a double
     fail("{}: malformed JSON: {}", source, e.what());
   }
   if (!root.is_object()) fail("{}: expected a JSON object", source);
@@ -246,12 +277,18 @@ ModelConfig parse_config(const std::string& json_text, const std::string& source
   require_positive(where, "num_hidden_layers", c.num_layers);
   require_positive(where, "num_attention_heads", c.num_heads);
   require_positive(where, "num_key_value_heads", c.num_kv_heads);
+  require_at_most(where, "vocab_size", c.vocab_size, kMaxVocab);
+  require_at_most(where, "hidden_size", c.hidden_size, kMaxWidth);
+  require_at_most(where, "num_hidden_layers", c.num_layers, kMaxLayers);
+  require_at_most(where, "num_attention_heads", c.num_heads, kMaxCount);
   if (c.num_heads % c.num_kv_heads != 0)
     fail("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", where, c.num_heads,
          c.num_kv_heads);
   c.head_dim = r.integer_or("head_dim", c.hidden_size / c.num_heads);
   require_positive(where, "head_dim", c.head_dim);
+  require_at_most(where, "head_dim", c.head_dim, kMaxCount);
   c.rms_norm_eps = r.number_or("rms_norm_eps", 1e-6);
+  require_positive_finite(where, "rms_norm_eps", c.rms_norm_eps);
   c.tie_word_embeddings = top.boolean_or("tie_word_embeddings", r.boolean_or("tie_word_embeddings", false));
   if (r.string_or("hidden_act", "silu") != "silu")
     fail("{}: hidden_act '{}' is not supported (only silu)", where, r.string_or("hidden_act", ""));
@@ -279,6 +316,12 @@ ModelConfig parse_config(const std::string& json_text, const std::string& source
     require_positive(where, "linear_key_head_dim", c.lin_k_head_dim);
     require_positive(where, "linear_value_head_dim", c.lin_v_head_dim);
     require_positive(where, "linear_conv_kernel_dim", c.lin_conv_kernel);
+    require_at_most(where, "linear_num_key_heads", c.lin_num_k_heads, kMaxCount);
+    require_at_most(where, "linear_num_value_heads", c.lin_num_v_heads, kMaxCount);
+    require_at_most(where, "linear_key_head_dim", c.lin_k_head_dim, kMaxCount);
+    require_at_most(where, "linear_value_head_dim", c.lin_v_head_dim, kMaxCount);
+    require_at_most(where, "linear_conv_kernel_dim", c.lin_conv_kernel, kMaxConvKernel);
+    require_at_most(where, "shared_expert_intermediate_size", c.shared_expert_intermediate_size, kMaxWidth);
     if (c.lin_num_v_heads % c.lin_num_k_heads != 0)
       fail("{}: linear_num_value_heads {} is not a multiple of linear_num_key_heads {}", where,
            c.lin_num_v_heads, c.lin_num_k_heads);
@@ -288,14 +331,18 @@ ModelConfig parse_config(const std::string& json_text, const std::string& source
   require_positive(where, "num_experts", c.num_experts);
   require_positive(where, "num_experts_per_tok", c.experts_per_tok);
   require_positive(where, "moe_intermediate_size", c.moe_intermediate_size);
+  require_at_most(where, "num_experts", c.num_experts, kMaxCount);
+  require_at_most(where, "moe_intermediate_size", c.moe_intermediate_size, kMaxWidth);
+  require_at_most(where, "intermediate_size", c.intermediate_size, kMaxWidth);
   if (c.experts_per_tok > c.num_experts)
     fail("{}: num_experts_per_tok {} exceeds num_experts {}", where, c.experts_per_tok, c.num_experts);
   read_layer_types(r, c);
   read_ffn_types(r, c);
   for (auto f : c.ffn_types)
     if (f == FfnKind::kDense) require_positive(where, "intermediate_size", c.intermediate_size);
-  c.eos_token_ids = read_eos(*text);
-  if (c.eos_token_ids.empty()) c.eos_token_ids = read_eos(root);
+  c.max_position_embeddings = r.integer_or("max_position_embeddings", 0);
+  c.eos_token_ids = read_eos(*text, c.vocab_size, where);
+  if (c.eos_token_ids.empty()) c.eos_token_ids = read_eos(root, c.vocab_size, source);
   return c;
 }
 
@@ -312,9 +359,9 @@ ModelConfig load_config(const std::filesystem::path& folder) {
     std::stringstream gen_buffer;
     gen_buffer << gen.rdbuf();
     try {
-      auto gen_ids = read_eos(json::parse(gen_buffer.str()));
+      auto gen_ids = read_eos(json::parse(gen_buffer.str()), c.vocab_size, gen_path.string());
       if (!gen_ids.empty()) c.eos_token_ids = gen_ids;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       fail("{}: malformed JSON: {}", gen_path.string(), e.what());
     }
   }

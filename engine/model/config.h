@@ -50,6 +50,7 @@ struct ModelConfig {
   std::vector<LayerKind> layer_types;
   std::vector<FfnKind> ffn_types;
   std::vector<int32_t> eos_token_ids;  // from config.json / generation_config.json
+  int64_t max_position_embeddings = 0;  // the trained context; 0 when config.json gives none
 
   int64_t num_layers_of(LayerKind kind) const;
   std::string summary() const;  // one line: arch, layers, experts, K, dims

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/util/error.h"
+#include "engine/util/folder_path.h"
 #include "engine/util/mapped_file.h"
 
 namespace streammoe {
@@ -55,7 +56,7 @@ ParsedEntry parse_entry(const std::string& file, const std::string& name, const 
   const json& dtype = entry["dtype"];
   if (!dtype.is_string()) fail("{}: tensor {}: dtype is not a string", file, name);
   const auto& dtype_text = dtype.get_ref<const std::string&>();
-  if (!parse_dtype(dtype_text, &out.dtype)) fail("{}: tensor {}: unknown dtype \"{}\"", file, name, dtype_text);
+  if (!parse_enum(dtype_text, &out.dtype)) fail("{}: tensor {}: unknown dtype \"{}\"", file, name, dtype_text);
 
   const json& shape = entry["shape"];
   if (!shape.is_array()) fail("{}: tensor {}: shape is not an array", file, name);
@@ -208,8 +209,7 @@ std::map<std::string, std::string> read_weight_map(const std::filesystem::path& 
     const auto& shard_name = shard.get_ref<const std::string&>();
     // Shards live in the folder itself; a path that climbs out of it is not a checkpoint.
     const std::filesystem::path shard_path(shard_name);
-    if (shard_name.empty() || shard_path.is_absolute() ||
-        std::any_of(shard_path.begin(), shard_path.end(), [](const auto& part) { return part == ".."; }))
+    if (!is_inside_folder(shard_name))
       fail("{}: tensor {}: shard \"{}\" is not a file name inside the folder", index_name, tensor, shard_name);
     // One spelling per shard, so "./a.safetensors" and "a.safetensors" open one file, once.
     out[tensor] = shard_path.lexically_normal().string();
@@ -292,7 +292,7 @@ std::vector<std::string> TensorStore::names() const {
 std::vector<float> to_f32(const TensorInfo& t) {
   const auto count = static_cast<size_t>(t.numel());
   if (t.data.size() != count * dtype_size(t.dtype))
-    fail("{}: tensor {}: {} bytes of data for {} {}", t.file.string(), t.name, t.data.size(), dtype_name(t.dtype),
+    fail("{}: tensor {}: {} bytes of data for {} {}", t.file.string(), t.name, t.data.size(), enum_name(t.dtype),
          t.shape_string());
   std::vector<float> out(count);
   // Offsets in the file need not be aligned, so elements are copied out, never cast in place.
@@ -310,7 +310,7 @@ std::vector<float> to_f32(const TensorInfo& t) {
       }
       break;
     default:
-      fail("{}: tensor {}: cannot convert {} to f32", t.file.string(), t.name, dtype_name(t.dtype));
+      fail("{}: tensor {}: cannot convert {} to f32", t.file.string(), t.name, enum_name(t.dtype));
   }
   return out;
 }

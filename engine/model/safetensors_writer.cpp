@@ -1,12 +1,12 @@
 #include "engine/model/safetensors_writer.h"
 
 #include <cstring>
-#include <fstream>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/util/error.h"
+#include "engine/util/output_file.h"
 
 namespace streammoe {
 
@@ -28,7 +28,7 @@ std::string safetensors_prefix(const std::string& file_name, std::span<const Ten
     for (int64_t dim : t.shape)
       if (dim < 0) fail("{}: tensor {}: negative dimension", file_name, t.name);
     const uint64_t bytes = tensor_bytes(t.dtype, t.shape);
-    header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    header[t.name] = {{"dtype", enum_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string header_text = header.dump();
@@ -64,11 +64,7 @@ std::vector<std::byte> safetensors_bytes(const std::string& file_name, std::span
 void write_safetensors(const std::filesystem::path& path, std::span<const TensorToWrite> tensors,
                        const std::map<std::string, std::string>& metadata) {
   const std::vector<std::byte> bytes = safetensors_bytes(path.string(), tensors, metadata);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) fail("{}: cannot open for writing", path.string());
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) fail("{}: write failed", path.string());
+  write_file(path, {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
 }
 
 }  // namespace streammoe

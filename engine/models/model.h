@@ -7,7 +7,6 @@
 // where mixer is Gated DeltaNet or softmax attention (layer_types) and ffn the MoE block (or a
 // dense MLP). Architecture-specific tensor names live in one file per architecture.
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -16,8 +15,6 @@
 #include "engine/blocks/gated_delta_net.h"
 #include "engine/blocks/moe_ffn.h"
 #include "engine/blocks/rope.h"
-#include "engine/io/expert_cache.h"
-#include "engine/io/io_mode.h"
 #include "engine/model/config.h"
 #include "engine/model/safetensors.h"
 #include "engine/util/phase_timer.h"
@@ -45,7 +42,6 @@ struct DecoderLayer {
 };
 
 class WeightLoader;
-class RoutingTrace;
 class ThreadPool;
 
 // Per-architecture tensor naming (models/<arch>.cpp).
@@ -59,53 +55,48 @@ const ArchLoader& qwen3_moe_loader();
 
 class Model {
  public:
-  // Loads a Hugging Face model folder (config.json + safetensors) or a packed one (streammoe.json,
-  // written by `streammoe pack` / `synth`); `io` picks how experts are read, `cache` whether they
-  // are kept in process memory.
-  static std::unique_ptr<Model> load(const std::filesystem::path& folder, const ExpertIoOptions& io = {},
-                                     const ExpertCacheOptions& cache = {});
+  // Builds the model over a checkpoint's resident weights (`store`, which must outlive the
+  // model) and the routed experts of `experts` (the engine's expert pipeline, engine/runtime;
+  // it must outlive the model too).
+  static std::unique_ptr<Model> load(const ModelConfig& config, const TensorStore& store, ExpertSource& experts);
   ~Model();
 
   const ModelConfig& config() const { return config_; }
   ModelState new_state() const;
-  // Consumes `token` at position state.pos (then pos+1); writes logits [vocab].
-  void forward(ModelState& state, int32_t token, std::span<float> logits, PhaseTimes* times = nullptr);
-  // The routing of the last forward(), per MoE layer (empty for dense layers).
-  std::vector<Routing> last_routing() const;
-  // Overrides top-K of every MoE layer (0 restores the model's K).
-  void set_top_k(int64_t k);
+  // Consumes `tokens` at positions state.pos, state.pos + 1, ... (then pos += T) as one chunk:
+  // each layer runs over the whole chunk, the MoE layers expert-major (each distinct routed expert
+  // fetched once per chunk; engine/blocks/moe_ffn.h). Results are bit-identical to consuming the
+  // tokens one at a time. Logits are computed where they are needed: for every token when
+  // logits.size() == T * vocab (eval), for the last one when it is vocab (prefill, decode).
+  void forward(ModelState& state, std::span<const int32_t> tokens, std::span<float> logits,
+               PhaseTimes* times = nullptr);
+  void forward(ModelState& state, int32_t token, std::span<float> logits, PhaseTimes* times = nullptr) {
+    forward(state, std::span<const int32_t>(&token, 1), logits, times);
+  }
+  // The routing of token `row` of the last forward() (-1: its last token), per layer (empty for
+  // dense layers).
+  std::vector<Routing> last_routing(int64_t row = -1) const;
+  // How MoE layers route (nullptr: each layer's own router, the model's K).
+  void set_routing(MoeRouting* routing) { routing_ = routing ? routing : &exact_routing_; }
   // Compute threads for every matrix-vector product (1: no pool).
   void set_threads(int64_t threads);
   void set_dequant(DequantMode mode);
-  // Follow a recorded routing trace instead of the routers (nullptr: route normally).
-  void set_routing_replay(const RoutingTrace* trace);
-  // Route every MoE layer but the first with its router applied to the previous MoE layer's
-  // input (speculative early routing; lossy).
-  void set_early_routing(bool enabled);
   int64_t params_total() const { return params_total_; }
   int64_t params_active() const { return params_active_; }
   // What the expert source has read so far (bytes/token telemetry).
   const ExpertIoStats& expert_io_stats() const { return experts_->stats(); }
-  ExpertSource& expert_source() { return *experts_; }
   // The MoE block of `layer` (nullptr for dense layers), e.g. for an early-routing predictor.
   MoeBlock* moe_block(int64_t layer) { return layers_.at(layer).moe.get(); }
   // The next MoE layer after `layer`, or -1.
   int64_t next_moe_layer(int64_t layer) const;
-  // Called inside every MoE layer between its expert fetch and its compute, with the position,
-  // the layer and the block's input (the hook of prefetchers); empty: none.
-  using Lookahead = std::function<void(int64_t pos, int64_t layer, std::span<const float> x)>;
-  void set_lookahead(Lookahead hook) { lookahead_ = std::move(hook); }
 
  private:
   Model() = default;
   ModelConfig config_;
-  std::unique_ptr<TensorStore> store_;
-  std::unique_ptr<ExpertSource> experts_;
+  ExpertSource* experts_ = nullptr;
+  MoeRouting exact_routing_;
+  MoeRouting* routing_ = &exact_routing_;
   std::unique_ptr<Rope> rope_;
-  const RoutingTrace* replay_ = nullptr;
-  bool early_routing_ = false;
-  std::vector<Routing> early_;  // [layer] routing decided one MoE layer early
-  Lookahead lookahead_;
   std::unique_ptr<ThreadPool> pool_;
   MatRef embed_;
   MatRef lm_head_;

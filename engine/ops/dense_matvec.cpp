@@ -22,13 +22,13 @@ MatRef row_slice(const MatRef& w, int64_t begin, int64_t end) {
 void dense_matvec(const MatRef& w, std::span<const float> x, std::span<float> y, KernelIsa isa,
                   ThreadPool* pool) {
   if (w.dtype != DType::kF32 && w.dtype != DType::kBF16 && w.dtype != DType::kF16)
-    fail("dense_matvec: unsupported weight dtype {}", dtype_name(w.dtype));
+    fail("dense_matvec: unsupported weight dtype {}", enum_name(w.dtype));
   if (w.rows < 0 || w.cols < 0 || (w.rows * w.cols > 0 && !w.data))
     fail("dense_matvec: bad matrix [{}, {}] (data {})", w.rows, w.cols, w.data);
   if (static_cast<int64_t>(x.size()) != w.cols || static_cast<int64_t>(y.size()) != w.rows)
     fail("dense_matvec: shape mismatch: W [{}, {}], x {}, y {}", w.rows, w.cols, x.size(),
          y.size());
-  require_kernel_isa(isa, "dense_matvec");
+  require_kernel_isa(isa, kF32KernelIsas, "dense_matvec");
 
   auto kernel = [&](int64_t begin, int64_t end) {
 #if defined(STREAMMOE_HAVE_AVX2)

@@ -1,45 +1,90 @@
 #include "engine/ops/isa.h"
 
+#include <algorithm>
+
 #include "engine/util/error.h"
 
 namespace streammoe {
 
-std::string_view kernel_isa_name(KernelIsa isa) {
+bool kernel_isa_compiled(KernelIsa isa) {
   switch (isa) {
     case KernelIsa::kScalar:
-      return "scalar";
-    case KernelIsa::kAvx2:
-      return "avx2";
-  }
-  return "unknown";
-}
-
-bool parse_kernel_isa(std::string_view name, KernelIsa* out) {
-  for (KernelIsa isa : {KernelIsa::kScalar, KernelIsa::kAvx2}) {
-    if (name == kernel_isa_name(isa)) {
-      *out = isa;
       return true;
-    }
+    case KernelIsa::kAvx2:
+#if defined(STREAMMOE_HAVE_AVX2)
+      return true;
+#else
+      return false;
+#endif
+    case KernelIsa::kAvxVnni:
+#if defined(STREAMMOE_HAVE_AVXVNNI)
+      return true;
+#else
+      return false;
+#endif
+    case KernelIsa::kAvx512Vnni:
+#if defined(STREAMMOE_HAVE_AVX512VNNI)
+      return true;
+#else
+      return false;
+#endif
   }
   return false;
 }
 
-bool kernel_isa_available(KernelIsa isa) {
-#if defined(STREAMMOE_HAVE_AVX2)
-  return true;
+bool cpu_has_kernel_isa(KernelIsa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  // libgcc's feature bits also check that the OS saves the AVX / AVX-512 register state.
+  switch (isa) {
+    case KernelIsa::kScalar:
+      return true;
+    case KernelIsa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case KernelIsa::kAvxVnni:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+    case KernelIsa::kAvx512Vnni:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+  }
+  return false;
 #else
   return isa == KernelIsa::kScalar;
 #endif
+}
+
+bool kernel_isa_available(KernelIsa isa) {
+  return kernel_isa_compiled(isa) && cpu_has_kernel_isa(isa);
 }
 
 KernelIsa best_kernel_isa() {
   return kernel_isa_available(KernelIsa::kAvx2) ? KernelIsa::kAvx2 : KernelIsa::kScalar;
 }
 
+KernelIsa best_int8_kernel_isa() {
+  for (KernelIsa isa : {KernelIsa::kAvx512Vnni, KernelIsa::kAvxVnni, KernelIsa::kAvx2})
+    if (kernel_isa_available(isa)) return isa;
+  return KernelIsa::kScalar;
+}
+
 void require_kernel_isa(KernelIsa isa, const char* what) {
-  if (!kernel_isa_available(isa))
-    fail("{}: {} kernels are not in this build (configure with -DSTREAMMOE_AVX2=ON)", what,
-         kernel_isa_name(isa));
+  if (!kernel_isa_compiled(isa)) {
+    const char* option = isa == KernelIsa::kAvx2      ? "STREAMMOE_AVX2"
+                         : isa == KernelIsa::kAvxVnni ? "STREAMMOE_AVXVNNI"
+                                                      : "STREAMMOE_AVX512VNNI";
+    fail("{}: {} kernels are not in this build (configure with -D{}=ON)", what,
+         enum_name(isa), option);
+  }
+  if (!cpu_has_kernel_isa(isa))
+    fail("{}: this CPU does not have the {} instructions", what, enum_name(isa));
+}
+
+void require_kernel_isa(KernelIsa isa, std::span<const KernelIsa> family, const char* what) {
+  if (std::find(family.begin(), family.end(), isa) == family.end()) {
+    std::string names;
+    for (KernelIsa f : family) names += fmt::format("{}{}", names.empty() ? "" : ", ", enum_name(f));
+    fail("{}: there is no {} kernel (kernels: {})", what, enum_name(isa), names);
+  }
+  require_kernel_isa(isa, what);
 }
 
 }  // namespace streammoe

@@ -1,6 +1,8 @@
 #include "engine/ops/linear.h"
 
 #include "engine/ops/dense_matvec.h"
+#include "engine/ops/int8_matvec.h"
+#include "engine/util/error.h"
 
 namespace streammoe {
 namespace {
@@ -10,16 +12,47 @@ namespace {
 constexpr int64_t kMinParallelBytes = 256 * 1024;
 
 int64_t weight_bytes(const LinearRef& w) {
-  if (w.quantized()) return quant_bytes(w.quant.rows, w.quant.cols, w.quant.bits, w.quant.group_size).total();
+  if (w.quantized()) return quant_bytes(w.quant.rows, w.quant.cols, w.quant.format()).total();
   return w.dense.rows * w.dense.cols * static_cast<int64_t>(dtype_size(w.dense.dtype));
 }
 
 }  // namespace
 
-void linear(const LinearRef& w, std::span<const float> x, std::span<float> y, DequantMode mode, ThreadPool* pool) {
+std::string_view matvec_path_name(MatvecPath path) {
+  switch (path) {
+    case MatvecPath::kF32:
+      return "f32";
+    case MatvecPath::kInt8:
+      return "int8";
+  }
+  return "unknown";
+}
+
+bool parse_matvec_path(std::string_view name, MatvecPath* out) {
+  for (MatvecPath path : {MatvecPath::kF32, MatvecPath::kInt8}) {
+    if (name == matvec_path_name(path)) {
+      *out = path;
+      return true;
+    }
+  }
+  return false;
+}
+
+void linear(const LinearRef& w, std::span<const float> x, std::span<float> y, DequantMode mode,
+            ThreadPool* pool, MatvecPath path) {
   if (weight_bytes(w) < kMinParallelBytes) pool = nullptr;
-  if (w.quantized()) quant_matvec(w.quant, x, y, mode, pool);
-  else dense_matvec(w.dense, x, y, pool);
+  if (!w.quantized()) return dense_matvec(w.dense, x, y, pool);
+  if (path == MatvecPath::kInt8) return quant_matvec_int8(w.quant, x, y, pool);
+  quant_matvec(w.quant, x, y, mode, pool);
+}
+
+void linear(const LinearRef& w, std::span<const float> x, const QuantizedActivation& xq,
+            std::span<float> y, ThreadPool* pool) {
+  if (static_cast<int64_t>(x.size()) != xq.cols)
+    fail("linear: x has {} values but its quantisation {}", x.size(), xq.cols);
+  if (weight_bytes(w) < kMinParallelBytes) pool = nullptr;
+  if (!w.quantized()) return dense_matvec(w.dense, x, y, pool);
+  quant_matvec_int8(w.quant, xq, y, pool);
 }
 
 }  // namespace streammoe

@@ -1,10 +1,21 @@
 #include "engine/ops/matvec.h"
 
+#include <cstring>
+
 #include "engine/ops/dense_matvec.h"
 #include "engine/util/error.h"
 
 namespace streammoe {
 namespace {
+
+// Element i of a weight array, read through memcpy: a safetensors header may have any length, so
+// the data after it (mmap'd in place) need not be aligned to its element size.
+template <typename T>
+T load(const void* data, int64_t i) {
+  T v;
+  std::memcpy(&v, static_cast<const char*>(data) + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
+  return v;
+}
 
 template <typename Load>
 void matvec_rows(const MatRef& w, std::span<const float> x, std::span<float> y, Load load) {
@@ -22,19 +33,19 @@ void matvec_scalar(const MatRef& w, std::span<const float> x, std::span<float> y
     fail("matvec: shape mismatch: W [{}, {}], x {}, y {}", w.rows, w.cols, x.size(), y.size());
   switch (w.dtype) {
     case DType::kF32: {
-      auto* p = static_cast<const float*>(w.data);
-      return matvec_rows(w, x, y, [p](int64_t i) { return p[i]; });
+      const void* p = w.data;
+      return matvec_rows(w, x, y, [p](int64_t i) { return load<float>(p, i); });
     }
     case DType::kBF16: {
-      auto* p = static_cast<const uint16_t*>(w.data);
-      return matvec_rows(w, x, y, [p](int64_t i) { return bf16_to_f32(p[i]); });
+      const void* p = w.data;
+      return matvec_rows(w, x, y, [p](int64_t i) { return bf16_to_f32(load<uint16_t>(p, i)); });
     }
     case DType::kF16: {
-      auto* p = static_cast<const uint16_t*>(w.data);
-      return matvec_rows(w, x, y, [p](int64_t i) { return f16_to_f32(p[i]); });
+      const void* p = w.data;
+      return matvec_rows(w, x, y, [p](int64_t i) { return f16_to_f32(load<uint16_t>(p, i)); });
     }
     default:
-      fail("matvec: unsupported weight dtype {}", dtype_name(w.dtype));
+      fail("matvec: unsupported weight dtype {}", enum_name(w.dtype));
   }
 }
 
@@ -48,10 +59,10 @@ void row_to_f32(const MatRef& w, int64_t row, std::span<float> out) {
   const int64_t base = row * w.cols;
   for (int64_t c = 0; c < w.cols; ++c) {
     switch (w.dtype) {
-      case DType::kF32: out[c] = static_cast<const float*>(w.data)[base + c]; break;
-      case DType::kBF16: out[c] = bf16_to_f32(static_cast<const uint16_t*>(w.data)[base + c]); break;
-      case DType::kF16: out[c] = f16_to_f32(static_cast<const uint16_t*>(w.data)[base + c]); break;
-      default: fail("row_to_f32: unsupported dtype {}", dtype_name(w.dtype));
+      case DType::kF32: out[c] = load<float>(w.data, base + c); break;
+      case DType::kBF16: out[c] = bf16_to_f32(load<uint16_t>(w.data, base + c)); break;
+      case DType::kF16: out[c] = f16_to_f32(load<uint16_t>(w.data, base + c)); break;
+      default: fail("row_to_f32: unsupported dtype {}", enum_name(w.dtype));
     }
   }
 }

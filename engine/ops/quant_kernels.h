@@ -13,7 +13,8 @@ void fma_scalar(const QuantMatRef& w, const float* x, const float* group_sums, f
                 int64_t begin, int64_t end);
 #if defined(STREAMMOE_HAVE_AVX2)
 // The AVX2 kernels read x in the order their unpacking produces codes (see
-// quant_kernels_avx2.cpp): permuted_x = permute_x_avx2(x), [cols], once per vector.
+// quant_kernels_avx2.cpp): permuted_x = permute_x_avx2(x), [cols], once per vector; for 8 bits
+// that order is x's own.
 void permute_x_avx2(int bits, const float* x, int64_t cols, float* permuted_x);
 void naive_avx2(const QuantMatRef& w, const float* permuted_x, float* y, int64_t begin,
                 int64_t end);

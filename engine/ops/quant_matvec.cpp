@@ -25,6 +25,7 @@ std::span<const float> group_sums_of(std::span<const float> x, int group_size) {
 #if defined(STREAMMOE_HAVE_AVX2)
 // x in the order the AVX2 kernels unpack codes; reused like the group sums.
 const float* permuted_for_avx2(int bits, std::span<const float> x) {
+  if (bits == 8) return x.data();  // 8-bit codes unpack in element order
   thread_local std::vector<float> permuted;
   permuted.resize(x.size());
   quant_kernels::permute_x_avx2(bits, x.data(), static_cast<int64_t>(x.size()), permuted.data());
@@ -43,26 +44,6 @@ void over_rows(int64_t rows, ThreadPool* pool, const RowKernel& kernel) {
 
 }  // namespace
 
-std::string_view dequant_mode_name(DequantMode mode) {
-  switch (mode) {
-    case DequantMode::kNaive:
-      return "naive";
-    case DequantMode::kFma:
-      return "fma";
-  }
-  return "unknown";
-}
-
-bool parse_dequant_mode(std::string_view name, DequantMode* out) {
-  for (DequantMode mode : {DequantMode::kNaive, DequantMode::kFma}) {
-    if (name == dequant_mode_name(mode)) {
-      *out = mode;
-      return true;
-    }
-  }
-  return false;
-}
-
 void quant_matvec(const QuantMatRef& w, std::span<const float> x, std::span<float> y,
                   DequantMode mode, ThreadPool* pool) {
   quant_matvec(w, x, y, mode, best_kernel_isa(), pool);
@@ -74,7 +55,7 @@ void quant_matvec(const QuantMatRef& w, std::span<const float> x, std::span<floa
   if (static_cast<int64_t>(x.size()) != w.cols || static_cast<int64_t>(y.size()) != w.rows)
     fail("quant_matvec: shape mismatch: W [{}, {}], x {}, y {}", w.rows, w.cols, x.size(),
          y.size());
-  require_kernel_isa(isa, "quant_matvec");
+  require_kernel_isa(isa, kF32KernelIsas, "quant_matvec");
 
   const float* xp = x.data();
   float* yp = y.data();

@@ -12,6 +12,7 @@
 
 #include "engine/ops/isa.h"
 #include "engine/ops/quant.h"
+#include "engine/util/name_table.h"
 
 namespace streammoe {
 
@@ -19,8 +20,11 @@ class ThreadPool;
 
 enum class DequantMode { kNaive, kFma };
 
-std::string_view dequant_mode_name(DequantMode mode);  // "naive", "fma"
-bool parse_dequant_mode(std::string_view name, DequantMode* out);
+inline constexpr NameTable<DequantMode, 2> kDequantModeNames{{{
+    {DequantMode::kNaive, "naive", "dequantise every weight, then multiply: sum (q*s + b) * x"},
+    {DequantMode::kFma, "fma", "group constants factored out: s * sum(q*x) + b * sum(x)"},
+}}};
+constexpr const auto& name_table(DequantMode) { return kDequantModeNames; }
 
 // x.size() == w.cols, y.size() == w.rows. Rows are split over `pool` when given. Uses the best
 // kernel compiled into this build.

@@ -1,6 +1,9 @@
 #include "engine/ops/vec.h"
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
 
 #include "engine/util/error.h"
 
@@ -63,6 +66,18 @@ void softmax_inplace(std::span<float> x) {
   }
   const float inv_sum = static_cast<float>(1.0 / sum);
   for (float& v : x) v *= inv_sum;
+}
+
+bool all_finite(std::span<const float> x) {
+  uint32_t non_finite = 0;
+  for (float v : x) non_finite |= (std::bit_cast<uint32_t>(v) & 0x7f800000u) == 0x7f800000u;
+  return non_finite == 0;
+}
+
+int64_t count_non_finite(std::span<const float> x) {
+  int64_t n = 0;
+  for (float v : x) n += !std::isfinite(v);
+  return n;
 }
 
 float dot(std::span<const float> a, std::span<const float> b) {

@@ -31,6 +31,11 @@ void swiglu(std::span<const float> gate, std::span<const float> up, std::span<fl
 void softmax_inplace(std::span<float> x);
 
 float dot(std::span<const float> a, std::span<const float> b);
+// True when no value is NaN or +-inf. Branch-free over the exponent bits, so it vectorises: cheap
+// enough to run on the residual stream after every layer.
+bool all_finite(std::span<const float> x);
+// How many values are NaN or +-inf.
+int64_t count_non_finite(std::span<const float> x);
 // y += a * x.
 void axpy(float a, std::span<const float> x, std::span<float> y);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/ops/vec.h"
 #include "engine/runtime/sampler.h"
 #include "engine/util/error.h"
 
@@ -31,14 +32,15 @@ double percentile(std::vector<double> sorted, double q) {
 }  // namespace
 
 std::vector<float> teacher_forced_logits(Model& model, std::span<const int32_t> ids,
-                                         const std::function<void()>& after_step) {
-  const int64_t vocab = model.config().vocab_size;
+                                         const std::function<void(int64_t tokens)>& after_step, int64_t chunk) {
+  const size_t vocab = static_cast<size_t>(model.config().vocab_size);
+  const size_t step = static_cast<size_t>(std::max<int64_t>(chunk, 1));
   std::vector<float> out(ids.size() * vocab);
   ModelState state = model.new_state();
-  for (size_t t = 0; t < ids.size(); ++t)
-  {
-    model.forward(state, ids[t], {out.data() + t * vocab, static_cast<size_t>(vocab)});
-    if (after_step) after_step();
+  for (size_t first = 0; first < ids.size(); first += step) {
+    const std::span<const int32_t> tokens = ids.subspan(first, std::min(step, ids.size() - first));
+    model.forward(state, tokens, std::span(out).subspan(first * vocab, tokens.size() * vocab));
+    if (after_step) after_step(static_cast<int64_t>(tokens.size()));
   }
   return out;
 }
@@ -52,6 +54,8 @@ QualityStats compute_quality(std::span<const float> logits, std::span<const floa
   if (q.has_reference && reference.size() != logits.size())
     fail("quality: reference logits hold {} values, expected {} x {} (same text and --max-tokens?)",
          reference.size(), T, vocab);
+  q.non_finite_logits = count_non_finite(logits);
+  if (q.has_reference) q.non_finite_ref_logits = count_non_finite(reference);
   std::vector<double> klds;
   int64_t agree = 0;
   for (size_t t = 0; t < T; ++t) {

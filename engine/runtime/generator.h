@@ -31,9 +31,19 @@ struct GenerationRequest {
   int64_t max_new_tokens = 16;
   bool stop_at_eos = true;
   std::function<void(int32_t)> on_token;  // streaming output (may be empty)
-  std::function<void()> after_step;      // telemetry hook, after every forward
+  std::function<void(int64_t tokens)> after_step;  // telemetry hook, after every forward (tokens it consumed)
+  int64_t prefill_chunk = 1;             // prompt tokens per forward
 };
 
 GenerationResult generate(Model& model, ModelState& state, const GenerationRequest& request, Sampler& sampler);
+
+// The most positions a run may use: config.json's max_position_embeddings (the trained context),
+// or kDefaultContextLimit when it gives none.
+inline constexpr int64_t kDefaultContextLimit = int64_t{1} << 20;
+int64_t context_limit(const ModelConfig& config);
+// Refuses, naming the limit and the override flag, a run of `prompt_tokens` + `new_tokens`
+// positions beyond context_limit(), unless `ignore_limit` (--ignore-context-limit): past its
+// trained context a model's output is unreliable, and an unbounded run never ends.
+void check_context(const ModelConfig& config, int64_t prompt_tokens, int64_t new_tokens, bool ignore_limit);
 
 }  // namespace streammoe

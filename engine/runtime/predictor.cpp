@@ -8,13 +8,6 @@
 namespace streammoe {
 namespace {
 
-constexpr std::array<std::pair<PredictorKind, std::string_view>, 4> kKinds = {{
-    {PredictorKind::kNone, "none"},
-    {PredictorKind::kTemporal, "temporal"},
-    {PredictorKind::kEarlyRouting, "early-routing"},
-    {PredictorKind::kOracle, "oracle"},
-}};
-
 class TemporalPredictor : public Predictor {
  public:
   explicit TemporalPredictor(Model& m) : model_(m) {}
@@ -29,13 +22,14 @@ class TemporalPredictor : public Predictor {
 
 class EarlyRoutingPredictor : public Predictor {
  public:
-  explicit EarlyRoutingPredictor(Model& m) : model_(m) {}
+  EarlyRoutingPredictor(Model& m, int64_t k) : model_(m), k_(k) {}
   std::vector<int32_t> predict(int64_t, int64_t next, std::span<const float> x) override {
-    return model_.moe_block(next)->route(x).experts;
+    return model_.moe_block(next)->route(x, k_).experts;
   }
 
  private:
   Model& model_;
+  int64_t k_;
 };
 
 class OraclePredictor : public Predictor {
@@ -51,28 +45,13 @@ class OraclePredictor : public Predictor {
 
 }  // namespace
 
-std::string_view predictor_name(PredictorKind kind) {
-  for (const auto& [k, name] : kKinds)
-    if (k == kind) return name;
-  return "unknown";
-}
-
-bool parse_predictor(std::string_view name, PredictorKind* out) {
-  for (const auto& [k, text] : kKinds)
-    if (text == name) {
-      *out = k;
-      return true;
-    }
-  return false;
-}
-
-std::unique_ptr<Predictor> make_predictor(PredictorKind kind, Model& model, const RoutingTrace* trace) {
+std::unique_ptr<Predictor> make_predictor(PredictorKind kind, Model& model, int64_t k, const RoutingTrace* trace) {
   switch (kind) {
     case PredictorKind::kNone: return nullptr;
     case PredictorKind::kTemporal: return std::make_unique<TemporalPredictor>(model);
-    case PredictorKind::kEarlyRouting: return std::make_unique<EarlyRoutingPredictor>(model);
+    case PredictorKind::kEarlyRouting: return std::make_unique<EarlyRoutingPredictor>(model, k);
     case PredictorKind::kOracle:
-      if (!trace) fail("--predictor oracle needs --predictor-trace FILE (a --record-routing trace of the same tokens)");
+      if (!trace) fail("the oracle predictor needs a routing trace");
       trace->check_fits(model.config());
       return std::make_unique<OraclePredictor>(*trace);
   }

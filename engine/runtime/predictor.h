@@ -17,12 +17,18 @@
 
 #include "engine/models/model.h"
 #include "engine/models/routing_trace.h"
+#include "engine/util/name_table.h"
 
 namespace streammoe {
 
 enum class PredictorKind { kNone, kTemporal, kEarlyRouting, kOracle };
-std::string_view predictor_name(PredictorKind kind);
-bool parse_predictor(std::string_view name, PredictorKind* out);
+inline constexpr NameTable<PredictorKind, 4> kPredictorNames{{{
+    {PredictorKind::kNone, "none", "no prediction"},
+    {PredictorKind::kTemporal, "temporal", "the experts the next layer used for the previous token"},
+    {PredictorKind::kEarlyRouting, "early-routing", "the next layer's router applied to this layer's input"},
+    {PredictorKind::kOracle, "oracle", "a recorded routing trace of the same tokens (the perfect predictor)"},
+}}};
+constexpr const auto& name_table(PredictorKind) { return kPredictorNames; }
 
 class Predictor {
  public:
@@ -31,8 +37,9 @@ class Predictor {
   virtual std::vector<int32_t> predict(int64_t pos, int64_t next_layer, std::span<const float> x) = 0;
 };
 
-// Temporal, early-routing or oracle over `model` (`trace` for oracle; must outlive the predictor).
-std::unique_ptr<Predictor> make_predictor(PredictorKind kind, Model& model, const RoutingTrace* trace);
+// Temporal, early-routing (routers called with top-`k`; 0: the model's K) or oracle over `model`
+// (`trace` for oracle; must outlive the predictor).
+std::unique_ptr<Predictor> make_predictor(PredictorKind kind, Model& model, int64_t k, const RoutingTrace* trace);
 
 // Precision and recall of predictions against the routing that followed.
 class PredictionScore {

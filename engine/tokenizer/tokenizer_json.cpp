@@ -1,5 +1,6 @@
 #include "engine/tokenizer/tokenizer_json.h"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "engine/util/error.h"
@@ -27,6 +28,34 @@ std::string type_of(const json& node) {
   if (!node.is_object()) return "(not an object)";
   auto it = node.find("type");
   return it != node.end() && it->is_string() ? it->get<std::string>() : "(no type)";
+}
+
+// Token ids index arrays sized by the largest id, so an id is bounded by the tokens the file
+// defines: a vocabulary may leave gaps, but not gaps larger than this.
+constexpr int64_t kMaxIdGap = 1 << 16;
+
+// A token id as written (2^40 stays 2^40, not a wrapped int32); `what` names it in messages.
+int64_t token_id_of(const json& id, std::string_view source, const std::string& what) {
+  if (!id.is_number_integer()) fail("{}: {} has no integer id", source, what);
+  if (id.is_number_unsigned() && id.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    fail("{}: {} has id {}, beyond any vocabulary", source, what, id.dump());
+  const int64_t value = id.get<int64_t>();
+  if (value < 0) fail("{}: {} has negative id {}", source, what, value);
+  return value;
+}
+
+// Every id below the number of tokens defined plus kMaxIdGap, so nothing is sized by a number the
+// file merely states.
+void check_id_bounds(const TokenizerSpec& spec, std::string_view source) {
+  const int64_t limit = static_cast<int64_t>(spec.vocab.size() + spec.added_tokens.size()) + kMaxIdGap;
+  for (const auto& [text, id] : spec.vocab)
+    if (id >= limit)
+      fail("{}: vocab token '{}' has id {}, beyond the {} tokens the file defines (ids must be below {})", source,
+           text, id, spec.vocab.size() + spec.added_tokens.size(), limit);
+  for (const AddedToken& token : spec.added_tokens)
+    if (token.id >= limit)
+      fail("{}: added token '{}' has id {}, beyond the {} tokens the file defines (ids must be below {})", source,
+           token.content, token.id, spec.vocab.size() + spec.added_tokens.size(), limit);
 }
 
 bool flag(const json& node, const char* key, bool fallback) {
@@ -72,7 +101,9 @@ void parse_model(const json& root, std::string_view source, TokenizerSpec& spec)
   spec.vocab.reserve(vocab_it->size());
   for (const auto& [text, id] : vocab_it->items()) {
     if (!id.is_number_integer()) fail("{}: vocab entry '{}' has no integer id", source, text);
-    spec.vocab.emplace(text, id.get<int32_t>());
+    const int64_t value = token_id_of(id, source, fmt::format("vocab token '{}'", text));
+    if (value > INT32_MAX) fail("{}: vocab token '{}' has id {}, beyond any vocabulary", source, text, value);
+    spec.vocab.emplace(text, static_cast<int32_t>(value));
   }
   auto merges_it = model.find("merges");
   if (merges_it == model.end()) fail("{}: model.merges is missing", source);
@@ -167,9 +198,11 @@ void parse_added_tokens(const json& root, std::string_view source, TokenizerSpec
       fail("{}: added token {} lacks id or content", source, entry.dump());
     }
     AddedToken token;
-    token.id = entry["id"].get<int32_t>();
     token.content = entry["content"].get<std::string>();
     if (token.content.empty()) continue;  // HF ignores empty added tokens
+    const int64_t id = token_id_of(entry["id"], source, fmt::format("added token '{}'", token.content));
+    if (id > INT32_MAX) fail("{}: added token '{}' has id {}, beyond any vocabulary", source, token.content, id);
+    token.id = static_cast<int32_t>(id);
     token.special = flag(entry, "special", false);
     token.normalized = flag(entry, "normalized", !token.special);
     token.lstrip = flag(entry, "lstrip", false);
@@ -178,7 +211,6 @@ void parse_added_tokens(const json& root, std::string_view source, TokenizerSpec
       fail("{}: added token '{}' has single_word=true, which is not supported", source,
            token.content);
     }
-    if (token.id < 0) fail("{}: added token '{}' has negative id", source, token.content);
     token.match_text = token.content;
     spec.added_tokens.push_back(std::move(token));
   }
@@ -201,6 +233,7 @@ TokenizerSpec parse_tokenizer_json(std::string_view json_text, std::string_view 
     parse_pre_tokenizer(root, source, spec);
     parse_decoder(root, source);
     parse_added_tokens(root, source, spec);
+    check_id_bounds(spec, source);
   } catch (const json::exception& e) {  // a field of the wrong JSON type
     fail("{}: unexpected tokenizer.json content: {}", source, e.what());
   }

@@ -3,46 +3,22 @@
 #include <array>
 
 namespace streammoe {
-namespace {
-
-struct DTypeEntry {
-  DType dtype;
-  std::string_view name;  // safetensors spelling
-  size_t bytes;
-};
-
-// The one table of dtypes: size, name and parsing all read it, so they cannot drift apart.
-constexpr std::array<DTypeEntry, 8> kDTypes = {{
-    {DType::kF32, "F32", 4},
-    {DType::kF16, "F16", 2},
-    {DType::kBF16, "BF16", 2},
-    {DType::kI32, "I32", 4},
-    {DType::kU32, "U32", 4},
-    {DType::kI64, "I64", 8},
-    {DType::kU8, "U8", 1},
-    {DType::kI8, "I8", 1},
-}};
-
-const DTypeEntry& entry(DType t) {
-  for (const auto& e : kDTypes)
-    if (e.dtype == t) return e;
-  return kDTypes[0];  // unreachable for a valid enum value
-}
-
-}  // namespace
-
-size_t dtype_size(DType t) { return entry(t).bytes; }
-
-std::string_view dtype_name(DType t) { return entry(t).name; }
-
-bool parse_dtype(std::string_view name, DType* out) {
-  for (const auto& e : kDTypes) {
-    if (e.name == name) {
-      *out = e.dtype;
-      return true;
-    }
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::kF32:
+    case DType::kI32:
+    case DType::kU32:
+      return 4;
+    case DType::kF16:
+    case DType::kBF16:
+      return 2;
+    case DType::kI64:
+      return 8;
+    case DType::kU8:
+    case DType::kI8:
+      return 1;
   }
-  return false;
+  return 0;
 }
 
 float f16_to_f32(uint16_t v) {
@@ -91,9 +67,9 @@ uint16_t f32_to_f16(float f) {
   // Below the smallest normal half: the result is a subnormal (units of 2^-24) or zero.
   // 2^-25 itself is the tie between 0 and 2^-24 and rounds to the even one, 0.
   if (magnitude <= 0x33000000u) return sign;
-  const uint32_t exponent = magnitude >> 23;                     // 102..112
+  const uint32_t exponent = magnitude >> 23;                      // 102..112
   const uint32_t mantissa = (magnitude & 0x7fffffu) | 0x800000u;  // with the implicit bit
-  const uint32_t shift = 126 - exponent;                         // 14..24
+  const uint32_t shift = 126 - exponent;                          // 14..24
   uint32_t quotient = mantissa >> shift;
   const uint32_t remainder = mantissa & ((1u << shift) - 1);
   const uint32_t halfway = 1u << (shift - 1);

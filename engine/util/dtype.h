@@ -4,14 +4,26 @@
 #include <cstring>
 #include <string_view>
 
+#include "engine/util/name_table.h"
+
 namespace streammoe {
 
 enum class DType { kF32, kF16, kBF16, kI32, kU32, kI64, kU8, kI8 };
 
+// Names in the safetensors spelling.
+inline constexpr NameTable<DType, 8> kDTypeNames{{{
+    {DType::kF32, "F32"},
+    {DType::kF16, "F16"},
+    {DType::kBF16, "BF16"},
+    {DType::kI32, "I32"},
+    {DType::kU32, "U32"},
+    {DType::kI64, "I64"},
+    {DType::kU8, "U8"},
+    {DType::kI8, "I8"},
+}}};
+constexpr const auto& name_table(DType) { return kDTypeNames; }
+
 size_t dtype_size(DType t);
-std::string_view dtype_name(DType t);  // safetensors spelling: "F32", "BF16", ...
-// Parses the safetensors spelling; returns false on an unknown name.
-bool parse_dtype(std::string_view name, DType* out);
 
 inline float bf16_to_f32(uint16_t v) {
   uint32_t bits = static_cast<uint32_t>(v) << 16;

@@ -1,12 +1,15 @@
 #include "engine/util/npy.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "engine/util/dtype.h"
 #include "engine/util/error.h"
+#include "engine/util/output_file.h"
 
 namespace streammoe {
 namespace {
@@ -25,16 +28,16 @@ void write_npy(const std::filesystem::path& path, const char* descr, std::span<c
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  if (!out) fail("{}: cannot open for writing", path.string());
   const uint16_t len = static_cast<uint16_t>(header.size());
+  OutputFile out(path);
   out.write("\x93NUMPY\x01\x00", 8);
-  out.write(reinterpret_cast<const char*>(&len), 2);
-  out << header;
-  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
-  if (!out) fail("{}: write failed", path.string());
+  out.write(&len, 2);
+  out.write(header);
+  out.write(data, bytes);
+  out.close();
 }
 
+// The value of `key` in the header's Python dict literal: a quoted string, a tuple or a word.
 std::string dict_value(const std::string& header, const std::string& key, const std::string& path) {
   auto pos = header.find("'" + key + "'");
   if (pos == std::string::npos) fail("{}: npy header has no '{}'", path, key);
@@ -46,16 +49,22 @@ std::string dict_value(const std::string& header, const std::string& key, const 
   return header.substr(start, end - start + (header[start] == '(' ? 1 : 0));
 }
 
-// One dimension of the shape tuple: a non-negative decimal integer.
-int64_t shape_dim(const std::string& item, const std::string& path) {
-  const auto first = item.find_first_not_of(' ');
-  const auto last = item.find_last_not_of(' ');
-  const std::string digits = item.substr(first, last - first + 1);
-  int64_t value = 0;
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (ec != std::errc() || end != digits.data() + digits.size() || value < 0)
-    fail("{}: npy shape holds '{}', not a dimension", path, digits);
-  return value;
+// The shape tuple "(4, 6144)" as dimensions, each a non-negative integer.
+std::vector<int64_t> parse_shape(const std::string& tuple, const std::string& path) {
+  std::vector<int64_t> shape;
+  std::stringstream ss(tuple.substr(1, tuple.size() - 2));
+  for (std::string item; std::getline(ss, item, ',');) {
+    const auto first = item.find_first_not_of(' ');
+    if (first == std::string::npos) continue;
+    const auto last = item.find_last_not_of(' ');
+    const std::string digits = item.substr(first, last - first + 1);
+    int64_t dim = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), dim);
+    if (ec != std::errc() || end != digits.data() + digits.size() || dim < 0)
+      fail("{}: npy shape {} has a dimension '{}' that is not a non-negative integer", path, tuple, digits);
+    shape.push_back(dim);
+  }
+  return shape;
 }
 
 }  // namespace
@@ -80,6 +89,9 @@ NpyArray read_npy(const std::filesystem::path& path) {
   const std::string name = path.string();
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("{}: cannot open", name);
+  in.seekg(0, std::ios::end);
+  const auto file_bytes = static_cast<uint64_t>(std::max<std::streamoff>(in.tellg(), 0));
+  in.seekg(0);
   char magic[8];
   if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) fail("{}: not a .npy file", name);
   uint32_t header_len = 0;
@@ -87,26 +99,38 @@ NpyArray read_npy(const std::filesystem::path& path) {
     uint16_t len16 = 0;
     in.read(reinterpret_cast<char*>(&len16), 2);
     header_len = len16;
-  } else {
+  } else if (magic[6] == 2 || magic[6] == 3) {
     in.read(reinterpret_cast<char*>(&header_len), 4);
+  } else {
+    fail("{}: npy format version {} is not supported (1, 2 or 3)", name, static_cast<int>(magic[6]));
   }
-  if (!in) fail("{}: truncated npy header", name);
-  // The length comes from the file: check it against the file before allocating for it.
-  std::error_code ec;
-  const auto file_bytes = std::filesystem::file_size(path, ec);
-  if (!ec && header_len > file_bytes - static_cast<uint64_t>(in.tellg()))
-    fail("{}: npy header length {} is larger than the file ({} bytes)", name, header_len, file_bytes);
+  const uint64_t data_start = static_cast<uint64_t>(in.tellg());
+  if (!in || header_len > file_bytes - data_start)
+    fail("{}: truncated npy header (header length {}, the file holds {} bytes)", name, header_len, file_bytes);
   std::string header(header_len, '\0');
   if (!in.read(header.data(), header_len)) fail("{}: truncated npy header", name);
   if (dict_value(header, "fortran_order", name) != "False") fail("{}: fortran order unsupported", name);
   const std::string descr = dict_value(header, "descr", name);
   NpyArray arr;
-  std::string tuple = dict_value(header, "shape", name);
+  const std::string tuple = dict_value(header, "shape", name);
   if (tuple.size() < 2 || tuple.front() != '(') fail("{}: npy shape {} is not a tuple", name, tuple);
-  std::stringstream ss(tuple.substr(1, tuple.size() - 2));
-  for (std::string item; std::getline(ss, item, ',');)
-    if (item.find_first_not_of(' ') != std::string::npos) arr.shape.push_back(shape_dim(item, name));
-  const int64_t n = arr.numel();
+  arr.shape = parse_shape(tuple, name);
+  size_t element_bytes = 0;
+  if (descr == "'<f4'" || descr == "'<i4'") element_bytes = 4;
+  else if (descr == "'<f2'") element_bytes = 2;
+  else if (descr == "'<i8'") element_bytes = 8;
+  else fail("{}: unsupported npy dtype {}", name, descr);
+  // Sized against the file before anything is allocated: a shape the file cannot hold is refused
+  // whatever it claims, and the byte count cannot overflow.
+  const uint64_t payload = file_bytes - data_start - header_len;
+  uint64_t n = 1;
+  for (int64_t d : arr.shape) {
+    if (d != 0 && n > UINT64_MAX / element_bytes / static_cast<uint64_t>(d))
+      fail("{}: npy shape {} is too large: its byte count overflows", name, tuple);
+    n *= static_cast<uint64_t>(d);
+  }
+  if (n * element_bytes > payload)
+    fail("{}: truncated npy data (expected {} bytes, the file holds {})", name, n * element_bytes, payload);
   auto read_into = [&](void* dst, size_t bytes) {
     if (!in.read(static_cast<char*>(dst), static_cast<std::streamsize>(bytes)))
       fail("{}: truncated npy data (expected {} bytes)", name, bytes);
@@ -118,16 +142,14 @@ NpyArray read_npy(const std::filesystem::path& path) {
     std::vector<uint16_t> h(n);
     read_into(h.data(), n * 2);
     arr.f32.resize(n);
-    for (int64_t i = 0; i < n; ++i) arr.f32[i] = f16_to_f32(h[i]);
+    for (uint64_t i = 0; i < n; ++i) arr.f32[i] = f16_to_f32(h[i]);
   } else if (descr == "'<i8'") {
     arr.i64.resize(n);
     read_into(arr.i64.data(), n * 8);
-  } else if (descr == "'<i4'") {
+  } else {
     std::vector<int32_t> v(n);
     read_into(v.data(), n * 4);
     arr.i64.assign(v.begin(), v.end());
-  } else {
-    fail("{}: unsupported npy dtype {}", name, descr);
   }
   return arr;
 }

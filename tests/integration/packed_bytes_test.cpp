@@ -6,10 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 
-#include "engine/io/packed_writer.h"
-#include "engine/io/synth.h"
-#include "engine/models/model.h"
+#include "engine/convert/packed_writer.h"
+#include "engine/convert/synth.h"
+#include "engine/runtime/engine.h"
 #include "engine/runtime/generator.h"
 #include "engine/runtime/metrics.h"
 #include "engine/util/error.h"
@@ -57,7 +58,8 @@ fs::path BytesPerToken::root_;
 constexpr uint64_t kMoeLayers = 3, kK = 4;
 
 TEST_F(BytesPerToken, PackedPreadReadsKExpertsPerMoeLayer) {
-  auto model = Model::load(root_ / "packed");
+  Engine model_engine(root_ / "packed", EngineOptions{});
+  Model* model = &model_engine.model();
   const uint64_t expert_bytes = make_expert_layout(128, 64, 4, 64).expert_bytes;
   const GenerationResult r = run(*model, 9);
   ASSERT_EQ(r.decode_ms.size(), 8u);
@@ -73,19 +75,23 @@ TEST_F(BytesPerToken, PackedPreadReadsKExpertsPerMoeLayer) {
 }
 
 TEST_F(BytesPerToken, FollowsATopKOverride) {
-  auto model = Model::load(root_ / "packed");
-  model->set_top_k(7);
+  EngineOptions top7;
+  top7.k = 7;
+  Engine model_engine(root_ / "packed", top7);
+  Model* model = &model_engine.model();
   const uint64_t expert_bytes = make_expert_layout(128, 64, 4, 64).expert_bytes;
   const GenerationResult r = run(*model, 4);
   EXPECT_EQ(r.decode_expert_bytes, 3 * 7 * expert_bytes * kMoeLayers);
 }
 
 TEST_F(BytesPerToken, DirectReadsWholeStrides) {
-  ExpertIoOptions io;
-  io.mode = IoMode::kDirect;
-  std::unique_ptr<Model> model;
+  EngineOptions direct;
+  direct.io = IoMode::kDirect;
+  std::unique_ptr<Engine> engine;
+  Model* model = nullptr;
   try {
-    model = Model::load(root_ / "packed", io);
+    engine = std::make_unique<Engine>(root_ / "packed", direct);
+    model = &engine->model();
   } catch (const Error& e) {
     GTEST_SKIP() << e.what();
   }
@@ -94,15 +100,65 @@ TEST_F(BytesPerToken, DirectReadsWholeStrides) {
   EXPECT_EQ(r.decode_expert_bytes, 4 * kK * stride * kMoeLayers);
 }
 
+// Mapped expert files are not read but touched: each fetched expert counts its record's bytes,
+// split by residency before the touch, as a read does.
+TEST_F(BytesPerToken, PackedMmapCountsTheTouchedRecords) {
+  EngineOptions mmap;
+  mmap.io = IoMode::kMmap;
+  Engine engine(root_ / "packed", mmap);
+  const uint64_t expert_bytes = make_expert_layout(128, 64, 4, 64).expert_bytes;
+  const GenerationResult r = run(engine.model(), 9);
+  EXPECT_EQ(r.decode_expert_bytes, 8 * kK * expert_bytes * kMoeLayers);
+  const ExpertIoStats& s = engine.model().expert_io_stats();
+  EXPECT_EQ(s.bytes_from_page_cache + s.bytes_from_disk, s.bytes_read);
+}
+
 TEST_F(BytesPerToken, HfPreadReadsTheBf16Matrices) {
-  auto model = Model::load(root_ / "hf");
+  Engine model_engine(root_ / "hf", EngineOptions{});
+  Model* model = &model_engine.model();
   const GenerationResult r = run(*model, 5);
   EXPECT_EQ(r.decode_expert_bytes, 4 * kK * (3 * 64 * 128 * 2) * kMoeLayers);
 }
 
+// A chunk of the prompt reads each distinct expert routed in it once per MoE layer: the expert
+// counter grows by the number of distinct (layer, expert) pairs of the chunk's routing, and the
+// bytes by that many records.
+TEST_F(BytesPerToken, ChunkedPrefillReadsEachDistinctExpertOnce) {
+  Engine engine(root_ / "packed", EngineOptions{});
+  Model& model = engine.model();
+  const uint64_t expert_bytes = make_expert_layout(128, 64, 4, 64).expert_bytes;
+  std::vector<int32_t> prompt(40);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 37 + 11) % 128);
+  ModelState state = model.new_state();
+  std::vector<float> logits(128);
+  uint64_t token_by_token = 0;
+  for (size_t first = 0; first < prompt.size(); first += 16) {
+    const std::span<const int32_t> chunk = std::span(prompt).subspan(first, std::min<size_t>(16, prompt.size() - first));
+    const ExpertIoStats before = model.expert_io_stats();
+    model.forward(state, chunk, logits);
+    uint64_t distinct = 0;
+    for (int64_t layer = 0; layer < 4; ++layer) {
+      std::set<int32_t> experts;
+      for (size_t row = 0; row < chunk.size(); ++row) {
+        const Routing r = model.last_routing(static_cast<int64_t>(row))[layer];
+        experts.insert(r.experts.begin(), r.experts.end());
+      }
+      distinct += experts.size();
+    }
+    const ExpertIoStats& after = model.expert_io_stats();
+    EXPECT_EQ(after.experts_loaded - before.experts_loaded, distinct) << "chunk at " << first;
+    EXPECT_EQ(after.bytes_read - before.bytes_read, distinct * expert_bytes) << "chunk at " << first;
+    token_by_token += chunk.size() * kK * kMoeLayers;
+  }
+  // 40 tokens x 4 experts x 3 layers routed among 32 experts per layer: sharing must show.
+  EXPECT_LT(model.expert_io_stats().experts_loaded, token_by_token / 2);
+}
+
 TEST_F(BytesPerToken, PackedAndHfAgreeOnParamCounts) {
-  auto packed = Model::load(root_ / "packed");
-  auto hf = Model::load(root_ / "hf");
+  Engine packed_engine(root_ / "packed", EngineOptions{});
+  Model* packed = &packed_engine.model();
+  Engine hf_engine(root_ / "hf", EngineOptions{});
+  Model* hf = &hf_engine.model();
   EXPECT_EQ(packed->params_total(), hf->params_total());
   EXPECT_EQ(packed->params_active(), hf->params_active());
 }

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "engine/io/pack.h"
-#include "engine/models/model.h"
+#include "engine/convert/pack.h"
+#include "engine/runtime/engine.h"
 #include "engine/runtime/evaluator.h"
 #include "engine/runtime/generator.h"
 
@@ -28,8 +28,10 @@ TEST_P(PackedMlx, MatchesTheDequantisedTwin) {
   req.input = kMlx / name;
   req.output = out;
   pack_model(req);
-  auto packed = Model::load(out);
-  auto twin = Model::load(kMlx / (name + "_hf"));
+  Engine packed_engine(out, EngineOptions{});
+  Model* packed = &packed_engine.model();
+  Engine twin_engine(kMlx / (name + "_hf"), EngineOptions{});
+  Model* twin = &twin_engine.model();
   const int64_t vocab = twin->config().vocab_size;
   std::vector<int32_t> ids;
   for (int i = 0; i < 40; ++i) ids.push_back(static_cast<int32_t>((i * 37 + 11) % vocab));

@@ -16,9 +16,9 @@
 #include <iostream>
 #include <sstream>
 
-#include "engine/io/pack.h"
-#include "engine/io/synth.h"
-#include "engine/models/model.h"
+#include "engine/convert/pack.h"
+#include "engine/convert/synth.h"
+#include "engine/runtime/engine.h"
 #include "engine/runtime/evaluator.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/util/error.h"
@@ -88,8 +88,10 @@ std::vector<int32_t> tokens_for(const std::string& name, const fs::path& model, 
 }
 
 Measured compare(const fs::path& hf, const fs::path& packed, const std::string& name) {
-  auto reference = Model::load(hf);
-  auto model = Model::load(packed);
+  Engine reference_engine(hf, EngineOptions{});
+  Model* reference = &reference_engine.model();
+  Engine model_engine(packed, EngineOptions{});
+  Model* model = &model_engine.model();
   const int64_t vocab = reference->config().vocab_size;
   const std::vector<int32_t> ids = tokens_for(name, hf, vocab);
   const std::vector<float> ref = teacher_forced_logits(*reference, ids);

@@ -69,7 +69,10 @@ INSTANTIATE_TEST_SUITE_P(
                       "--prefetch async --predictor early-routing --expert-cache lru --cache-entries 48 --overlap pipelined",
                       "--prefetch async --predictor early-routing --expert-cache lz4 --cache-entries 8 --overlap pipelined",
                       "--variant lru-cache", "--variant lz4-cache", "--variant prefetch-willneed",
-                      "--variant direct-io"));
+                      "--variant direct-io", "--io mmap", "--io mmap --expert-cache lru --cache-entries 16",
+                      "--io mmap --prefetch willneed --predictor temporal", "--prefill-chunk 5", "--prefill-chunk 64 --io direct",
+                      "--prefill-chunk 16 --expert-cache lru --cache-entries 24",
+                      "--prefill-chunk 8 --prefetch async --predictor temporal --expert-cache lru --cache-entries 48"));
 
 #ifdef STREAMMOE_HAVE_URING
 INSTANTIATE_TEST_SUITE_P(Uring, PackedLossless,
@@ -100,6 +103,20 @@ TEST_F(Switches, OraclePrefetchFromARecordedTraceIsLossless) {
                                              " --prefetch async --expert-cache lru --cache-entries 64", "oracle.npy");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(read_bytes(root_ / "base.npy") == read_bytes(root_ / "oracle.npy"));
+}
+
+// A chunked prefill routes every token as token-by-token does: the recorded traces are the same
+// file, early routing (lossy) gives the same logits, and so does a replay.
+TEST_F(Switches, ChunkedPrefillRoutesAsTokenByToken) {
+  const fs::path one = root_ / "trace_1.jsonl", chunked = root_ / "trace_16.jsonl";
+  ASSERT_EQ(eval(packed(), "--record-routing " + one.string(), "t1.npy").exit_code, 0);
+  ASSERT_EQ(eval(packed(), "--prefill-chunk 16 --record-routing " + chunked.string(), "t16.npy").exit_code, 0);
+  EXPECT_TRUE(read_bytes(one) == read_bytes(chunked));
+  ASSERT_EQ(eval(packed(), "--routing early", "e1.npy").exit_code, 0);
+  ASSERT_EQ(eval(packed(), "--routing early --prefill-chunk 9", "e9.npy").exit_code, 0);
+  EXPECT_TRUE(read_bytes(root_ / "e1.npy") == read_bytes(root_ / "e9.npy"));
+  ASSERT_EQ(eval(packed(), "--prefill-chunk 7 --replay-routing " + one.string(), "r7.npy").exit_code, 0);
+  EXPECT_TRUE(read_bytes(root_ / "base.npy") == read_bytes(root_ / "r7.npy"));
 }
 
 TEST_F(Switches, KOverrideReportsItsQualityCostThroughEval) {

@@ -37,7 +37,8 @@ TEST(MoeBlock, RoutesTopKRenormalisesAndAddsGatedSharedExpert) {
   MoeWeights w{mat(router, 4, 1), true, {mat(shared_w, 1, 1), mat(shared_w, 1, 1), mat(shared_w, 1, 1)}, mat(shared_gate, 1, 1)};
   MoeBlock block(0, {1, 4, 2, 1, true}, w, experts);
   std::vector<float> x = {1.0f}, out(1);
-  block.step(x, out, nullptr);
+  MoeRouting exact;
+  block.step(x, out, 0, exact, nullptr);
   EXPECT_EQ(experts.fetched, (std::vector<int32_t>{3, 1}));
   const float p3 = std::exp(3.0f), p1 = std::exp(2.0f);
   const float w3 = p3 / (p3 + p1), w1 = p1 / (p3 + p1);
@@ -63,9 +64,12 @@ TEST(MoeBlock, TopKOverride) {
   std::vector<float> router = {0, 2, 1, 3};
   ScaledExperts experts(4);
   MoeBlock block(0, {1, 4, 2, 1, true}, {mat(router, 4, 1), false, {}, {}}, experts);
-  block.set_top_k(1);
+  // A routing policy that overrides K (as the engine's --k does) through the block's router.
+  struct TopOne : MoeRouting {
+    Routing route(int64_t, int64_t, std::span<const float> x, MoeBlock& b) override { return b.route(x, 1); }
+  } top_one;
   std::vector<float> x = {1.0f}, out(1);
-  block.step(x, out, nullptr);
+  block.step(x, out, 0, top_one, nullptr);
   EXPECT_EQ(experts.fetched, (std::vector<int32_t>{3}));
   EXPECT_NEAR(out[0], 4 * silu_ref(1.0f), 1e-6);  // renormalised weight 1
 }

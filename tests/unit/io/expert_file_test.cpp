@@ -95,11 +95,11 @@ TEST(IoMode, NamesRoundTrip) {
   for (IoMode m :
        {IoMode::kPread, IoMode::kDirect, IoMode::kDontneed, IoMode::kMmap, IoMode::kUring}) {
     IoMode parsed;
-    ASSERT_TRUE(parse_io_mode(io_mode_name(m), &parsed));
+    ASSERT_TRUE(parse_enum(enum_name(m), &parsed));
     EXPECT_EQ(parsed, m);
   }
   IoMode parsed;
-  EXPECT_FALSE(parse_io_mode("fast", &parsed));
+  EXPECT_FALSE(parse_enum("fast", &parsed));
 }
 
 }  // namespace

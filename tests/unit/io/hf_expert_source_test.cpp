@@ -6,8 +6,8 @@
 
 #include <cstring>
 
+#include "engine/convert/synth.h"
 #include "engine/io/mmap_expert_source.h"
-#include "engine/io/synth.h"
 #include "tests/common/temp_dir.h"
 
 namespace streammoe {

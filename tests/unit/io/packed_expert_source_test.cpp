@@ -5,13 +5,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <memory>
 
-#include <cstring>
 #include <fstream>
 
-#include "engine/io/packed_writer.h"
-#include "engine/io/synth.h"
+#include "engine/convert/packed_writer.h"
+#include "engine/convert/synth.h"
 #include "engine/util/error.h"
 #include "tests/common/temp_dir.h"
 
@@ -130,9 +130,22 @@ TEST_F(PackedSource, BadRequestsAreClearErrors) {
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), HasSubstr("layer 1"));
   }
+}
+
+// mmap mode (issue 11: the reference system's "mmap" variant on packed files) serves the same
+// record bytes as a read, and out-of-range requests are the same clear errors.
+TEST_F(PackedSource, MmapServesTheBytesAReadDoes) {
+  const PackedManifest m = read_packed_manifest(folder());
   ExpertIoOptions mmap;
   mmap.mode = IoMode::kMmap;
-  EXPECT_THROW(PackedExpertSource(folder(), m, mmap, 4), Error);
+  PackedExpertSource mapped(folder(), m, mmap, 4), read(folder(), m, {}, 4);
+  AlignedBuffer a(mapped.record_bytes(), kDirectIoAlignment), b(read.record_bytes(), kDirectIoAlignment);
+  mapped.read_record(0, 3, a.bytes());
+  read.read_record(0, 3, b.bytes());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), read.record_read_bytes()), 0);
+  std::vector<ExpertWeights> out(1);
+  const int32_t too_big[] = {16};
+  EXPECT_THROW(mapped.fetch(0, too_big, out), Error);
 }
 
 TEST_F(PackedSource, TruncatedFileFailsAtOpen) {

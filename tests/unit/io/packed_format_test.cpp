@@ -7,8 +7,8 @@
 
 #include <fstream>
 
-#include "engine/io/packed_writer.h"
-#include "engine/io/synth.h"
+#include "engine/convert/packed_writer.h"
+#include "engine/convert/synth.h"
 #include "engine/util/error.h"
 #include "tests/common/temp_dir.h"
 
@@ -113,6 +113,37 @@ TEST(Manifest, WrongGroupSizeOrMovedArraysAreClearErrors) {
   j = manifest_to_json(sample_manifest());
   j["experts"]["tensors"][1]["scales"]["offset"] = 4000;
   EXPECT_THAT(error_of([&] { manifest_from_json(j, "m.json"); }), HasSubstr("incompatible packer"));
+}
+
+// A manifest names files inside its folder only: "../../x.bin" or "/etc/passwd" would read any
+// file on the machine as expert data (review finding 3).
+TEST(Manifest, RefusesFilesOutsideTheFolder) {
+  for (const char* file : {"../../x.bin", "/etc/passwd", "experts/../../x.bin", "", "/dev/zero"}) {
+    auto j = manifest_to_json(sample_manifest());
+    j["experts"]["layers"][1]["file"] = file;
+    EXPECT_THAT(error_of([&] { manifest_from_json(j, "m.json"); }),
+                HasSubstr(fmt::format("m.json.experts.layers[1]: file \"{}\" is not a file name inside the folder", file)));
+    j = manifest_to_json(sample_manifest());
+    j["resident"]["file"] = file;
+    EXPECT_THAT(error_of([&] { manifest_from_json(j, "m.json"); }),
+                HasSubstr(fmt::format("m.json.resident: file \"{}\" is not a file name inside the folder", file)));
+  }
+  auto j = manifest_to_json(sample_manifest());
+  j["experts"]["layers"][1]["file"] = "./experts/layer_002.bin";
+  EXPECT_NO_THROW(manifest_from_json(j, "m.json"));
+}
+
+TEST(Manifest, RefusesLayerSizesAndKeysThisBuildDoesNotWrite) {
+  auto j = manifest_to_json(sample_manifest());
+  j["experts"]["layers"][0]["bytes"] = -1;
+  EXPECT_THAT(error_of([&] { manifest_from_json(j, "m.json"); }), HasSubstr("m.json.experts.layers[0]: bytes -1, expected"));
+  j = manifest_to_json(sample_manifest());
+  j["experts"]["layers"][0]["offset"] = 1000000000;
+  EXPECT_THAT(error_of([&] { manifest_from_json(j, "m.json"); }),
+              HasSubstr("m.json.experts.layers[0]: unknown key 'offset'"));
+  j = manifest_to_json(sample_manifest());
+  j["experts"]["stride_alignment"] = 3;
+  EXPECT_THAT(error_of([&] { manifest_from_json(j, "m.json"); }), HasSubstr("stride_alignment 3"));
 }
 
 nlohmann::json small_config() {

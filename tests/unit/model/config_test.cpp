@@ -94,4 +94,43 @@ TEST(Config, ErrorsNameTheFileAndTheProblem) {
   EXPECT_THAT(error_of(R"({"model_type": "qwen3_5_moe"})"), HasSubstr("needs an object 'text_config'"));
 }
 
+// Values that parse but would make the model silently wrong (review finding 2), and sizes that
+// would be allocated before anything checks them (finding 6).
+TEST(Config, RefusesNonPositiveOrNanNormEpsilon) {
+  for (const char* eps : {"0", "-1", "-1e-6"})
+    EXPECT_THAT(error_of(replace(kQwen35Text, R"("rms_norm_eps": 1e-6)", std::string(R"("rms_norm_eps": )") + eps)),
+                HasSubstr("m/config.json: 'rms_norm_eps' must be a finite number > 0"))
+        << eps;
+  // JSON has no NaN or infinity; a literal too large for a double is refused while parsing.
+  EXPECT_THAT(error_of(replace(kQwen35Text, R"("rms_norm_eps": 1e-6)", R"("rms_norm_eps": 1e400)")),
+              HasSubstr("m/config.json: malformed JSON"));
+  EXPECT_THAT(error_of(replace(kQwen35Text, R"("rope_theta": 10000.0)", R"("rope_theta": -5)")),
+              HasSubstr("'rope_theta' must be a finite number > 0"));
+}
+
+TEST(Config, RefusesEosOutsideTheVocabulary) {
+  const auto with_eos = [](const std::string& eos) {
+    return replace(kQwen35Text, R"("hidden_act": "silu")", R"("hidden_act": "silu", "eos_token_id": )" + eos);
+  };
+  EXPECT_EQ(parse_config(with_eos("127"), "config.json").eos_token_ids, std::vector<int32_t>{127});
+  EXPECT_EQ(parse_config(with_eos("[3, 5]"), "config.json").eos_token_ids, (std::vector<int32_t>{3, 5}));
+  EXPECT_THAT(error_of(with_eos("128")), HasSubstr("m/config.json: eos_token_id 128 is outside the vocabulary [0, 128)"));
+  EXPECT_THAT(error_of(with_eos("-5")), HasSubstr("eos_token_id -5 is outside the vocabulary"));
+  EXPECT_THAT(error_of(with_eos("1000000000")), HasSubstr("eos_token_id 1000000000 is outside"));
+  EXPECT_THAT(error_of(with_eos("1099511627776")), HasSubstr("eos_token_id 1099511627776 is outside"));
+  EXPECT_THAT(error_of(with_eos("[1, 4294967296]")), HasSubstr("eos_token_id 4294967296 is outside"));
+  EXPECT_THAT(error_of(with_eos("[1, \"x\"]")), HasSubstr("'eos_token_id' must be a token id"));
+}
+
+TEST(Config, RefusesDimensionsBeyondTheEngineLimits) {
+  EXPECT_THAT(error_of(replace(kQwen35Text, R"("num_hidden_layers": 4)", R"("num_hidden_layers": 2147483648)")),
+              HasSubstr("m/config.json: 'num_hidden_layers' is 2147483648, more than this engine's limit"));
+  EXPECT_THAT(error_of(replace(kQwen35Text, R"("vocab_size": 128)", R"("vocab_size": 1099511627776)")),
+              HasSubstr("'vocab_size' is 1099511627776"));
+  EXPECT_THAT(error_of(replace(kQwen35Text, R"("num_experts": 8)", R"("num_experts": 100000000)")),
+              HasSubstr("'num_experts' is 100000000"));
+  EXPECT_THAT(error_of(replace(kQwen35Text, R"("moe_intermediate_size": 16)", R"("moe_intermediate_size": 1000000000000)")),
+              HasSubstr("'moe_intermediate_size' is 1000000000000"));
+}
+
 }  // namespace streammoe

@@ -178,6 +178,18 @@ TEST_F(SafetensorsTest, MoveKeepsTensorViewsValid) {
   EXPECT_EQ(to_f32(*second.find("w")), values);
 }
 
+TEST_F(SafetensorsTest, AFailedWriteIsAnErrorNamingTheFile) {
+  if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  const std::vector<float> values = {1, 2, 3};
+  const std::vector<TensorToWrite> tensors = {{"w", DType::kF32, {3}, as_bytes_of(values)}};
+  try {
+    write_safetensors("/dev/full", tensors);
+    ADD_FAILURE() << "no error writing to /dev/full";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/dev/full: write failed"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(SafetensorsTest, ShortFiles) {
   const auto path = dir_ / "short.safetensors";
   write_all(path, {});

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -78,9 +79,9 @@ TEST(DenseMatvec, EveryKernelMatchesTheScalarReference) {
               abs_sum += std::abs(static_cast<double>(w.as_f32[r * cols + c]) * x[c]);
               exact += static_cast<double>(w.as_f32[r * cols + c]) * x[c];
             }
-            const std::string what = std::string(dtype_name(dtype)) + " " + std::to_string(rows) +
+            const std::string what = std::string(enum_name(dtype)) + " " + std::to_string(rows) +
                                      "x" + std::to_string(cols) + " " +
-                                     std::string(kernel_isa_name(isa)) + (p ? " pool" : "") +
+                                     std::string(enum_name(isa)) + (p ? " pool" : "") +
                                      " row " + std::to_string(r);
             ASSERT_NEAR(y[r], reference[r], kRelativeTolerance * abs_sum) << what;
             ASSERT_NEAR(y[r], exact, kRelativeTolerance * abs_sum) << what;
@@ -92,6 +93,45 @@ TEST(DenseMatvec, EveryKernelMatchesTheScalarReference) {
       dense_matvec(w.ref(rows, cols), x, best, best_kernel_isa());
       matvec(w.ref(rows, cols), x, dispatched);
       EXPECT_EQ(best, dispatched);
+    }
+  }
+}
+
+// A safetensors header may have any length, so a tensor mmap'd in place can start at any byte
+// (review finding 4: misaligned float loads). Every kernel and row_to_f32 read such weights
+// exactly as aligned ones; under UBSan a misaligned typed load would be reported here.
+TEST(DenseMatvec, WeightsAtAnyByteOffsetGiveTheSameResult) {
+  ThreadPool pool(2);
+  std::mt19937 rng(7);
+  const int64_t rows = 9, cols = 45;  // 45 = 32 + 8 + 5: every loop of the AVX2 kernel
+  for (DType dtype : {DType::kF32, DType::kBF16, DType::kF16}) {
+    const Dense w = make_weights(dtype, rows, cols, rng);
+    const MatRef aligned = w.ref(rows, cols);
+    const size_t bytes = static_cast<size_t>(rows * cols) * dtype_size(dtype);
+    std::vector<float> x(cols);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (float& v : x) v = normal(rng);
+    for (size_t offset = 1; offset < 4; ++offset) {
+      std::vector<char> buffer(bytes + 8);
+      std::memcpy(buffer.data() + offset, aligned.data, bytes);
+      const MatRef shifted{dtype, buffer.data() + offset, rows, cols};
+      const std::string what = std::string(enum_name(dtype)) + " offset " + std::to_string(offset);
+      for (KernelIsa isa : available_isas()) {
+        for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+          std::vector<float> expected(rows), got(rows);
+          dense_matvec(aligned, x, expected, isa, p);
+          dense_matvec(shifted, x, got, isa, p);
+          EXPECT_EQ(got, expected) << what << " " << enum_name(isa);
+        }
+      }
+      std::vector<float> expected(rows), got(rows);
+      matvec_scalar(aligned, x, expected);
+      matvec_scalar(shifted, x, got);
+      EXPECT_EQ(got, expected) << what;
+      std::vector<float> row(cols), shifted_row(cols);
+      row_to_f32(aligned, rows - 1, row);
+      row_to_f32(shifted, rows - 1, shifted_row);
+      EXPECT_EQ(shifted_row, row) << what;
     }
   }
 }

@@ -72,7 +72,7 @@ std::vector<KernelIsa> available_isas() {
 std::string describe(const Shape& s, int bits, DequantMode mode, KernelIsa isa, int threads) {
   return std::to_string(s.rows) + "x" + std::to_string(s.cols) + " g" +
          std::to_string(s.group_size) + " " + std::to_string(bits) + "-bit " +
-         std::string(dequant_mode_name(mode)) + " " + std::string(kernel_isa_name(isa)) + " " +
+         std::string(enum_name(mode)) + " " + std::string(enum_name(isa)) + " " +
          std::to_string(threads) + " thread(s)";
 }
 
@@ -133,7 +133,7 @@ TEST(QuantMatvec, HandBuiltMatrix) {
     for (KernelIsa isa : available_isas()) {
       float y = 0.0f;
       quant_matvec(w, x, {&y, 1}, mode, isa);
-      EXPECT_EQ(y, 132.0f) << dequant_mode_name(mode) << " " << kernel_isa_name(isa);
+      EXPECT_EQ(y, 132.0f) << enum_name(mode) << " " << enum_name(isa);
     }
   }
 }
@@ -161,16 +161,64 @@ TEST(QuantMatvec, BadShapesAreErrors) {
 TEST(QuantMatvec, ModeAndIsaNamesRoundTrip) {
   for (DequantMode mode : {DequantMode::kNaive, DequantMode::kFma}) {
     DequantMode parsed{};
-    ASSERT_TRUE(parse_dequant_mode(dequant_mode_name(mode), &parsed));
+    ASSERT_TRUE(parse_enum(enum_name(mode), &parsed));
     EXPECT_EQ(parsed, mode);
   }
   for (KernelIsa isa : {KernelIsa::kScalar, KernelIsa::kAvx2}) {
     KernelIsa parsed{};
-    ASSERT_TRUE(parse_kernel_isa(kernel_isa_name(isa), &parsed));
+    ASSERT_TRUE(parse_enum(enum_name(isa), &parsed));
     EXPECT_EQ(parsed, isa);
   }
   DequantMode mode{};
-  EXPECT_FALSE(parse_dequant_mode("fused", &mode));
+  EXPECT_FALSE(parse_enum("fused", &mode));
+}
+
+// 8-bit formats (the resident-weight layouts) on the f32 path: the same oracle and tolerance.
+Problem make_problem(const Shape& s, const QuantFormat& format, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> dense(s.rows * s.cols);
+  for (float& v : dense) v = 0.05f * normal(rng);
+  for (int64_t r = 0; r < s.rows; r += 3)
+    for (int64_t c = 0; c < s.cols; ++c) dense[r * s.cols + c] += 0.3f;
+  Problem p;
+  p.w = quantize_rows(dense, s.rows, s.cols, format);
+  p.x.resize(s.cols);
+  for (float& v : p.x) v = normal(rng);
+  std::vector<float> row(s.cols);
+  for (int64_t r = 0; r < s.rows; ++r) {
+    dequantize_row(p.w.ref(), r, row);
+    double y = 0.0, abs_sum = 0.0;
+    for (int64_t c = 0; c < s.cols; ++c) {
+      y += static_cast<double>(row[c]) * p.x[c];
+      abs_sum += std::abs(static_cast<double>(row[c]) * p.x[c]);
+    }
+    p.oracle.push_back(y);
+    p.abs_sum.push_back(abs_sum);
+  }
+  return p;
+}
+
+TEST(QuantMatvec, EightBitFormatsMatchTheOracle) {
+  ThreadPool pool3(3);
+  for (QuantScheme scheme : {QuantScheme::kAffine, QuantScheme::kSymmetric}) {
+    for (const Shape& s : kShapes) {
+      const Problem p = make_problem(s, QuantFormat{8, s.group_size, scheme},
+                                     static_cast<uint32_t>(s.rows * 31 + s.cols));
+      for (DequantMode mode : {DequantMode::kNaive, DequantMode::kFma}) {
+        for (KernelIsa isa : available_isas()) {
+          std::vector<float> y(s.rows), pooled(s.rows, NAN);
+          quant_matvec(p.w.ref(), p.x, y, mode, isa);
+          quant_matvec(p.w.ref(), p.x, pooled, mode, isa, &pool3);
+          for (int64_t r = 0; r < s.rows; ++r) {
+            ASSERT_NEAR(y[r], p.oracle[r], kRelativeTolerance * p.abs_sum[r])
+                << describe(s, 8, mode, isa, 1) << " " << quant_scheme_name(scheme) << " row " << r;
+            ASSERT_EQ(pooled[r], y[r]) << describe(s, 8, mode, isa, 3) << " row " << r;
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -192,5 +192,116 @@ TEST(Quant, BadShapesAreErrors) {
   EXPECT_THROW(dequantize_row(null_ref, 0, row), Error);
 }
 
+TEST(Quant, EightBitAffinePacksBytesInOrder) {
+  // Values 0..63 except element 1 = 255: min 0 and max 255 give scale 1, bias 0, codes = values.
+  std::vector<float> w(64);
+  for (int c = 0; c < 64; ++c) w[c] = static_cast<float>(c);
+  w[1] = 255.0f;
+  const QuantMatrix m = quantize_rows(w, 1, 64, {8, 64, QuantScheme::kAffine});
+  ASSERT_EQ(m.q.size(), 16u);
+  EXPECT_EQ(m.q[0], 0x0302FF00u);  // element 0 in bits 0..7
+  EXPECT_EQ(m.q[15], 0x3F3E3D3Cu);
+  EXPECT_EQ(m.scales[0], 0x3F80u);
+  EXPECT_EQ(m.biases[0], 0x0000u);
+  EXPECT_EQ(quant_code(m.ref(), 0, 1), 255u);
+  EXPECT_EQ(quant_level(m.ref(), 0, 1), 255);
+  std::vector<float> row(64);
+  dequantize_row(m.ref(), 0, row);
+  EXPECT_EQ(row, w);
+}
+
+TEST(Quant, SymmetricEightBitStoresSignedBytesAndNoBiases) {
+  // max|w| = 127 gives scale 1 and codes round(w); negative codes are two's-complement bytes.
+  std::vector<float> w(32, 0.0f);
+  w[0] = -127.0f;
+  w[1] = 5.4f;
+  w[2] = -1.0f;
+  w[31] = 126.6f;
+  const QuantMatrix m = quantize_rows(w, 1, 32, {8, 32, QuantScheme::kSymmetric});
+  EXPECT_EQ(m.scheme, QuantScheme::kSymmetric);
+  EXPECT_TRUE(m.biases.empty());
+  EXPECT_EQ(m.ref().biases, nullptr);
+  EXPECT_TRUE(m.ref().symmetric());
+  EXPECT_EQ(m.scales[0], 0x3F80u);
+  EXPECT_EQ(m.q[0] & 0xFFFFFFu, 0xFF0581u);  // -127 = 0x81, 5, -1 = 0xFF
+  EXPECT_EQ(quant_code(m.ref(), 0, 0), 0x81u);
+  EXPECT_EQ(quant_level(m.ref(), 0, 0), -127);
+  EXPECT_EQ(quant_level(m.ref(), 0, 2), -1);
+  EXPECT_EQ(quant_level(m.ref(), 0, 31), 127);
+  std::vector<float> row(32);
+  dequantize_row(m.ref(), 0, row);
+  EXPECT_EQ(row[0], -127.0f);
+  EXPECT_EQ(row[1], 5.0f);
+  EXPECT_EQ(row[2], -1.0f);
+  EXPECT_EQ(row[31], 127.0f);
+}
+
+TEST(Quant, EightBitRoundTripErrorIsAtMostHalfAScale) {
+  for (QuantScheme scheme : {QuantScheme::kAffine, QuantScheme::kSymmetric}) {
+    for (int group_size : {32, 64, 128}) {
+      const int64_t rows = 5, cols = 3 * group_size;
+      const std::vector<float> w = test_values(rows, cols, group_size, 3u + group_size);
+      const QuantMatrix m = quantize_rows(w, rows, cols, {8, group_size, scheme});
+      std::vector<float> row(cols);
+      for (int64_t r = 0; r < rows; ++r) {
+        dequantize_row(m.ref(), r, row);
+        for (int64_t c = 0; c < cols; ++c) {
+          const int64_t group = r * (cols / group_size) + c / group_size;
+          const float scale = bf16_to_f32(m.scales[group]);
+          const float bias = scheme == QuantScheme::kAffine ? bf16_to_f32(m.biases[group]) : 0.0f;
+          const float slack = 4e-7f * (std::abs(bias) + scale * 255);
+          ASSERT_LE(std::abs(row[c] - w[r * cols + c]), scale / 2 + slack)
+              << quant_scheme_name(scheme) << " group " << group_size << " row " << r << " col " << c;
+          if (scheme == QuantScheme::kSymmetric) {
+            ASSERT_LE(std::abs(quant_level(m.ref(), r, c)), 127);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Quant, FormatsSizesAndNames) {
+  const QuantBytes affine = quant_bytes(64, 256, {8, 32, QuantScheme::kAffine});
+  EXPECT_EQ(affine.q, 64 * 256);
+  EXPECT_EQ(affine.scales, 64 * 8 * 2);
+  EXPECT_EQ(affine.biases, 64 * 8 * 2);
+  const QuantBytes symmetric = quant_bytes(64, 256, {8, 64, QuantScheme::kSymmetric});
+  EXPECT_EQ(symmetric.q, 64 * 256);
+  EXPECT_EQ(symmetric.scales, 64 * 4 * 2);
+  EXPECT_EQ(symmetric.biases, 0);
+  EXPECT_EQ(quant_bytes(64, 256, {4, 64, QuantScheme::kAffine}).total(),
+            quant_bytes(64, 256, 4, 64).total());
+  for (QuantScheme scheme : {QuantScheme::kAffine, QuantScheme::kSymmetric}) {
+    QuantScheme parsed{};
+    ASSERT_TRUE(parse_quant_scheme(quant_scheme_name(scheme), &parsed));
+    EXPECT_EQ(parsed, scheme);
+  }
+  QuantScheme parsed{};
+  EXPECT_FALSE(parse_quant_scheme("asymmetric", &parsed));
+}
+
+TEST(Quant, BadFormatsAreErrors) {
+  const std::vector<float> w(2 * 64, 0.5f);
+  EXPECT_THROW(quantize_rows(w, 2, 64, {4, 32, QuantScheme::kSymmetric}), Error);  // 8-bit only
+  EXPECT_THROW(quantize_rows(w, 2, 64, {3, 32, QuantScheme::kAffine}), Error);
+  EXPECT_THROW(quantize_rows(w, 2, 64, {8, 48, QuantScheme::kAffine}), Error);
+  EXPECT_THROW(check_quant_shape(2, 64, 8, 32, "experts"), Error);  // experts are 2 or 4 bits
+  EXPECT_NO_THROW(check_quant_format(2, 64, {8, 32, QuantScheme::kAffine}, "resident"));
+  try {
+    check_quant_format(2, 64, {4, 32, QuantScheme::kSymmetric}, "lm_head");
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("lm_head: symmetric quantisation is 8-bit only"),
+              std::string::npos)
+        << e.what();
+  }
+  const QuantMatrix symmetric = quantize_rows(w, 2, 64, {8, 32, QuantScheme::kSymmetric});
+  EXPECT_NO_THROW(check_quant_mat(symmetric.ref(), "symmetric"));  // no biases needed
+  const QuantMatrix affine = quantize_rows(w, 2, 64, {8, 32, QuantScheme::kAffine});
+  QuantMatRef no_biases = affine.ref();
+  no_biases.biases = nullptr;
+  EXPECT_THROW(check_quant_mat(no_biases, "affine"), Error);
+}
+
 }  // namespace
 }  // namespace streammoe

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <limits>
+#include <vector>
+
 #include <cmath>
 #include <vector>
 
@@ -80,6 +84,29 @@ TEST(Vec, DotAndAxpy) {
   std::vector<float> y = {1, 1, 1};
   axpy(2.0f, a, y);
   EXPECT_EQ(y, (std::vector<float>{3, 5, 7}));
+}
+
+TEST(Vec, AllFiniteFindsNanAndInfAnywhere) {
+  std::vector<float> x(37, 1.0f);
+  x[5] = -0.0f;
+  x[6] = std::numeric_limits<float>::denorm_min();
+  x[7] = std::numeric_limits<float>::max();
+  EXPECT_TRUE(all_finite(x));
+  EXPECT_EQ(count_non_finite(x), 0);
+  EXPECT_TRUE(all_finite({}));
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::quiet_NaN()}) {
+    for (size_t i : {size_t{0}, size_t{17}, x.size() - 1}) {
+      std::vector<float> y = x;
+      y[i] = bad;
+      EXPECT_FALSE(all_finite(y)) << bad << " at " << i;
+      EXPECT_EQ(count_non_finite(y), 1);
+    }
+  }
+  std::vector<float> ff(8);
+  std::memset(ff.data(), 0xff, ff.size() * sizeof(float));  // an expert file of 0xFF bytes
+  EXPECT_FALSE(all_finite(ff));
+  EXPECT_EQ(count_non_finite(ff), 8);
 }
 
 TEST(Vec, SizeMismatchesAreErrors) {

@@ -125,6 +125,35 @@ TEST_F(TokenizerErrors, WrongJsonTypes) {
   load_error(spec.dump());
 }
 
+// Ids are read as written and bounded by the tokens the file defines (review findings 6 and 9:
+// 2^40 was reported as "vocab id 0 is given to two tokens", an added id of 1e9 ended in bad_alloc).
+TEST_F(TokenizerErrors, IdsBeyondTheVocabularyAreNamed) {
+  auto spec = good_;
+  spec["model"]["vocab"]["Ġthe"] = 1099511627776;
+  EXPECT_NE(load_error(spec.dump()).find("vocab token 'Ġthe' has id 1099511627776, beyond any vocabulary"),
+            std::string::npos);
+  spec = good_;
+  spec["model"]["vocab"]["Ġthe"] = 1000000000;
+  EXPECT_NE(load_error(spec.dump()).find("vocab token 'Ġthe' has id 1000000000, beyond the"), std::string::npos);
+  spec = good_;
+  spec["model"]["vocab"]["Ġthe"] = -1;
+  EXPECT_NE(load_error(spec.dump()).find("vocab token 'Ġthe' has negative id -1"), std::string::npos);
+  spec = good_;
+  spec["added_tokens"].push_back({{"id", 1000000000}, {"content", "<|x|>"}, {"special", true}});
+  EXPECT_NE(load_error(spec.dump()).find("added token '<|x|>' has id 1000000000, beyond the"), std::string::npos);
+  spec = good_;
+  spec["added_tokens"].push_back({{"id", 18446744073709551615ull}, {"content", "<|y|>"}, {"special", true}});
+  EXPECT_NE(load_error(spec.dump()).find("added token '<|y|>' has id 18446744073709551615, beyond any vocabulary"),
+            std::string::npos);
+  spec = good_;
+  spec["added_tokens"][0]["id"] = -3;
+  EXPECT_NE(load_error(spec.dump()).find("has negative id -3"), std::string::npos);
+  spec = good_;  // a small gap above the vocabulary is fine
+  const int64_t next = static_cast<int64_t>(spec["model"]["vocab"].size() + spec["added_tokens"].size());
+  spec["added_tokens"].push_back({{"id", next + 100}, {"content", "<|gap|>"}, {"special", true}});
+  EXPECT_NO_THROW(Tokenizer::load(write(spec.dump())));
+}
+
 TEST_F(TokenizerErrors, BadTokenizerConfig) {
   write(good_.dump());
   std::ofstream(dir_ / "tokenizer_config.json") << R"({"eos_token": "<|no_such|>"})";

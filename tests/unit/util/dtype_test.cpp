@@ -38,14 +38,14 @@ TEST(DType, TableRoundTrips) {
                       {DType::kU8, "U8", 1},   {DType::kI8, "I8", 1}};
   for (const Row& row : rows) {
     EXPECT_EQ(dtype_size(row.dtype), row.size) << row.name;
-    EXPECT_EQ(dtype_name(row.dtype), row.name);
+    EXPECT_EQ(enum_name(row.dtype), row.name);
     DType parsed = DType::kI8;
-    ASSERT_TRUE(parse_dtype(row.name, &parsed)) << row.name;
+    ASSERT_TRUE(parse_enum(row.name, &parsed)) << row.name;
     EXPECT_EQ(parsed, row.dtype);
   }
   DType untouched = DType::kU8;
   for (const char* bad : {"", "f32", "F64", "BOOL", "F8_E4M3", "BF16 ", "FP32"}) {
-    EXPECT_FALSE(parse_dtype(bad, &untouched)) << bad;
+    EXPECT_FALSE(parse_enum(bad, &untouched)) << bad;
   }
   EXPECT_EQ(untouched, DType::kU8);
 }

@@ -14,6 +14,7 @@
 namespace streammoe {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 class NpyParse : public ::testing::Test {
@@ -53,8 +54,8 @@ TEST_F(NpyParse, ReadsWhatItWrites) {
 TEST_F(NpyParse, HeaderLengthBeyondTheFileIsRefusedBeforeAllocating) {
   const auto path = dir_ / "v2.npy";
   std::ofstream(path, std::ios::binary).write("\x93NUMPY\x02\x00\xff\xff\xff\xf0{}", 14);
-  EXPECT_THAT(error_of(path), HasSubstr("v2.npy: npy header length 4043309055 is larger than the file (14 bytes)"));
-  EXPECT_THAT(error_of(write("{'descr': '<f4'}", "", 500)), HasSubstr("a.npy: npy header length 500 is larger"));
+  EXPECT_THAT(error_of(path), HasSubstr("v2.npy: truncated npy header (header length 4043309055, the file holds 14 bytes)"));
+  EXPECT_THAT(error_of(write("{'descr': '<f4'}", "", 500)), HasSubstr("a.npy: truncated npy header (header length 500"));
 }
 
 TEST_F(NpyParse, HeaderDictValuesMustBeComplete) {
@@ -68,11 +69,11 @@ TEST_F(NpyParse, HeaderDictValuesMustBeComplete) {
 
 TEST_F(NpyParse, ShapeDimensionsMustBeNonNegativeIntegers) {
   const std::string prefix = "{'descr': '<f4', 'fortran_order': False, 'shape': ";
-  EXPECT_THAT(error_of(write(prefix + "(2, six), }")), HasSubstr("a.npy: npy shape holds 'six', not a dimension"));
-  EXPECT_THAT(error_of(write(prefix + "(-1, 4), }")), HasSubstr("a.npy: npy shape holds '-1', not a dimension"));
+  EXPECT_THAT(error_of(write(prefix + "(2, six), }")), AllOf(HasSubstr("a.npy: npy shape ("), HasSubstr("dimension 'six' that is not a non-negative integer")));
+  EXPECT_THAT(error_of(write(prefix + "(-1, 4), }")), AllOf(HasSubstr("a.npy: npy shape ("), HasSubstr("dimension '-1' that is not a non-negative integer")));
   EXPECT_THAT(error_of(write(prefix + "(99999999999999999999,), }")),
-              HasSubstr("a.npy: npy shape holds '99999999999999999999', not a dimension"));
-  EXPECT_THAT(error_of(write(prefix + "(2 3,), }")), HasSubstr("a.npy: npy shape holds '2 3', not a dimension"));
+              AllOf(HasSubstr("a.npy: npy shape ("), HasSubstr("dimension '99999999999999999999' that is not a non-negative integer")));
+  EXPECT_THAT(error_of(write(prefix + "(2 3,), }")), AllOf(HasSubstr("a.npy: npy shape ("), HasSubstr("dimension '2 3' that is not a non-negative integer")));
   const NpyArray a = read_npy(write(prefix + "( 2 , 1 ), }", std::string(8, '\0')));
   EXPECT_EQ(a.shape, (std::vector<int64_t>{2, 1}));
 }

@@ -1,0 +1,51 @@
+#include "engine/runtime/routing_policy.h"
+
+#include "engine/runtime/predictor.h"
+
+namespace streammoe {
+
+RoutingPolicy::RoutingPolicy(Model& model, RoutingMode mode, int64_t k, const RoutingTrace* replay,
+                             Lookahead lookahead)
+    : model_(model),
+      mode_(mode),
+      k_(k),
+      replay_(replay),
+      lookahead_(lookahead),
+      early_(model.config().num_layers) {
+  if (replay_) replay_->check_fits(model.config());
+}
+
+Routing RoutingPolicy::route(int64_t pos, int64_t layer, std::span<const float> x,
+                             MoeBlock& block) {
+  if (replay_) {
+    const Routing& recorded = replay_->at(pos, layer);
+    if (!recorded.experts.empty()) return recorded;
+    return block.route(x, k_);
+  }
+  if (mode_ == RoutingMode::kExact) return block.route(x, k_);
+  // Speculative early routing: the next MoE layer will use the routing its router gives on this
+  // layer's input, decided before this layer runs (lossy: the input differs).
+  // Keyed by position: a chunk routes all its tokens through one layer before the next.
+  Routing decided;
+  if (auto it = early_[layer].find(pos); it != early_[layer].end()) {
+    decided = std::move(it->second);
+    early_[layer].erase(it);
+  }
+  if (decided.experts.empty()) decided = block.route(x, k_);
+  const int64_t next = model_.next_moe_layer(layer);
+  if (next >= 0) early_[next][pos] = model_.moe_block(next)->route(x, k_);
+  return decided;
+}
+
+void RoutingPolicy::fetched(int64_t pos, int64_t layer, std::span<const float> x) {
+  if (!lookahead_.predictor) return;
+  const int64_t next = model_.next_moe_layer(layer);
+  if (next < 0) return;
+  std::vector<int32_t> guess = lookahead_.predictor->predict(pos, next, x);
+  lookahead_.score->predicted(next, guess);
+  if (!lookahead_.prefetcher || guess.empty()) return;
+  lookahead_.prefetcher->prefetch(next, std::move(guess));
+  if (lookahead_.overlap == OverlapMode::kSerial) lookahead_.prefetcher->wait();
+}
+
+}  // namespace streammoe

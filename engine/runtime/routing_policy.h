@@ -1,0 +1,59 @@
+#pragma once
+// The engine's routing policy: every technique that changes or anticipates a MoE layer's routing,
+// behind the one interface the MoE block calls (MoeRouting, engine/blocks/moe_ffn.h).
+//   decision   a replayed trace (--replay-routing) if given; else, with --routing early, the
+//              decision made one MoE layer ahead (speculative early routing: the layer's router
+//              applied to the previous MoE layer's input, lossy); else the layer's own router.
+//              --k overrides the model's top-K of every router call.
+//   lookahead  after a layer's fetch, the predictor guesses the next MoE layer's experts (scored
+//              against what happens) and the prefetcher loads them; --overlap serial waits for it.
+#include <cstdint>
+#include <map>
+#include <span>
+#include <vector>
+
+#include "engine/blocks/moe_ffn.h"
+#include "engine/io/prefetcher.h"
+#include "engine/models/model.h"
+#include "engine/models/routing_trace.h"
+#include "engine/util/name_table.h"
+
+namespace streammoe {
+
+enum class RoutingMode { kExact, kEarly };
+inline constexpr NameTable<RoutingMode, 2> kRoutingModeNames{{{
+    {RoutingMode::kExact, "exact", "each layer's router decides"},
+    {RoutingMode::kEarly, "early",
+     "decided one MoE layer ahead from the previous MoE layer's input (lossy)"},
+}}};
+constexpr const auto& name_table(RoutingMode) { return kRoutingModeNames; }
+
+class Predictor;
+class PredictionScore;
+
+class RoutingPolicy final : public MoeRouting {
+ public:
+  struct Lookahead {
+    Predictor* predictor = nullptr;    // nullptr: no lookahead
+    PredictionScore* score = nullptr;  // every prediction is scored here
+    Prefetcher* prefetcher = nullptr;  // nullptr: predictions are only scored
+    OverlapMode overlap = OverlapMode::kSerial;
+  };
+  // `replay` (nullptr: none) must fit the model and outlive the policy, as must the lookahead's
+  // parts.
+  RoutingPolicy(Model& model, RoutingMode mode, int64_t k, const RoutingTrace* replay,
+                Lookahead lookahead);
+
+  Routing route(int64_t pos, int64_t layer, std::span<const float> x, MoeBlock& block) override;
+  void fetched(int64_t pos, int64_t layer, std::span<const float> x) override;
+
+ private:
+  Model& model_;
+  RoutingMode mode_;
+  int64_t k_;
+  const RoutingTrace* replay_;
+  Lookahead lookahead_;
+  std::vector<std::map<int64_t, Routing>> early_;  // [layer][pos] routing decided one MoE layer early
+};
+
+}  // namespace streammoe
