@@ -9,9 +9,25 @@ namespace streammoe::cli {
 
 void register_options(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
+  auto check = std::make_shared<std::vector<std::string>>();
   CLI::App* cmd = app.add_subcommand("options", "list the engine switches");
   cmd->add_flag("--json", *json, "print a JSON array");
-  cmd->callback([json] {
+  cmd->add_option("--check", *check,
+                  "check that these switches (NAME=VALUE ...) are valid together, as a run would; "
+                  "prints nothing and exits 0 when they are")
+      ->expected(1, -1);
+  cmd->callback([json, check] {
+    if (!check->empty()) {
+      EngineOptions options;
+      for (const std::string& item : *check) {
+        const size_t eq = item.find('=');
+        if (eq == std::string::npos || eq == 0)
+          fail("--check: '{}' is not NAME=VALUE", item);
+        options.set(item.substr(0, eq), item.substr(eq + 1));
+      }
+      options.validate();
+      return;
+    }
     const nlohmann::json all = EngineOptions::describe();
     if (*json) {
       std::cout << all.dump(2) << "\n";

@@ -46,7 +46,7 @@ std::unique_ptr<Model> Model::load(const ModelConfig& config, const TensorStore&
 
   const ModelTensors tensors(c);
   const auto tensor = [&](TensorRole role) -> const TensorInfo& {
-    return store.get(tensors.name(role), tensors.shape(role));
+    return store.get_float(tensors.name(role), tensors.shape(role));
   };
   const auto matrix = [&](TensorRole role) {
     const TensorInfo& t = tensor(role);
