@@ -49,6 +49,16 @@ TEST(CliContract, RefusedSettingsExitOneWithOneLine) {
   expect_one_line_error(run("generate" + kTiny + " --ids 1 --variant /tmp"), 1, "variant '/tmp': /tmp is not a file");
 }
 
+TEST(CliContract, OptionsCheckJudgesSwitchesAsARunWould) {
+  const CommandResult ok = run("options --check threads=2 expert-cache=lru cache-entries=8");
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_EQ(ok.output, "");
+  expect_one_line_error(run("options --check threads=0"), 1, "--threads 0 out of range");
+  expect_one_line_error(run("options --check cache-entries=8"), 1, "--expert-cache none");
+  expect_one_line_error(run("options --check io=floppy"), 1, "floppy");
+  expect_one_line_error(run("options --check threads"), 1, "'threads' is not NAME=VALUE");
+}
+
 TEST(CliContract, AFullDiskIsAnErrorForEveryFileWritten) {
   if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
   for (const char* flag : {"--metrics-json", "--expert-stats", "--record-routing"})
