@@ -15,6 +15,7 @@
 #include "engine/io/expert_cache.h"
 #include "engine/io/io_mode.h"
 #include "engine/io/prefetcher.h"
+#include "engine/ops/linear.h"
 #include "engine/ops/quant_matvec.h"
 #include "engine/runtime/predictor.h"
 #include "engine/runtime/routing_policy.h"
@@ -27,6 +28,7 @@ struct EngineOptions {
   int64_t threads = 1;                           // compute threads
   int64_t prefill_chunk = 1;                     // prompt tokens per forward (expert-major MoE)
   DequantMode dequant = DequantMode::kFma;       // packed models
+  MatvecPath matvec = MatvecPath::kF32;          // how quantised weights meet x
   std::filesystem::path record_routing;          // file to write the routing trace to
   std::filesystem::path replay_routing;          // routing trace to follow instead of the routers
   std::filesystem::path expert_stats;            // per-(layer, expert) activation statistics
@@ -51,6 +53,9 @@ struct EngineOptions {
              "prompt tokens consumed per forward pass: each MoE layer fetches each distinct routed expert once "
              "per chunk (1: token by token; logits are identical)");
     v.option("dequant", dequant, "dequantisation formulation of packed experts");
+    v.option("matvec", matvec,
+             "how quantised weights (packed experts, quantised resident weights) meet the activations; "
+             "dense weights use the f32 kernels on either path");
     v.option("record-routing", record_routing, "write the routing trace (token, layer, experts, weights) to FILE");
     v.option("replay-routing", replay_routing, "follow the routing trace in FILE instead of the routers");
     v.option("expert-stats", expert_stats, "write per-(layer, expert) activation counts and reuse statistics to FILE");
