@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include "engine/util/error.h"
 
 namespace streammoe {
@@ -32,6 +36,19 @@ bool kernel_isa_compiled(KernelIsa isa) {
   return false;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+namespace {
+
+// AVX-VNNI is CPUID leaf 7, sub-leaf 1, EAX bit 4. Read directly: clang 14's
+// __builtin_cpu_supports does not know the name (gcc 12's does).
+bool cpu_has_avx_vnni() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 4)) != 0;
+}
+
+}  // namespace
+#endif
+
 bool cpu_has_kernel_isa(KernelIsa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   // libgcc's feature bits also check that the OS saves the AVX / AVX-512 register state.
@@ -41,7 +58,7 @@ bool cpu_has_kernel_isa(KernelIsa isa) {
     case KernelIsa::kAvx2:
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case KernelIsa::kAvxVnni:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+      return __builtin_cpu_supports("avx2") && cpu_has_avx_vnni();
     case KernelIsa::kAvx512Vnni:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");

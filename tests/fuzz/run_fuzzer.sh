@@ -20,6 +20,7 @@ bin=$build/bin/fuzz_$target
 corpus=$build/fuzz-corpus/$target
 artifacts=$build/fuzz-artifacts/$target
 log=$build/fuzz-log/$target.tsv
+[ -x "$bin" ] || { echo "run_fuzzer.sh: $bin is not built (tests/fuzz/README.md: Fuzzing)" >&2; exit 1; }
 mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
 [ -n "$(ls -A "$corpus")" ] || cp tests/fixtures/fuzz/$target/* "$corpus"/
 printf 'chunk\tseconds\texecs\tcov\tft\tcorpus\tcrashes\tooms\ttimeouts\n' >"$log"
