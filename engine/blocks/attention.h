@@ -24,10 +24,10 @@ struct AttentionShape {
 };
 
 struct AttentionWeights {
-  MatRef q_proj;  // [heads * head_dim * (output_gate ? 2 : 1), hidden]
-  MatRef k_proj;  // [kv_heads * head_dim, hidden]
-  MatRef v_proj;  // [kv_heads * head_dim, hidden]
-  MatRef o_proj;  // [hidden, heads * head_dim]
+  LinearRef q_proj;  // [heads * head_dim * (output_gate ? 2 : 1), hidden]
+  LinearRef k_proj;  // [kv_heads * head_dim, hidden]
+  LinearRef v_proj;  // [kv_heads * head_dim, hidden]
+  LinearRef o_proj;  // [hidden, heads * head_dim]
   std::vector<float> q_norm;  // [head_dim]
   std::vector<float> k_norm;  // [head_dim]
 };

@@ -28,11 +28,11 @@ struct DeltaNetShape {
 };
 
 struct DeltaNetWeights {
-  MatRef in_proj_qkv;  // [conv_dim, hidden]
-  MatRef in_proj_z;    // [value_dim, hidden]
-  MatRef in_proj_b;    // [v_heads, hidden]
-  MatRef in_proj_a;    // [v_heads, hidden]
-  MatRef out_proj;     // [hidden, value_dim]
+  LinearRef in_proj_qkv;  // [conv_dim, hidden]
+  LinearRef in_proj_z;    // [value_dim, hidden]
+  LinearRef in_proj_b;    // [v_heads, hidden]
+  LinearRef in_proj_a;    // [v_heads, hidden]
+  LinearRef out_proj;     // [hidden, value_dim]
   std::vector<float> conv;     // [conv_dim, conv_kernel]
   std::vector<float> a_log;    // [v_heads]
   std::vector<float> dt_bias;  // [v_heads]
