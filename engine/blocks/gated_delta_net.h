@@ -50,11 +50,16 @@ class GatedDeltaNet {
   DeltaNetState new_state() const;
   void step(std::span<const float> x, DeltaNetState& state, std::span<float> out);
   void set_pool(ThreadPool* pool) { pool_ = pool; }
+  // How quantised projections meet x (ops/linear.h); the four input projections share one
+  // quantisation of x.
+  void set_matvec(MatvecPath path) { matvec_ = path; }
 
  private:
   DeltaNetShape shape_;
   DeltaNetWeights w_;
   ThreadPool* pool_ = nullptr;
+  MatvecPath matvec_ = MatvecPath::kF32;
+  SharedActivation input_;
   std::vector<float> qkv_, mixed_, z_, b_, a_, core_;
 };
 

@@ -23,7 +23,7 @@ class LayerWeights {
   MatRef matrix(R role) const { return weights_.dense(role, layer_); }
   // 1-D tensors, and conv1d weights [channels, 1, kernel] as f32 [channels * kernel].
   std::vector<float> vector(R role) const {
-    return to_f32(store_.get(tensors_.name(role, layer_), tensors_.shape(role)));
+    return to_f32(store_.get_float(tensors_.name(role, layer_), tensors_.shape(role)));
   }
   bool holds(R role) const { return tensors_.holds(role, layer_); }
 
