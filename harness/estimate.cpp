@@ -42,7 +42,8 @@ uint64_t vocab_size(const fs::path& model) {
 }
 
 // What `streammoe synth` writes for a recipe: the experts (q bits plus a bf16 scale and bias per
-// 64 values) of every layer, and the bf16 embedding and output tables.
+// 64 values) of every layer, and the embedding and output tables: bf16, or at 8 bits a code and
+// a bf16 scale per 64 values, at 4 bits a code and a bf16 scale and bias per 64 values.
 double synth_bytes(const PackRecipe& recipe) {
   std::ifstream in(recipe.source);
   auto j = nlohmann::json::parse(in, nullptr, false);
@@ -53,7 +54,10 @@ double synth_bytes(const PackRecipe& recipe) {
   double layers = recipe.layers ? recipe.layers : get("num_hidden_layers");
   double hidden = get("hidden_size"), inner = get("moe_intermediate_size");
   double expert = 3 * hidden * inner * (recipe.bits / 8.0 + 4.0 / 64);
-  return layers * get("num_experts") * expert + 2 * get("vocab_size") * hidden * 2;
+  const double table_value = recipe.resident_bits == 8   ? 1.0 + 2.0 / 64
+                             : recipe.resident_bits == 4 ? 0.5 + 4.0 / 64
+                                                         : 2.0;
+  return layers * get("num_experts") * expert + 2 * get("vocab_size") * hidden * table_value;
 }
 
 // Bytes a database row set takes: a run's metrics JSON is most of it.

@@ -20,9 +20,12 @@ namespace fs = std::filesystem;
 
 std::string PackRecipe::describe(const std::string& source_label) const {
   if (kind == RecipeKind::kSynth)
-    return fmt::format("synth like {}, {} layers, {}-bit experts, seed {}",
+    return fmt::format("synth like {}, {} layers, {}-bit experts{}, seed {}",
                        source_label.empty() ? source.string() : source_label,
-                       layers ? std::to_string(layers) : std::string("all"), bits, seed);
+                       layers ? std::to_string(layers) : std::string("all"), bits,
+                       resident_bits != 16 ? fmt::format(", {}-bit resident weights", resident_bits)
+                                           : "",
+                       seed);
   return fmt::format("{} packed to {} bits{}{}", source_label.empty() ? source.string() : source_label,
                      bits,
                      group_size ? fmt::format(", group {}", group_size) : "", lz4 ? " + lz4" : "");
@@ -48,8 +51,12 @@ fs::path packed_folder(const fs::path& models_dir, const PackRecipe& recipe) {
                                             recipe.seed, recipe.resident_bits))
                            .hex()
                            .substr(0, 8);
-    return models_dir / fmt::format("{}-synth-l{}-q{}-s{}-{}", recipe.source.stem().string(),
-                                    recipe.layers, recipe.bits, recipe.seed, hash);
+    return models_dir / fmt::format("{}-synth-l{}-q{}{}-s{}-{}", recipe.source.stem().string(),
+                                    recipe.layers, recipe.bits,
+                                    recipe.resident_bits != 16
+                                        ? fmt::format("-r{}", recipe.resident_bits)
+                                        : "",
+                                    recipe.seed, hash);
   }
   std::string hash = StableHash()
                          .add(recipe.source.lexically_normal().string())
@@ -150,6 +157,10 @@ PreparedModel prepare_packed_model(const PackRecipe& recipe, const fs::path& eng
                     "--layers",      std::to_string(recipe.layers), "--bits",
                     std::to_string(recipe.bits), "--seed", std::to_string(recipe.seed),
                     "--out", scratch.string()};
+  if (synth && recipe.resident_bits != 16) {
+    command.argv.push_back("--resident-bits");
+    command.argv.push_back(std::to_string(recipe.resident_bits));
+  }
   if (recipe.group_size) {
     command.argv.push_back("--group-size");
     command.argv.push_back(std::to_string(recipe.group_size));

@@ -27,7 +27,7 @@ struct PackRecipe {
   int group_size = 0;            // pack: 0 = the packer's default
   int layers = 0;                // synth: 0 = as many as the config has
   uint64_t seed = 1;             // synth
-  int resident_bits = 16;        // synth: only 16 until the engine's synth can quantise them
+  int resident_bits = 16;        // synth: 16 (as drawn, bf16), 8 or 4 (--resident-bits)
   std::filesystem::path folder;  // where the derived model lives (packed_folder())
   std::string where;             // file:line:column of its definition
 
@@ -41,7 +41,8 @@ struct PackRecipe {
 inline constexpr const char* kPackStampFile = "lab-pack.json";
 
 // <models_dir>/<source folder name>-q<bits>[-g<group>][-lz4]-<hash of source path and recipe>
-// (synth: <config name>-synth-l<layers>-q<bits>-s<seed>-<hash>): readable, and distinct for
+// (synth: <config name>-synth-l<layers>-q<bits>[-r<resident bits>]-s<seed>-<hash>, r only when
+// not 16): readable, and distinct for
 // distinct sources that share a name.
 std::filesystem::path packed_folder(const std::filesystem::path& models_dir,
                                     const PackRecipe& recipe);
@@ -59,7 +60,7 @@ struct PreparedModel {
 
 // Makes recipe.folder unless it is current: runs `<engine> pack --hf SOURCE --out TMP --bits B
 // [--lz4] [--group-size G]` (or `<engine> synth --like CONFIG --layers N --bits B --seed S --out
-// TMP`) into a scratch folder beside it and renames that into place, so an interrupted pack
+// TMP [--resident-bits R]`) into a scratch folder beside it and renames that into place, so an interrupted pack
 // never leaves a folder that looks finished. Error naming the recipe's
 // file:line when the pack fails.
 PreparedModel prepare_packed_model(const PackRecipe& recipe, const std::filesystem::path& engine,

@@ -403,10 +403,9 @@ class SpecReader {
     if (fields.count("resident_bits")) {
       recipe.resident_bits =
           static_cast<int>(file_.integer(fields["resident_bits"], "synth.resident_bits", 1, 64));
-      if (recipe.resident_bits != 16)
+      if (recipe.resident_bits != 16 && recipe.resident_bits != 8 && recipe.resident_bits != 4)
         file_.fail_at(fields["resident_bits"],
-                      fmt::format("synth.resident_bits {}: only 16 (bf16 resident weights) until "
-                                  "the engine's synth gains --resident-bits",
+                      fmt::format("synth.resident_bits must be 16, 8 or 4, got {}",
                                   recipe.resident_bits));
     }
     return recipe;

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "engine/cli/common.h"
+#include "engine/cli/resident_option.h"
 #include "engine/convert/lz4_writer.h"
 #include "engine/convert/pack.h"
 #include "engine/convert/progress_bar.h"
@@ -17,6 +18,7 @@ struct PackArgs {
   std::string output;
   int bits = 4;
   int group_size = 0;  // 0: 64, or the MLX checkpoint's own
+  int resident_bits = 16;
   int threads = 0;
   bool lz4 = false;
 };
@@ -27,6 +29,7 @@ void run_pack(const PackArgs& a) {
   req.output = a.output;
   req.bits = a.bits;
   if (a.group_size != 0) req.group_size = a.group_size;
+  req.resident_bits = a.resident_bits;
   req.threads = a.threads;
   std::unique_ptr<ProgressBar> bar;
   req.progress = [&bar](const PackProgress& p) {
@@ -39,11 +42,13 @@ void run_pack(const PackArgs& a) {
   std::cout << fmt::format(
       "packed {} ({}) -> {}\n  experts: {}-bit, group {}, {} layers x {} experts, {} bytes each "
       "(stride {}), {:.3f} GB\n"
-      "  resident: {} tensors, {:.3f} GB in {}{}\n  {:.1f} s, {:.0f} MB/s written\n",
+      "  resident: {} tensors, {:.3f} GB in {}{}\n  {}"
+      "  {:.1f} s, {:.0f} MB/s written\n",
       m.source, m.source_kind, a.output, m.layout.bits, m.layout.group_size, m.layers.size(),
       m.num_experts, m.layout.expert_bytes, m.layout.expert_stride, r.expert_file_bytes / 1e9,
       r.resident_tensors, r.resident_bytes / 1e9, m.resident_file,
       r.skipped_tensors ? fmt::format(" ({} unused tensors left out)", r.skipped_tensors) : "",
+      resident_summary(r),
       r.seconds, r.seconds > 0 ? (r.expert_file_bytes + r.resident_bytes) / r.seconds / 1e6 : 0.0);
   if (a.lz4) {
     const Lz4PackResult z = write_lz4_experts(a.output);
@@ -69,6 +74,7 @@ void register_pack(CLI::App& app) {
   cmd->add_option("--bits", args->bits, "bits per expert weight")
       ->check(CLI::IsMember({2, 4}))
       ->capture_default_str();
+  add_resident_bits_option(*cmd, args->resident_bits);
   cmd->add_option("--group-size", args->group_size,
                   "values per scale/bias group; must divide hidden and moe_intermediate [default: "
                   "64, or MLX's]");

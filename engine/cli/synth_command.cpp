@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "engine/cli/common.h"
+#include "engine/cli/resident_option.h"
 #include "engine/convert/packed_writer.h"
 #include "engine/convert/progress_bar.h"
 #include "engine/convert/synth.h"
@@ -20,6 +21,7 @@ struct SynthArgs {
   int64_t vocab = 0;
   int bits = 4;
   int group_size = 64;
+  int resident_bits = 16;
   uint64_t seed = 1;
   std::string format = "packed";
   int threads = 0;
@@ -42,6 +44,10 @@ void run_synth(const SynthArgs& a) {
   options.seed = a.seed;
   const nlohmann::json config = synth_config(like, options, a.like);
   if (a.format == "hf") {
+    if (a.resident_bits != 16)
+      fail("--resident-bits {} with --format hf: a Hugging Face folder holds unquantised weights "
+           "(pack it with --resident-bits {})",
+           a.resident_bits, a.resident_bits);
     write_synth_hf(config, options, a.output);
     std::cout << fmt::format("wrote a random Hugging Face checkpoint to {}\n", a.output);
     return;
@@ -50,6 +56,7 @@ void run_synth(const SynthArgs& a) {
   PackOptions pack;
   pack.bits = a.bits;
   pack.group_size = a.group_size;
+  pack.resident = resident_format_for_bits(a.resident_bits);
   pack.threads = a.threads;
   std::unique_ptr<ProgressBar> bar;
   pack.progress = [&bar](const PackProgress& p) {
@@ -60,9 +67,10 @@ void run_synth(const SynthArgs& a) {
   if (bar) bar->finish();
   std::cout << fmt::format(
       "synth {} -> {}: {}\n  {}-bit experts, {} bytes each, {:.3f} GB of expert files; resident "
-      "{:.3f} GB; {:.1f} s\n",
+      "{:.3f} GB; {:.1f} s\n  {}",
       a.like, a.output, input->config().summary(), r.manifest.layout.bits,
-      r.manifest.layout.expert_bytes, r.expert_file_bytes / 1e9, r.resident_bytes / 1e9, r.seconds);
+      r.manifest.layout.expert_bytes, r.expert_file_bytes / 1e9, r.resident_bytes / 1e9, r.seconds,
+      resident_summary(r));
 }
 
 }  // namespace
@@ -84,6 +92,7 @@ void register_synth(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--group-size", args->group_size, "values per scale/bias group")
       ->capture_default_str();
+  add_resident_bits_option(*cmd, args->resident_bits);
   cmd->add_option("--seed", args->seed, "random seed")->capture_default_str();
   cmd->add_option("--format", args->format,
                   "packed | hf (dense bf16 experts, the reference for pack)")

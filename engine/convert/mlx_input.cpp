@@ -5,7 +5,8 @@
 // cols*bits/32]), scales and biases ([.., rows, cols/group_size]); experts are stacked on a
 // leading axis as mlp.switch_mlp.{gate,up,down}_proj. The expert codes are copied byte for byte
 // into the packed records (no dequantise-requantise); quantised resident weights are dequantised
-// to their scales' dtype, since the engine's resident blocks take dense weights.
+// to their scales' dtype for a folder with unquantised (or 8-bit) resident weights, or kept as
+// they are, codes byte for byte, for one with 4-bit resident weights (resident_tensors_as_stored).
 //
 // Names are mapped back to transformers' (mlx_lm's "[language_model.]model." -> the config's
 // prefix, "[language_model.]lm_head." -> lm_head) and read by role from the tensor table
@@ -19,6 +20,7 @@
 
 #include "engine/convert/model_input.h"
 #include "engine/convert/tensor_reader.h"
+#include "engine/models/resident_format.h"
 #include "engine/models/tensor_table.h"
 #include "engine/util/error.h"
 
@@ -115,27 +117,25 @@ class MlxInput final : public ModelInput {
     return out;
   }
 
-  std::vector<StreamedTensor> resident_tensors() const override {
-    std::vector<StreamedTensor> out;
+  std::vector<StreamedTensor> resident_tensors() const override { return resident(false); }
+  std::vector<StreamedTensor> resident_tensors_as_stored() const override { return resident(true); }
+
+  std::optional<QuantFormat> stored_resident_quantization() const override {
+    std::optional<QuantFormat> format;
+    std::string first;
     for (const std::string& name : store_.names()) {
-      if (is_companion(name) || tensors_.is_routed_expert_name(name)) continue;
-      const std::string hf = hf_name(name);
-      if (hf.empty()) continue;
-      const TensorInfo* t = store_.find(name);
-      if (ends_with(name, ".weight") && store_.has(module_of(name) + ".scales")) {
-        out.push_back(dequantized(hf, name));
-      } else if (shifted_norms_ && is_shifted_norm(tensors_.role_of(hf))) {
-        out.push_back(unshifted_norm(hf, *t));
-      } else {
-        std::vector<int64_t> shape = t->shape;
-        if (role_of(name) == TensorRole::kLinearConv1d && shape.size() == 3 && shape[2] == 1)
-          shape = {shape[0], 1, shape[1]};
-        out.push_back({hf, t->dtype, shape, [this, t](uint64_t offset, std::span<std::byte> dst) {
-                         reader_.read(*t, offset, dst);
-                       }});
-      }
+      if (!keeps_codes(name)) continue;
+      const QuantSpec s = spec_of(module_of(name));
+      const QuantFormat f{s.bits, s.group_size, QuantScheme::kAffine};
+      if (format && (format->bits != f.bits || format->group_size != f.group_size))
+        fail("{}: resident weights mix quantisations ({} is {}-bit / group {}, {} is {}-bit / "
+             "group {}); pack with --resident-bits 8 or 16 to dequantise them",
+             where(), module_of(first), format->bits, format->group_size, module_of(name), f.bits,
+             f.group_size);
+      if (!format) first = name;
+      format = f;
     }
-    return out;
+    return format;
   }
 
   void write_packed_expert(int64_t layer, int64_t expert, const ExpertLayout& layout,
@@ -324,6 +324,67 @@ class MlxInput final : public ModelInput {
               for (float& v : values) v -= 1.0f;
               std::memcpy(dst.data(), values.data(), dst.size());
             }};
+  }
+
+  // Every resident tensor; with keep_codes, the quantised linear weights and embedding as stored.
+  std::vector<StreamedTensor> resident(bool keep_codes) const {
+    std::vector<StreamedTensor> out;
+    for (const std::string& name : store_.names()) {
+      if (is_companion(name) || tensors_.is_routed_expert_name(name)) continue;
+      const std::string hf = hf_name(name);
+      if (hf.empty()) continue;
+      const TensorInfo* t = store_.find(name);
+      if (keep_codes && keeps_codes(name)) {
+        append_as_stored(hf, name, out);
+      } else if (ends_with(name, ".weight") && store_.has(module_of(name) + ".scales")) {
+        out.push_back(dequantized(hf, name));
+      } else if (shifted_norms_ && is_shifted_norm(tensors_.role_of(hf))) {
+        out.push_back(unshifted_norm(hf, *t));
+      } else {
+        std::vector<int64_t> shape = t->shape;
+        if (role_of(name) == TensorRole::kLinearConv1d && shape.size() == 3 && shape[2] == 1)
+          shape = {shape[0], 1, shape[1]};
+        out.push_back({hf, t->dtype, shape, [this, t](uint64_t offset, std::span<std::byte> dst) {
+                         reader_.read(*t, offset, dst);
+                       }});
+      }
+    }
+    return out;
+  }
+
+  // A quantised weight whose codes a packed folder with quantised resident weights keeps: a
+  // linear weight or the embedding (not a router: those keep a float dtype).
+  bool keeps_codes(const std::string& name) const {
+    if (is_companion(name) || !ends_with(name, ".weight") || !store_.has(module_of(name) + ".scales"))
+      return false;
+    const std::optional<TensorRole> role = role_of(name);
+    return role && is_quantizable_resident(*role);
+  }
+
+  // Codes as they are; scales and biases as bf16 (F16/F32 ones rounded, as for the experts).
+  void append_as_stored(const std::string& hf, const std::string& name,
+                        std::vector<StreamedTensor>& out) const {
+    const TensorInfo* w = store_.find(name);
+    out.push_back({hf, w->dtype, w->shape, [this, w](uint64_t offset, std::span<std::byte> dst) {
+                     reader_.read(*w, offset, dst);
+                   }});
+    const std::string module = module_of(name);
+    for (const auto& [part, hf_part] : {std::pair{module + ".scales", quant_scales_name(hf)},
+                                        std::pair{module + ".biases", quant_biases_name(hf)}}) {
+      const TensorInfo* t = &store_.get(part);
+      out.push_back({hf_part, DType::kBF16, t->shape,
+                     [this, t](uint64_t offset, std::span<std::byte> dst) {
+                       if (t->dtype == DType::kBF16) return reader_.read(*t, offset, dst);
+                       thread_local std::vector<std::byte> raw;
+                       thread_local std::vector<float> values;
+                       const size_t n = dst.size() / 2;
+                       raw.resize(n * dtype_size(t->dtype));
+                       values.resize(n);
+                       reader_.read(*t, offset / 2 * dtype_size(t->dtype), raw);
+                       convert_to_f32(t->dtype, raw, values, t->name);
+                       convert_from_f32(values, DType::kBF16, dst);
+                     }});
+    }
   }
 
   fs::path folder_;

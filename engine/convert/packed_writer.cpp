@@ -9,6 +9,7 @@
 #include <utility>
 #include <fstream>
 
+#include "engine/convert/resident_quant.h"
 #include "engine/io/aligned_buffer.h"
 #include "engine/util/error.h"
 #include "engine/util/output_file.h"
@@ -80,6 +81,31 @@ void write_layer_file(const ModelInput& input, int64_t layer, const ExpertLayout
   if (::close(std::exchange(closer.fd, -1)) != 0) fail("{}: close failed: {}", path.string(), std::strerror(errno));
 }
 
+// The input's resident tensors in the resident format; the input's own codes when they are in it.
+std::vector<StreamedTensor> resident_tensors(const ModelInput& input, const ResidentFormat& format,
+                                             PackResult& result) {
+  check_resident_format(format, input.source());
+  if (!format.quantized()) return input.resident_tensors();
+  const std::optional<QuantFormat> stored = input.stored_resident_quantization();
+  result.resident_codes_kept = stored && stored->bits == format.bits &&
+                               stored->group_size == format.group_size &&
+                               stored->scheme == format.scheme;
+  // 8 and 16 bits dequantise stored codes (an 8-bit grid holds 4-bit values closely); 4 bits
+  // keeps them, and anything but the stored format would requantise them.
+  if (stored && !result.resident_codes_kept && format.bits == 4)
+    fail(
+        "{}: resident weights are stored {}-bit with group size {}; packing them {} would "
+        "requantise them (keep them: {}-bit with group size {}; or dequantise them: 8 or 16 bits)",
+        input.source(), stored->bits, stored->group_size, describe(format), stored->bits,
+        stored->group_size);
+  ResidentTensors r = to_resident_format(
+      result.resident_codes_kept ? input.resident_tensors_as_stored() : input.resident_tensors(),
+      input.config(), format, input.source());
+  result.resident_quantized = r.quantized;
+  result.resident_kept_float = r.kept_float;
+  return std::move(r.tensors);
+}
+
 void write_json(const fs::path& path, const nlohmann::json& j) { write_file(path, j.dump(2) + "\n"); }
 
 // Written beside, then renamed: the manifest appears only once complete.
@@ -121,8 +147,9 @@ PackResult write_packed_model(const ModelInput& input, const fs::path& out,
   for (int64_t l = 0; l < c.num_layers; ++l)
     if (c.ffn_types[l] == FfnKind::kMoe) m.layers.push_back({l, expert_file_name(l)});
 
-  const std::vector<StreamedTensor> resident = input.resident_tensors();
   PackResult result;
+  const std::vector<StreamedTensor> resident = resident_tensors(input, options.resident, result);
+  m.resident = options.resident;
   result.resident_tensors = resident.size();
   result.skipped_tensors = input.skipped_tensors().size();
   for (const auto& t : resident) result.resident_bytes += t.bytes();

@@ -32,6 +32,19 @@ PackedMatrix place(const char* name, int64_t rows, int64_t cols, int bits, int g
   return m;
 }
 
+json resident_json(const PackedManifest& m) {
+  json j = {{"file", m.resident_file}, {"bits", m.resident.bits}};
+  if (!m.resident.quantized()) return j;
+  j["group_size"] = m.resident.group_size;
+  j["scheme"] = quant_scheme_name(m.resident.scheme);
+  j["scale_dtype"] = "BF16";
+  j["tensors"] =
+      "linear weights and the token embedding whose columns group_size divides: <name> U32 codes "
+      "[rows, cols * bits / 32], <module>.scales and (affine) <module>.biases BF16 "
+      "[rows, cols / group_size]; every other tensor in its source dtype";
+  return j;
+}
+
 json range_json(const ByteRange& r) { return {{"offset", r.offset}, {"bytes", r.bytes}}; }
 
 json matrix_json(const PackedMatrix& m) {
@@ -72,6 +85,7 @@ class Fields {
     return v.get<std::string>();
   }
   Fields object(const std::string& key) const { return Fields(at(key), where_ + "." + key); }
+  bool has(const std::string& key) const { return j_.contains(key); }
   // A key this build does not write would be ignored, and whatever it means lost: refuse it.
   void allow_only(std::initializer_list<std::string_view> keys) const {
     for (const auto& [key, value] : j_.items())
@@ -103,6 +117,26 @@ void check_matrix(const Fields& f, const PackedMatrix& expected) {
           f.where(), expected.name, key, r.integer("offset"), r.integer("bytes"), range->offset,
           range->bytes);
   }
+}
+
+// "resident": {"bits": 16} (or no bits: written before resident quantisation), or a quantised
+// format with its group size and scheme.
+ResidentFormat read_resident_format(const Fields& f) {
+  f.allow_only({"file", "bits", "group_size", "scheme", "scale_dtype", "tensors"});
+  ResidentFormat r;
+  if (!f.has("bits")) return r;
+  r.bits = f.small_integer("bits");
+  if (r.bits == 16) return r;
+  if (r.bits != 8 && r.bits != 4)
+    fail("{}: bits {} is not a resident width (16, 8 or 4)", f.where(), r.bits);
+  r.group_size = f.small_integer("group_size");
+  const std::string scheme = f.string("scheme");
+  if (!parse_quant_scheme(scheme, &r.scheme))
+    fail("{}: scheme '{}' is not affine or symmetric", f.where(), scheme);
+  if (f.string("scale_dtype") != "BF16")
+    fail("{}: scale_dtype '{}' is not BF16", f.where(), f.string("scale_dtype"));
+  check_resident_format(r, f.where());
+  return r;
 }
 
 }  // namespace
@@ -157,7 +191,7 @@ json manifest_to_json(const PackedManifest& m) {
         {"scale_dtype", "BF16"},
         {"formula", "w = q * scale + bias, per group of group_size consecutive values of a row"},
         {"packing", "uint32 little-endian, value j of a word in bits [j*bits, (j+1)*bits)"}}},
-      {"resident", {{"file", m.resident_file}}},
+      {"resident", resident_json(m)},
       {"experts",
        {{"num_experts", m.num_experts},
         {"expert_bytes", x.expert_bytes},
@@ -195,6 +229,7 @@ PackedManifest manifest_from_json(const json& j, const std::string& where) {
   m.resident_file = resident.string("file");
   if (!is_inside_folder(m.resident_file))
     fail("{}: file \"{}\" is not a file name inside the folder", resident.where(), m.resident_file);
+  m.resident = read_resident_format(resident);
 
   const Fields e = root.object("experts");
   e.allow_only({"num_experts", "expert_bytes", "expert_stride", "stride_alignment", "tensors", "layers"});

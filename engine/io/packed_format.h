@@ -5,7 +5,9 @@
 //                             one entry per expert file; written last, so a half-written folder
 //                             is never taken for a model
 //   config.json               the model's config (quantisation keys of MLX input removed)
-//   model.safetensors         resident (non-expert) weights in their source dtype, mmap'd read-only
+//   model.safetensors         resident (non-expert) weights, mmap'd read-only: in their source dtype,
+//                             or with the linear weights and the embedding quantised
+//                             (--resident-bits 8|4, engine/models/resident_format.h)
 //   experts/layer_LLL.bin     one file per MoE layer: expert e at offset e * expert_stride
 //   tokenizer.json, generation_config.json, ...   copied when the input has them
 //
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "engine/model/config.h"
+#include "engine/models/resident_format.h"
 #include "engine/ops/quant.h"
 
 namespace streammoe {
@@ -69,6 +72,7 @@ struct PackedManifest {
   std::string source;       // input folder or --like config
   nlohmann::json config;    // exactly what config.json holds
   std::string resident_file = "model.safetensors";
+  ResidentFormat resident;  // "resident": bits (16 when absent: folders packed before it existed)
   int64_t num_experts = 0;
   ExpertLayout layout;
   std::vector<PackedLayerFile> layers;  // MoE layers only, ascending

@@ -1,8 +1,8 @@
 // Loads decoder layers from the architecture's tensor table (engine/models/<arch>.cpp): which
 // tensors a layer holds, their names and their shapes come from there, so one loader serves both
 // architectures.
-#include "engine/model/weights.h"
 #include "engine/models/model.h"
+#include "engine/models/resident_weights.h"
 #include "engine/models/tensor_table.h"
 
 namespace streammoe {
@@ -10,25 +10,25 @@ namespace {
 
 using R = TensorRole;
 
-// The tensors of one layer, each checked against the table's shape.
+// The tensors of one layer, each checked against the table's shape and the resident format.
 class LayerWeights {
  public:
-  LayerWeights(const TensorStore& store, const ModelTensors& tensors, int64_t layer)
-      : store_(store), tensors_(tensors), layer_(layer) {}
+  LayerWeights(const ResidentWeights& weights, const TensorStore& store,
+               const ModelTensors& tensors, int64_t layer)
+      : weights_(weights), store_(store), tensors_(tensors), layer_(layer) {}
 
-  MatRef matrix(R role) const {
-    const TensorInfo& t = get(role);
-    return MatRef{t.dtype, t.data.data(), t.shape[0], t.shape[1]};
-  }
+  // A linear weight: dense, or quantised when the folder stores it so.
+  LinearRef linear(R role) const { return weights_.linear(role, layer_); }
+  // A float matrix that stays in its dtype (routers).
+  MatRef matrix(R role) const { return weights_.dense(role, layer_); }
   // 1-D tensors, and conv1d weights [channels, 1, kernel] as f32 [channels * kernel].
-  std::vector<float> vector(R role) const { return to_f32(get(role)); }
+  std::vector<float> vector(R role) const {
+    return to_f32(store_.get_float(tensors_.name(role, layer_), tensors_.shape(role)));
+  }
   bool holds(R role) const { return tensors_.holds(role, layer_); }
 
  private:
-  const TensorInfo& get(R role) const {
-    return store_.get_float(tensors_.name(role, layer_), tensors_.shape(role));
-  }
-
+  const ResidentWeights& weights_;
   const TensorStore& store_;
   const ModelTensors& tensors_;
   int64_t layer_;
@@ -39,10 +39,10 @@ std::unique_ptr<Attention> load_attention(const LayerWeights& w, const ModelConf
   AttentionShape shape{c.hidden_size, c.num_heads, c.num_kv_heads, c.head_dim, c.attn_output_gate,
                        c.norm_one_plus_weight, static_cast<float>(c.rms_norm_eps)};
   AttentionWeights aw;
-  aw.q_proj = w.matrix(R::kQProj);
-  aw.k_proj = w.matrix(R::kKProj);
-  aw.v_proj = w.matrix(R::kVProj);
-  aw.o_proj = w.matrix(R::kOProj);
+  aw.q_proj = w.linear(R::kQProj);
+  aw.k_proj = w.linear(R::kKProj);
+  aw.v_proj = w.linear(R::kVProj);
+  aw.o_proj = w.linear(R::kOProj);
   aw.q_norm = w.vector(R::kQNorm);
   aw.k_norm = w.vector(R::kKNorm);
   return std::make_unique<Attention>(shape, std::move(aw), rope);
@@ -52,11 +52,11 @@ std::unique_ptr<GatedDeltaNet> load_delta_net(const LayerWeights& w, const Model
   DeltaNetShape s{c.hidden_size,    c.lin_num_k_heads, c.lin_num_v_heads, c.lin_k_head_dim,
                   c.lin_v_head_dim, c.lin_conv_kernel, static_cast<float>(c.rms_norm_eps)};
   DeltaNetWeights dw;
-  dw.in_proj_qkv = w.matrix(R::kLinearQkvProj);
-  dw.in_proj_z = w.matrix(R::kLinearZProj);
-  dw.in_proj_b = w.matrix(R::kLinearBProj);
-  dw.in_proj_a = w.matrix(R::kLinearAProj);
-  dw.out_proj = w.matrix(R::kLinearOutProj);
+  dw.in_proj_qkv = w.linear(R::kLinearQkvProj);
+  dw.in_proj_z = w.linear(R::kLinearZProj);
+  dw.in_proj_b = w.linear(R::kLinearBProj);
+  dw.in_proj_a = w.linear(R::kLinearAProj);
+  dw.out_proj = w.linear(R::kLinearOutProj);
   dw.conv = w.vector(R::kLinearConv1d);
   dw.a_log = w.vector(R::kLinearALog);
   dw.dt_bias = w.vector(R::kLinearDtBias);
@@ -65,7 +65,7 @@ std::unique_ptr<GatedDeltaNet> load_delta_net(const LayerWeights& w, const Model
 }
 
 MlpWeights load_mlp(const LayerWeights& w, R gate, R up, R down) {
-  return MlpWeights{w.matrix(gate), w.matrix(up), w.matrix(down)};
+  return MlpWeights{w.linear(gate), w.linear(up), w.linear(down)};
 }
 
 std::unique_ptr<MoeBlock> load_moe(const LayerWeights& w, const ModelConfig& c, int64_t layer,
@@ -82,10 +82,10 @@ std::unique_ptr<MoeBlock> load_moe(const LayerWeights& w, const ModelConfig& c, 
   return std::make_unique<MoeBlock>(layer, shape, std::move(mw), experts);
 }
 
-void load_layer(const WeightLoader& loader, const ModelConfig& c, int64_t i, const Rope& rope,
-                ExpertSource& experts, DecoderLayer& out) {
-  const ModelTensors tensors(c);
-  const LayerWeights w(loader.store(), tensors, i);
+void load_layer(const ResidentWeights& weights, const TensorStore& store, const ModelTensors& tensors,
+                const ModelConfig& c, int64_t i, const Rope& rope, ExpertSource& experts,
+                DecoderLayer& out) {
+  const LayerWeights w(weights, store, tensors, i);
   out.input_norm = w.vector(R::kInputNorm);
   out.post_attention_norm = w.vector(R::kPostAttentionNorm);
   if (out.mixer_kind == LayerKind::kLinearAttention)

@@ -1,8 +1,10 @@
 #include "engine/models/model.h"
 
-#include "engine/model/weights.h"
-#include "engine/ops/vec.h"
+#include <set>
+
+#include "engine/models/resident_weights.h"
 #include "engine/models/tensor_table.h"
+#include "engine/ops/vec.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
@@ -23,13 +25,30 @@ int64_t expert_params(const ModelConfig& c) {
   return moe_layers * c.num_experts * 3 * c.moe_intermediate_size * c.hidden_size;
 }
 
-// Experts count from the config, not the store: a packed folder's store holds no experts.
-void count_params(const TensorStore& store, const ModelConfig& c, int64_t* total, int64_t* active) {
+// Experts count from the config, not the store: a packed folder's store holds no experts. A
+// quantised resident weight counts its values, not its codes, scales and biases.
+void count_params(const TensorStore& store, const ModelConfig& c, const ResidentFormat& resident,
+                  int64_t* total, int64_t* active) {
   const int64_t experts = expert_params(c);
   const ModelTensors tensors(c);
   *total = experts;
-  for (const auto& name : store.names())
-    if (!tensors.is_routed_expert_name(name)) *total += store.find(name)->numel();
+  std::set<std::string> companions;
+  for (const auto& name : store.names()) {
+    const std::optional<TensorRole> role = tensors.role_of(name);
+    if (!role || !resident_quant(resident, *role, tensors.shape(*role))) continue;
+    companions.insert(quant_scales_name(name));
+    companions.insert(quant_biases_name(name));
+  }
+  for (const auto& name : store.names()) {
+    if (tensors.is_routed_expert_name(name) || companions.count(name)) continue;
+    const std::optional<TensorRole> role = tensors.role_of(name);
+    if (role && resident_quant(resident, *role, tensors.shape(*role))) {
+      const TensorShape shape = tensors.shape(*role);
+      *total += shape[0] * shape[1];
+    } else {
+      *total += store.find(name)->numel();
+    }
+  }
   *active = *total - experts + (c.num_experts ? experts / c.num_experts * c.experts_per_tok : 0);
 }
 
@@ -37,25 +56,20 @@ void count_params(const TensorStore& store, const ModelConfig& c, int64_t* total
 
 Model::~Model() = default;
 
-std::unique_ptr<Model> Model::load(const ModelConfig& config, const TensorStore& store, ExpertSource& experts) {
+std::unique_ptr<Model> Model::load(const ModelConfig& config, const TensorStore& store,
+                                   ExpertSource& experts, const ResidentFormat& resident) {
   std::unique_ptr<Model> m(new Model());
   m->config_ = config;
   m->experts_ = &experts;
   const ModelConfig& c = m->config_;
-  WeightLoader w(store, c.tensor_prefix);
 
   const ModelTensors tensors(c);
-  const auto tensor = [&](TensorRole role) -> const TensorInfo& {
-    return store.get_float(tensors.name(role), tensors.shape(role));
-  };
-  const auto matrix = [&](TensorRole role) {
-    const TensorInfo& t = tensor(role);
-    return MatRef{t.dtype, t.data.data(), t.shape[0], t.shape[1]};
-  };
-  m->embed_ = matrix(TensorRole::kEmbed);
-  m->final_norm_ = to_f32(tensor(TensorRole::kFinalNorm));
+  const ResidentWeights weights(store, tensors, resident);
+  m->embed_ = weights.linear(TensorRole::kEmbed);
+  m->final_norm_ = to_f32(
+      store.get_float(tensors.name(TensorRole::kFinalNorm), tensors.shape(TensorRole::kFinalNorm)));
   if (store.has(tensors.name(TensorRole::kLmHead)))
-    m->lm_head_ = matrix(TensorRole::kLmHead);
+    m->lm_head_ = weights.linear(TensorRole::kLmHead);
   else if (c.tie_word_embeddings)
     m->lm_head_ = m->embed_;
   else
@@ -69,12 +83,12 @@ std::unique_ptr<Model> Model::load(const ModelConfig& config, const TensorStore&
     DecoderLayer& layer = m->layers_[i];
     layer.mixer_kind = c.layer_types[i];
     layer.ffn_kind = c.ffn_types[i];
-    arch.load_layer(w, c, i, *m->rope_, experts, layer);
+    arch.load_layer(weights, store, tensors, c, i, *m->rope_, experts, layer);
   }
   m->h_.resize(c.hidden_size);
   m->normed_.resize(c.hidden_size);
   m->mixed_.resize(c.hidden_size);
-  count_params(store, c, &m->params_total_, &m->params_active_);
+  count_params(store, c, resident, &m->params_total_, &m->params_active_);
   return m;
 }
 
@@ -111,7 +125,7 @@ void Model::forward(ModelState& state, std::span<const int32_t> tokens, std::spa
 
   for (int64_t t = 0; t < T; ++t) {
     if (tokens[t] < 0 || tokens[t] >= V) fail("token id {} out of range [0, {})", tokens[t], V);
-    row_to_f32(embed_, tokens[t], row(h_, t));
+    row_to_f32(embed_, tokens[t], row(h_, t));  // dequantised when quantised
   }
   if (const int64_t t = first_non_finite(); t >= 0)
     fail("non-finite activations (NaN or inf) in the embedding of token id {} at token {}", tokens[t], state.pos + t);

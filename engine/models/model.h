@@ -17,6 +17,7 @@
 #include "engine/blocks/rope.h"
 #include "engine/model/config.h"
 #include "engine/model/safetensors.h"
+#include "engine/models/resident_format.h"
 #include "engine/util/phase_timer.h"
 
 namespace streammoe {
@@ -41,14 +42,16 @@ struct DecoderLayer {
   MlpWeights dense;  // FfnKind::kDense
 };
 
-class WeightLoader;
+class ResidentWeights;
+class ModelTensors;
 class ThreadPool;
 
 // Per-architecture tensor naming (models/<arch>.cpp).
 struct ArchLoader {
   Arch arch;
-  void (*load_layer)(const WeightLoader& w, const ModelConfig& c, int64_t layer, const Rope& rope,
-                     ExpertSource& experts, DecoderLayer& out);
+  void (*load_layer)(const ResidentWeights& weights, const TensorStore& store,
+                     const ModelTensors& tensors, const ModelConfig& c, int64_t layer,
+                     const Rope& rope, ExpertSource& experts, DecoderLayer& out);
 };
 const ArchLoader& qwen3_5_moe_loader();
 const ArchLoader& qwen3_moe_loader();
@@ -57,8 +60,10 @@ class Model {
  public:
   // Builds the model over a checkpoint's resident weights (`store`, which must outlive the
   // model) and the routed experts of `experts` (the engine's expert pipeline, engine/runtime;
-  // it must outlive the model too).
-  static std::unique_ptr<Model> load(const ModelConfig& config, const TensorStore& store, ExpertSource& experts);
+  // it must outlive the model too). `resident` is how the folder stores its resident weights (a
+  // packed folder's manifest; 16-bit for a Hugging Face folder).
+  static std::unique_ptr<Model> load(const ModelConfig& config, const TensorStore& store,
+                                     ExpertSource& experts, const ResidentFormat& resident = {});
   ~Model();
 
   const ModelConfig& config() const { return config_; }
@@ -102,8 +107,8 @@ class Model {
   std::unique_ptr<Rope> rope_;
   std::unique_ptr<ThreadPool> pool_;
   MatvecPath matvec_ = MatvecPath::kF32;
-  MatRef embed_;
-  MatRef lm_head_;
+  LinearRef embed_;    // rows dequantised on lookup when quantised
+  LinearRef lm_head_;
   std::vector<float> final_norm_;
   std::vector<DecoderLayer> layers_;
   std::vector<float> h_, normed_, mixed_;

@@ -35,6 +35,13 @@ void linear(const LinearRef& w, std::span<const float> x, const QuantizedActivat
   quant_matvec_int8(w.quant, xq, y, pool);
 }
 
+void row_to_f32(const LinearRef& w, int64_t row, std::span<float> out) {
+  if (w.quantized()) return dequantize_row(w.quant, row, out);
+  if (static_cast<int64_t>(out.size()) != w.dense.cols)
+    fail("row_to_f32: output has {} values for {} columns", out.size(), w.dense.cols);
+  row_to_f32(w.dense, row, out);
+}
+
 const QuantizedActivation& SharedActivation::quantized(int block_size) {
   if (quantized_block_ != block_size) {
     quantized_block_ = 0;  // stays 0 if quantising throws

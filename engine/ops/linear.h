@@ -51,6 +51,10 @@ void linear(const LinearRef& w, std::span<const float> x, std::span<float> y,
 void linear(const LinearRef& w, std::span<const float> x, const QuantizedActivation& xq,
             std::span<float> y, ThreadPool* pool = nullptr);
 
+// Row `row` of W as f32 (an embedding lookup): converted from its dtype, or dequantised
+// (dequantize_row). Error when row is out of range or out.size() != cols.
+void row_to_f32(const LinearRef& w, int64_t row, std::span<float> out);
+
 // An activation x read by several weights: gate and up of every expert routed to a token (and the
 // shared expert), q, k and v, the four input projections of a Gated DeltaNet. On the int8 path it
 // is quantised on first use and the codes are reused by every later weight of the same group

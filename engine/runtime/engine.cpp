@@ -1,5 +1,6 @@
 #include "engine/runtime/engine.h"
 
+#include "engine/io/packed_format.h"
 #include "engine/util/error.h"
 #include "engine/util/output_file.h"
 
@@ -12,6 +13,12 @@ const EngineOptions& validated(const EngineOptions& options) {
   return options;
 }
 
+// How the folder stores its resident weights: its manifest says, for a packed folder (read after
+// the expert pipeline has checked it); a Hugging Face folder's are as stored.
+ResidentFormat resident_format(const std::filesystem::path& folder) {
+  return is_packed_model(folder) ? read_packed_manifest(folder).resident : ResidentFormat{};
+}
+
 }  // namespace
 
 Engine::Engine(const std::filesystem::path& folder, const EngineOptions& options)
@@ -20,7 +27,7 @@ Engine::Engine(const std::filesystem::path& folder, const EngineOptions& options
       config_(load_config(folder)),
       store_(std::make_unique<TensorStore>(TensorStore::open(folder))),
       experts_(build_expert_pipeline(folder, *store_, config_, options_)),
-      model_(Model::load(config_, *store_, *experts_.source)),
+      model_(Model::load(config_, *store_, *experts_.source, resident_format(folder))),
       score_(config_.num_layers),
       stats_(config_.num_layers, config_.num_experts) {
   if (options_.k > config_.num_experts)

@@ -89,9 +89,8 @@ TEST_F(StudyModelsTest, SynthRecipeMistakesAreOneClearError) {
     return "name: s\nmodel: {synth: " + synth +
            "}\nworkload: {ids: [1]}\nbaseline: b\nvariants: [{name: b}]\n";
   };
-  EXPECT_THAT(error_of(with("{like: configs/big.json, resident_bits: 8}")),
-              HasSubstr("synth.resident_bits 8: only 16 (bf16 resident weights) until the "
-                        "engine's synth gains --resident-bits"));
+  EXPECT_THAT(error_of(with("{like: configs/big.json, resident_bits: 3}")),
+              HasSubstr("synth.resident_bits must be 16, 8 or 4, got 3"));
   EXPECT_THAT(error_of(with("{layers: 2}")), HasSubstr("synth needs 'like: <config.json"));
   EXPECT_THAT(error_of(with("{like: configs/none.json}")), HasSubstr("synth.like 'configs/none.json' not found"));
   EXPECT_THAT(error_of(with("{like: configs/big.json, bits: 3}")), HasSubstr("synth.bits must be 2 or 4"));
@@ -142,6 +141,33 @@ TEST_F(StudyModelsTest, SynthIsMadeOnceAndAgainWhenItsConfigChanges) {
   // 2 layers x 16 experts x 3 x 64 x 48 x (0.5 + 1/16) bytes + 2 x 100 x 64 x 2 bytes.
   EXPECT_THAT(plan.str(), HasSubstr("191.5 kB to synth big-synth-l2-q4-s7-"));
   EXPECT_THAT(plan.str(), HasSubstr("prepare (to make): synth like configs/big.json, 2 layers"));
+}
+
+// resident_bits 8 or 4 reaches the engine's synth as --resident-bits, names another folder, and
+// shrinks the disk estimate's embedding and output tables.
+TEST_F(StudyModelsTest, SynthPassesResidentBits) {
+  std::string text = kSynth;
+  text.replace(text.find("resident_bits: 16"), 17, "resident_bits: 4");
+  ExperimentSpec spec = load(text);
+  const PackRecipe& r = spec.packs[0];
+  EXPECT_EQ(r.resident_bits, 4);
+  EXPECT_THAT(r.folder.filename().string(), ::testing::StartsWith("big-synth-l2-q4-r4-s7-"));
+  EXPECT_NE(r.folder, load(kSynth).packs[0].folder);
+  EXPECT_THAT(r.describe(), HasSubstr("4-bit resident weights"));
+  std::vector<std::string> made;
+  MockExecutor executor([&](const Command& c) {
+    made = c.argv;
+    testing::write_text(fs::path(MockExecutor::flag(c, "out")) / "streammoe.json", "{}");
+    return MockExecutor::ok_reply();
+  });
+  prepare_packed_model(r, "/opt/fake/streammoe", executor);
+  EXPECT_EQ(MockExecutor::flag(Command{made}, "resident-bits"), "4");
+  std::ostringstream plan;
+  fs::remove_all(r.folder);
+  print_plan(spec, "/opt/fake/streammoe", dir_ / "builds", plan);
+  // 2 layers x 16 experts x 3 x 64 x 32 x (0.5 + 1/16) bytes + 2 x 100 x 64 x (0.5 + 1/16) bytes
+  // (bf16 tables would make it 136.2 kB).
+  EXPECT_THAT(plan.str(), HasSubstr("117.8 kB to synth big-synth-l2-q4-r4-s7-"));
 }
 
 TEST_F(StudyModelsTest, QualityIsMeasuredOnTheQualityModelWithTheSameSwitches) {

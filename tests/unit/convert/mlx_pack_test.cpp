@@ -11,6 +11,8 @@
 #include "engine/convert/model_input.h"
 #include "engine/convert/pack.h"
 #include "engine/model/safetensors.h"
+#include "engine/models/resident_format.h"
+#include "engine/models/tensor_table.h"
 #include "engine/util/error.h"
 #include "tests/common/temp_dir.h"
 
@@ -87,6 +89,69 @@ TEST_P(MlxPack, ExpertBytesAreCopiedAndResidentsMatchTheTwin) {
   EXPECT_EQ(packed.names().size(), compared);
 }
 
+// --resident-bits 4: the resident linear weights and the embedding keep MLX's codes, scales and
+// biases byte for byte under the Hugging Face names; routers (8-bit in these fixtures) and every
+// other tensor are what the default pack writes. --resident-bits 8 dequantises and requantises.
+TEST_P(MlxPack, FourBitResidentWeightsKeepTheirCodes) {
+  const MlxCase& p = GetParam();
+  TempDir dir("mlx-pack");
+  PackRequest req;
+  req.input = kMlx / p.name;
+  req.output = dir / "r16";
+  pack_model(req);
+  req.output = dir / "r4";
+  req.resident_bits = 4;
+  const PackResult r = pack_model(req);
+  EXPECT_TRUE(r.resident_codes_kept);
+  EXPECT_EQ(r.manifest.resident, (ResidentFormat{4, 64, QuantScheme::kAffine}));
+
+  const TensorStore mlx = TensorStore::open(kMlx / p.name);
+  const TensorStore r16 = TensorStore::open(dir / "r16");
+  const TensorStore r4 = TensorStore::open(dir / "r4");
+  const ModelConfig config = load_config(dir / "r4");
+  const ModelTensors tensors(config);
+  const std::string& prefix = config.tensor_prefix;
+  size_t kept = 0;
+  for (const std::string& name : r16.names()) {
+    const std::optional<TensorRole> role = tensors.role_of(name);
+    ASSERT_TRUE(role) << name;
+    const TensorInfo& got = r4.get(name);
+    if (!is_quantizable_resident(*role)) {  // as the default pack writes it
+      EXPECT_EQ(got.dtype, r16.get(name).dtype) << name;
+      EXPECT_EQ(std::memcmp(got.data.data(), r16.get(name).data.data(), got.data.size()), 0) << name;
+      continue;
+    }
+    // The MLX module: the HF name with the text model's prefix swapped for MLX's.
+    const std::string module =
+        name.starts_with("lm_head")
+            ? p.mlx_prefix.substr(0, p.mlx_prefix.size() - 6) + "lm_head"  // beside "model."
+            : p.mlx_prefix + name.substr(prefix.size(), name.size() - prefix.size() - 7);
+    for (auto [stored, packed] : {std::pair{module + ".weight", name},
+                                  std::pair{module + ".scales", quant_scales_name(name)},
+                                  std::pair{module + ".biases", quant_biases_name(name)}}) {
+      const TensorInfo& a = mlx.get(stored);
+      const TensorInfo& b = r4.get(packed);
+      EXPECT_EQ(enum_name(b.dtype), enum_name(a.dtype)) << packed;
+      EXPECT_EQ(b.shape, a.shape) << packed;
+      ASSERT_EQ(b.data.size(), a.data.size()) << packed;
+      EXPECT_EQ(std::memcmp(a.data.data(), b.data.data(), a.data.size()), 0) << packed;
+    }
+    ++kept;
+  }
+  EXPECT_EQ(r.resident_quantized, kept);
+  EXPECT_GT(kept, 0u);
+
+  req.output = dir / "r8";
+  req.resident_bits = 8;
+  const PackResult r8 = pack_model(req);
+  EXPECT_FALSE(r8.resident_codes_kept);
+  EXPECT_EQ(r8.manifest.resident, resident_format_for_bits(8));
+  const std::string embed = tensors.name(TensorRole::kEmbed);
+  const TensorInfo& codes = TensorStore::open(dir / "r8").get(embed);
+  EXPECT_EQ(codes.dtype, DType::kU32);
+  EXPECT_EQ(codes.shape[1] * 4, r16.get(embed).shape[1]);  // 8-bit codes of the dequantised rows
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, MlxPack,
                          ::testing::Values(MlxCase{"q35_mlx4", "language_model.model.", {0, 1}},
                                            MlxCase{"q3moe_mlx4", "model.", {1}}),
@@ -124,6 +189,26 @@ fs::path edited_copy(const TempDir& dir, const std::function<void(nlohmann::json
   edit(config);
   std::ofstream(copy / "config.json") << config.dump();
   return copy;
+}
+
+TEST(MlxPackErrors, RefusesFourBitResidentsStoredInMixedFormats) {
+  TempDir dir("mlx-pack");
+  const fs::path copy = edited_copy(dir, [](nlohmann::json& c) {
+    c["quantization"]["language_model.model.layers.1.self_attn.q_proj"] = {{"bits", 8},
+                                                                            {"group_size", 64}};
+  });
+  PackRequest req;
+  req.input = copy;
+  req.output = dir / "out";
+  req.resident_bits = 4;
+  std::string error;
+  try {
+    pack_model(req);
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  EXPECT_THAT(error, AllOf(HasSubstr("config.json"), HasSubstr("layers.1.self_attn.q_proj"),
+                           HasSubstr("mix"), HasSubstr("--resident-bits 8 or 16")));
 }
 
 TEST(MlxPackErrors, RefusesEightBitExperts) {

@@ -92,6 +92,52 @@ TEST(Manifest, RoundTrips) {
   EXPECT_EQ(back.config, m.config);
 }
 
+TEST(Manifest, RecordsTheResidentFormat) {
+  PackedManifest m = sample_manifest();
+  EXPECT_EQ(manifest_to_json(m)["resident"], (nlohmann::json{{"file", "model.safetensors"}, {"bits", 16}}));
+  EXPECT_FALSE(manifest_from_json(manifest_to_json(m), "test").resident.quantized());
+  for (const ResidentFormat& f : {ResidentFormat{8, 64, QuantScheme::kSymmetric},
+                                  ResidentFormat{4, 64, QuantScheme::kAffine},
+                                  ResidentFormat{8, 32, QuantScheme::kAffine}}) {
+    m.resident = f;
+    const nlohmann::json j = manifest_to_json(m);
+    EXPECT_EQ(j["resident"]["bits"], f.bits);
+    EXPECT_EQ(j["resident"]["group_size"], f.group_size);
+    EXPECT_EQ(j["resident"]["scheme"], quant_scheme_name(f.scheme));
+    EXPECT_EQ(j["resident"]["scale_dtype"], "BF16");
+    EXPECT_EQ(manifest_from_json(j, "test").resident, f);
+  }
+  // Folders packed before resident quantisation have no bits: their resident weights are as stored.
+  auto j = manifest_to_json(sample_manifest());
+  j["resident"].erase("bits");
+  EXPECT_EQ(manifest_from_json(j, "test").resident, ResidentFormat{});
+}
+
+TEST(Manifest, ABadResidentFormatIsAClearError) {
+  PackedManifest m = sample_manifest();
+  m.resident = resident_format_for_bits(8);
+  const nlohmann::json good = manifest_to_json(m);
+  auto with = [&](const char* key, const nlohmann::json& value) {
+    nlohmann::json j = good;
+    j["resident"][key] = value;
+    return error_of([&] { manifest_from_json(j, "m.json"); });
+  };
+  EXPECT_THAT(with("bits", 3), AllOf(HasSubstr("m.json.resident"), HasSubstr("bits 3")));
+  EXPECT_THAT(with("bits", "8"), AllOf(HasSubstr("m.json.resident"), HasSubstr("'bits' must be an integer")));
+  EXPECT_THAT(with("group_size", 48), AllOf(HasSubstr("m.json.resident"), HasSubstr("48")));
+  EXPECT_THAT(with("scheme", "nf4"), AllOf(HasSubstr("m.json.resident"), HasSubstr("nf4")));
+  EXPECT_THAT(with("scale_dtype", "F16"), AllOf(HasSubstr("m.json.resident"), HasSubstr("F16")));
+  EXPECT_THAT(with("codebook", 1), AllOf(HasSubstr("m.json.resident"), HasSubstr("unknown key 'codebook'")));
+  nlohmann::json j = good;
+  j["resident"]["bits"] = 4;  // 4-bit is affine only
+  EXPECT_THAT(error_of([&] { manifest_from_json(j, "m.json"); }),
+              AllOf(HasSubstr("m.json.resident"), HasSubstr("symmetric")));
+  j = good;
+  j["resident"].erase("group_size");
+  EXPECT_THAT(error_of([&] { manifest_from_json(j, "m.json"); }),
+              AllOf(HasSubstr("m.json.resident"), HasSubstr("missing key 'group_size'")));
+}
+
 TEST(Manifest, VersionMismatchIsAClearError) {
   auto j = manifest_to_json(sample_manifest());
   j["version"] = 2;
