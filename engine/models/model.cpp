@@ -180,4 +180,9 @@ void Model::set_dequant(DequantMode mode) {
     if (layer.moe) layer.moe->set_dequant(mode);
 }
 
+void Model::set_expert_order(ExpertOrder order) {
+  for (auto& layer : layers_)
+    if (layer.moe) layer.moe->set_expert_order(order);
+}
+
 }  // namespace streammoe

@@ -81,6 +81,7 @@ class Model {
   // Compute threads for every matrix-vector product (1: no pool).
   void set_threads(int64_t threads);
   void set_dequant(DequantMode mode);
+  void set_expert_order(ExpertOrder order);
   int64_t params_total() const { return params_total_; }
   int64_t params_active() const { return params_active_; }
   // What the expert source has read so far (bytes/token telemetry).
