@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -17,6 +18,7 @@
 #include "harness/machine_profile.h"
 #include "harness/rerun.h"
 #include "harness/runner.h"
+#include "harness/scratch_file.h"
 #include "harness/spec.h"
 #include "harness/store.h"
 #include "report/exporter.h"
@@ -52,23 +54,32 @@ SwitchCatalog engine_switches(const fs::path& engine, const std::string& options
   return SwitchCatalog::parse(result.stdout_text, engine.string() + " options --json");
 }
 
-// Asks the engine whether a set of switches is valid together (`streammoe options --check`), so
-// a variant every run of which would fail is refused at plan time, at its line in the YAML.
-std::optional<std::string> engine_check(const fs::path& engine,
-                                        const std::map<std::string, std::string>& switches) {
+// Asks the engine whether each variant's switches are valid together (`streammoe options
+// --check-file`, one call for all of them), so a variant every run of which would fail is refused
+// at plan time, at its line in the YAML.
+std::vector<std::optional<std::string>> engine_check(const fs::path& engine,
+                                                     const SpecOptions::SwitchSets& sets) {
+  ScratchFile file("switch-sets");
+  {
+    std::ofstream out(file.path());
+    for (const auto& set : sets) out << nlohmann::json(set).dump() << "\n";
+    if (!out.flush()) fail("{}: cannot write the switch sets to check", file.path().string());
+  }
   SubprocessExecutor executor;
   Command command;
-  command.argv = {engine.string(), "options", "--check"};
-  for (const auto& [name, value] : switches) command.argv.push_back(name + "=" + value);
+  command.argv = {engine.string(), "options", "--check-file", file.path().string()};
   command.timeout_s = 60;
   ExecResult result = executor.execute(command);
-  if (result.ok()) return std::nullopt;
-  std::string problem = result.stderr_tail;
-  const std::string prefix = "streammoe: error: ";
-  if (problem.rfind(prefix, 0) == 0) problem.erase(0, prefix.size());
-  while (!problem.empty() && problem.back() == '\n') problem.pop_back();
-  if (problem.empty()) problem = fmt::format("'{}' failed ({})", shell_join(command.argv), describe(result));
-  return problem;
+  if (!result.ok())
+    fail("cannot check the variants' switches with '{}' ({}): {}", shell_join(command.argv),
+         describe(result), result.stderr_tail.substr(0, 200));
+  std::vector<std::optional<std::string>> problems;
+  std::istringstream lines(result.stdout_text);
+  for (std::string line; std::getline(lines, line);)
+    problems.push_back(line == "ok" ? std::nullopt : std::optional<std::string>(line));
+  if (problems.size() != sets.size())
+    fail("'{}' judged {} switch sets of {}", shell_join(command.argv), problems.size(), sets.size());
+  return problems;
 }
 
 int64_t experiment_id(Store& store, const std::string& key) {
@@ -191,8 +202,8 @@ int main(int argc, char** argv) {
       SpecOptions spec_options;
       spec_options.catalog = &catalog;
       if (options_json.empty())  // --options-json stands in for the engine: nothing to ask
-        spec_options.check_switches = [engine](const std::map<std::string, std::string>& s) {
-          return engine_check(engine, s);
+        spec_options.check_switches = [engine](const SpecOptions::SwitchSets& sets) {
+          return engine_check(engine, sets);
         };
       if (!root.empty()) spec_options.root = fs::absolute(root);
       if (max_runs > 0) spec_options.max_runs = max_runs;

@@ -300,6 +300,7 @@ class SpecReader {
     std::rotate(spec.variants.begin(), baseline_it, baseline_it + 1);  // baseline first
     if (keys.count("matrix")) read_matrix(spec, keys["matrix"]);
     check_run_count(spec, spec.variants.size(), keys.count("matrix") ? keys["matrix"] : file_.root());
+    check_switch_sets();
     if (keys.count("quality") && !keys["quality"].IsNull()) read_quality(spec, keys["quality"]);
     if (keys.count("quality_model")) {
       if (!spec.quality.enabled)
@@ -521,9 +522,7 @@ class SpecReader {
   // Errors point at `node`, the variant's entry, or for its switches at `switches_node`.
   void add_variant(ExperimentSpec& spec, Variant variant, const YAML::Node& node,
                    const YAML::Node& switches_node) {
-    if (options_.check_switches && !variant.switches.empty())
-      if (auto problem = options_.check_switches(variant.switches))
-        file_.fail_at(switches_node, fmt::format("variant '{}': {}", variant.name, *problem));
+    if (!variant.switches.empty()) to_check_.push_back({variant.name, variant.switches, switches_node});
     variant.options = options_.catalog->defaults();
     for (const auto& [name, value] : variant.switches) variant.options[name] = value;
     for (const auto& existing : spec.variants)
@@ -763,6 +762,24 @@ class SpecReader {
     k.max_json_validity_drop = number("max_json_validity_drop");
   }
 
+  // Every variant's switches, judged by the engine in one call; the first refused set fails at
+  // its line.
+  void check_switch_sets() const {
+    if (!options_.check_switches || to_check_.empty()) return;
+    std::vector<std::map<std::string, std::string>> sets;
+    for (const auto& c : to_check_) sets.push_back(c.switches);
+    const std::vector<std::optional<std::string>> problems = options_.check_switches(sets);
+    for (size_t i = 0; i < to_check_.size() && i < problems.size(); ++i)
+      if (problems[i])
+        file_.fail_at(to_check_[i].node, fmt::format("variant '{}': {}", to_check_[i].name, *problems[i]));
+  }
+
+  struct SwitchSet {
+    std::string name;
+    std::map<std::string, std::string> switches;
+    YAML::Node node;
+  };
+  std::vector<SwitchSet> to_check_;
   YamlFile file_;
   const SpecOptions& options_;
   fs::path root_;

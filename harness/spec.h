@@ -139,11 +139,11 @@ struct SpecOptions {
   std::optional<std::filesystem::path> packed_models_dir;
   // Overrides the file's max_runs (streammoe-lab run --max-runs).
   std::optional<int64_t> max_runs;
-  // Whether a variant's switches are valid together, as the engine judges them (its ranges and
-  // combination rules: `streammoe options --check`): the problem, or nothing. Unset, only the
-  // catalog's types and values are checked.
-  std::function<std::optional<std::string>(const std::map<std::string, std::string>&)>
-      check_switches;
+  // Whether each variant's switches are valid together, as the engine judges them (its ranges
+  // and combination rules: `streammoe options --check-file`): per set, the problem or nothing.
+  // Unset, only the catalog's types and values are checked.
+  using SwitchSets = std::vector<std::map<std::string, std::string>>;
+  std::function<std::vector<std::optional<std::string>>(const SwitchSets&)> check_switches;
 };
 
 ExperimentSpec load_experiment(const std::filesystem::path& file, const SpecOptions& options);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli_test_util.h"
 #include "tests/common/temp_dir.h"
@@ -57,6 +58,24 @@ TEST(CliContract, OptionsCheckJudgesSwitchesAsARunWould) {
   expect_one_line_error(run("options --check cache-entries=8"), 1, "--expert-cache none");
   expect_one_line_error(run("options --check io=floppy"), 1, "floppy");
   expect_one_line_error(run("options --check threads"), 1, "'threads' is not NAME=VALUE");
+
+  testing::TempDir dir("check-file");
+  const fs::path sets = dir.path() / "sets.jsonl";
+  std::ofstream(sets) << "{\"threads\": \"2\"}\n{\"threads\": 0}\n{}\n{\"io\": \"floppy\"}\n";
+  const CommandResult file = cli_test::run_streammoe("options --check-file " + sets.string());
+  EXPECT_EQ(file.exit_code, 0) << file.output;
+  const std::vector<std::string> lines = {"ok", "--threads 0 out of range [1, 256]", "ok"};
+  std::istringstream out(file.output);
+  for (const std::string& expected : lines) {
+    std::string line;
+    ASSERT_TRUE(std::getline(out, line));
+    EXPECT_EQ(line, expected);
+  }
+  std::string last;
+  ASSERT_TRUE(std::getline(out, last));
+  EXPECT_THAT(last, HasSubstr("floppy"));
+  std::ofstream(sets) << "not json\n";
+  expect_one_line_error(run("options --check-file " + sets.string()), 1, "sets.jsonl:1: not a JSON object");
 }
 
 TEST(CliContract, AFullDiskIsAnErrorForEveryFileWritten) {

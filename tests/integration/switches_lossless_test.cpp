@@ -84,7 +84,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "--expert-order arrival --io-threads 3", "--expert-order arrival --io mmap",
                       "--expert-order arrival --expert-cache lru --cache-entries 16",
                       "--expert-order arrival --expert-cache lz4 --cache-entries 8",
-                      "--expert-order arrival --threads 2",
+                      "--expert-order arrival --threads 1",
                       "--expert-order arrival --prefetch willneed --predictor early-routing --overlap pipelined",
                       "--expert-order arrival --prefetch async --predictor temporal --expert-cache lru "
                       "--cache-entries 48",
@@ -117,6 +117,21 @@ INSTANTIATE_TEST_SUITE_P(EverySwitch, HfLossless,
                                            "--prefetch willneed --predictor temporal",
                                            "--prefetch async --predictor early-routing --expert-cache lru "
                                            "--cache-entries 5 --overlap pipelined"));
+
+// The expert order is lossless on the int8 path too: each token's x is quantised once, whichever
+// expert lands first.
+TEST_F(Switches, ArrivalOrderIsLosslessWithInt8Matvec) {
+  ASSERT_EQ(eval(packed(), "--matvec int8", "int8.npy").exit_code, 0);
+  std::vector<std::string> arrival = {"--expert-order arrival", "--expert-order arrival --prefill-chunk 9 --io direct"};
+#ifdef STREAMMOE_HAVE_URING
+  arrival.push_back("--expert-order arrival --io uring --prefill-chunk 5");
+#endif
+  for (const std::string& switches : arrival) {
+    const CommandResult r = eval(packed(), "--matvec int8 " + switches, "int8_arrival.npy");
+    ASSERT_EQ(r.exit_code, 0) << switches << "\n" << r.output;
+    EXPECT_TRUE(read_bytes(root_ / "int8.npy") == read_bytes(root_ / "int8_arrival.npy")) << switches;
+  }
+}
 
 TEST_F(Switches, OraclePrefetchFromARecordedTraceIsLossless) {
   const fs::path trace = root_ / "trace.jsonl";
