@@ -1,8 +1,10 @@
 #include "engine/blocks/moe_ffn.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
+#include <utility>
 
 #include "engine/ops/vec.h"
 #include "engine/util/error.h"
@@ -82,6 +84,24 @@ void MoeBlock::plan_experts() {
   for (const ExpertUse& u : uses_) use_index_[u.expert] = -1;
 }
 
+void MoeBlock::fetch_computing_on_arrival(FunctionRef<void(size_t)> compute, FunctionRef<void()> first_arrival,
+                                          PhaseTimes* times) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  Clock::duration handling{};  // time spent on arrivals rather than waiting for them
+  bool first = true;
+  experts_.fetch_each(layer_, batch_, fetched_, [&](size_t i) {
+    const Clock::time_point arrived = Clock::now();
+    if (std::exchange(first, false)) first_arrival();
+    {
+      ScopedPhase phase(times, Phase::kExpertCompute);
+      compute(i);
+    }
+    handling += Clock::now() - arrived;
+  });
+  if (times) times->add(Phase::kExpertIoWait, std::chrono::duration<double>(Clock::now() - start - handling).count());
+}
+
 void MoeBlock::step(std::span<const float> x, std::span<float> out, int64_t pos, MoeRouting& routing,
                     PhaseTimes* times) {
   const int64_t H = shape_.hidden;
@@ -105,17 +125,22 @@ void MoeBlock::step(std::span<const float> x, std::span<float> out, int64_t pos,
     batch_.resize(count);
     for (size_t i = 0; i < count; ++i) batch_[i] = uses_[first + i].expert;
     fetched_.resize(count);
+    const auto compute = [&](size_t i) {
+      const ExpertWeights& e = fetched_[i];
+      for (const auto& [t, slot] : uses_[first + i].rows)
+        swiglu_mlp({e.gate, e.up, e.down}, inputs_[t], slot_out(t, slot), gate_, up_, dequant_, pool_, matvec_);
+    };
+    if (order_ == ExpertOrder::kArrival) {
+      fetch_computing_on_arrival(compute, [&] { if (T == 1) routing.fetched(pos, layer_, x); }, times);
+      continue;
+    }
     {
       ScopedPhase phase(times, Phase::kExpertIoWait);
       experts_.fetch(layer_, batch_, fetched_);
     }
     if (T == 1) routing.fetched(pos, layer_, x);
     ScopedPhase phase(times, Phase::kExpertCompute);
-    for (size_t i = 0; i < count; ++i) {
-      const ExpertWeights& e = fetched_[i];
-      for (const auto& [t, slot] : uses_[first + i].rows)
-        swiglu_mlp({e.gate, e.up, e.down}, inputs_[t], slot_out(t, slot), gate_, up_, dequant_, pool_, matvec_);
-    }
+    for (size_t i = 0; i < count; ++i) compute(i);
   }
 
   ScopedPhase phase(times, Phase::kExpertCompute);

@@ -76,7 +76,10 @@ class MoeBlock {
   // is fetched once for the chunk (in fetches of at most the widest routing's size) and computed
   // for every token routed to it; each token's expert outputs are summed in its routing order,
   // so a chunk gives bit-identical results to its tokens one at a time. With one token,
-  // `routing.fetched` runs between the fetch and the compute (the prefetch lookahead).
+  // `routing.fetched` runs between the fetch and the compute (the prefetch lookahead). With
+  // ExpertOrder::kArrival each fetched expert is computed as soon as the source hands it out
+  // (ExpertSource::fetch_each), and `routing.fetched` runs at the first arrival; the sums keep
+  // their routing order, so the output is bit-identical.
   void step(std::span<const float> x, std::span<float> out, int64_t pos, MoeRouting& routing, PhaseTimes* times);
   // Router only: probabilities -> top-k (k = 0: the model's K). Used by routing policies and predictors.
   Routing route(std::span<const float> x, int64_t k = 0);
@@ -84,6 +87,7 @@ class MoeBlock {
   const Routing& last_routing(int64_t row = -1) const;
   void set_dequant(DequantMode mode) { dequant_ = mode; }
   void set_pool(ThreadPool* pool) { pool_ = pool; }
+  void set_expert_order(ExpertOrder order) { order_ = order; }
   // How quantised weights (routed experts, a quantised shared expert) meet x (ops/linear.h).
   void set_matvec(MatvecPath path) { matvec_ = path; }
 
@@ -94,6 +98,10 @@ class MoeBlock {
     std::vector<std::pair<int64_t, int64_t>> rows;  // (token row, slot in its routing)
   };
   void plan_experts();
+  // Fetches batch_ into fetched_ with fetch_each, calling first_arrival() and then compute(i) as
+  // each expert lands; expert_io_wait gets only the time spent waiting for the next arrival.
+  void fetch_computing_on_arrival(FunctionRef<void(size_t)> compute, FunctionRef<void()> first_arrival,
+                                  PhaseTimes* times);
 
   int64_t layer_;
   MoeShape shape_;
@@ -101,6 +109,7 @@ class MoeBlock {
   ExpertSource& experts_;
   DequantMode dequant_ = DequantMode::kFma;
   ThreadPool* pool_ = nullptr;
+  ExpertOrder order_ = ExpertOrder::kAll;
   MatvecPath matvec_ = MatvecPath::kF32;
   std::vector<SharedActivation> inputs_;  // [T] each token's x, quantised once for all its experts
   std::vector<Routing> routes_;        // [T] routing of the last step

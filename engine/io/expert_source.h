@@ -1,7 +1,8 @@
 #pragma once
 // Where routed experts' weights come from. The MoE block asks for the K experts of a layer at
 // once, so a streaming source can read them in parallel; the views stay valid until the next
-// fetch of any layer (streaming sources reuse their buffers).
+// fetch of any layer (streaming sources reuse their buffers). fetch_each hands the same views out
+// one by one as they arrive, so the caller can compute on one while the others are still read.
 //
 // Sources whose experts are byte records in files (packed, HF pread) also expose the record
 // interface (read_record / view_record / file_extents): the expert caches and the prefetchers
@@ -12,10 +13,24 @@
 
 #include "engine/ops/linear.h"
 #include "engine/util/error.h"
+#include "engine/util/function_ref.h"
+#include "engine/util/name_table.h"
 
 namespace streammoe {
 
 class ExpertFile;
+
+// When the MoE block computes a fetch's experts (--expert-order): after all K are read, or each as
+// soon as its read lands (fetch_each). Lossless: each token's expert outputs are still summed in
+// routing order, so the logits are bit-identical.
+enum class ExpertOrder { kAll, kArrival };
+inline constexpr NameTable<ExpertOrder, 2> kExpertOrderNames{{{
+    {ExpertOrder::kAll, "all", "compute a layer's experts once all K reads are done"},
+    {ExpertOrder::kArrival, "arrival",
+     "compute each expert as soon as its read lands (packed folders with --io pread, direct, dontneed or "
+     "uring and no expert cache; other sources hand all K out together, as with all)"},
+}}};
+constexpr const auto& name_table(ExpertOrder) { return kExpertOrderNames; }
 
 struct ExpertWeights {
   LinearRef gate;  // [moe_intermediate, hidden]
@@ -57,6 +72,16 @@ class ExpertSource {
  public:
   virtual ~ExpertSource() = default;
   virtual void fetch(int64_t layer, std::span<const int32_t> experts, std::span<ExpertWeights> out) = 0;
+  // The same fetch, counted the same way, but calls ready(i) on the calling thread as soon as
+  // out[i] is valid, in whatever order the reads complete; returns after the last ready(i). An
+  // exception from ready ends the fetch (reads in flight are waited for) and is rethrown. This
+  // default fetches all, then hands them out in order: a source overrides it only where it reads
+  // on threads other than the caller's (packed pread and io_uring).
+  virtual void fetch_each(int64_t layer, std::span<const int32_t> experts, std::span<ExpertWeights> out,
+                          FunctionRef<void(size_t)> ready) {
+    fetch(layer, experts, out);
+    for (size_t i = 0; i < experts.size(); ++i) ready(i);
+  }
   const ExpertIoStats& stats() const { return stats_; }
 
   // --- record interface (has_records() sources only) ---

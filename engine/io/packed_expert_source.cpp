@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "engine/util/arrival_pool.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
@@ -79,12 +80,38 @@ std::vector<FileExtent> PackedExpertSource::file_extents(int64_t layer, int32_t 
   return {{&file_of(layer, e), static_cast<uint64_t>(e) * layout_.expert_stride, layout_.expert_bytes}};
 }
 
-void PackedExpertSource::fetch(int64_t layer, std::span<const int32_t> experts,
-                               std::span<ExpertWeights> out) {
+void PackedExpertSource::prepare(int64_t layer, std::span<const int32_t> experts,
+                                 std::span<ExpertWeights> out) {
   if (out.size() < experts.size())
     fail("packed experts: {} outputs for {} experts", out.size(), experts.size());
   for (int32_t e : experts) file_of(layer, e);  // range checks before any read
   ensure_slots(experts.size());
+}
+
+std::vector<UringRead> PackedExpertSource::uring_reads(int64_t layer, std::span<const int32_t> experts,
+                                                       uint64_t* resident) {
+  std::vector<UringRead> reads(experts.size());
+  for (size_t i = 0; i < experts.size(); ++i) {
+    const ExpertFile& file = file_of(layer, experts[i]);
+    const uint64_t offset = static_cast<uint64_t>(experts[i]) * layout_.expert_stride;
+    *resident += file.resident_bytes(offset, layout_.expert_bytes);
+    reads[i] = {file.fd(), offset, slots_[i].bytes().first(read_bytes_), &file.path()};
+  }
+  return reads;
+}
+
+void PackedExpertSource::count_fetch(size_t count, uint64_t resident) {
+  stats_.fetches += 1;
+  stats_.experts_loaded += count;
+  stats_.bytes_read += count * read_bytes_;
+  const uint64_t in_cache = std::min<uint64_t>(resident, count * read_bytes_);
+  stats_.bytes_from_page_cache += in_cache;
+  stats_.bytes_from_disk += count * read_bytes_ - in_cache;
+}
+
+void PackedExpertSource::fetch(int64_t layer, std::span<const int32_t> experts,
+                               std::span<ExpertWeights> out) {
+  prepare(layer, experts, out);
   std::atomic<uint64_t> resident{0};
   if (io_.mode == IoMode::kMmap) {
     for (size_t i = 0; i < experts.size(); ++i) {
@@ -94,14 +121,9 @@ void PackedExpertSource::fetch(int64_t layer, std::span<const int32_t> experts,
       out[i] = view_record(layer, experts[i], file.mapping() + offset);
     }
   } else if (uring_) {
-    std::vector<UringRead> reads(experts.size());
-    for (size_t i = 0; i < experts.size(); ++i) {
-      const ExpertFile& file = file_of(layer, experts[i]);
-      const uint64_t offset = static_cast<uint64_t>(experts[i]) * layout_.expert_stride;
-      resident += file.resident_bytes(offset, layout_.expert_bytes);
-      reads[i] = {file.fd(), offset, slots_[i].bytes().first(read_bytes_), &file.path()};
-    }
-    uring_->read_all(reads);
+    uint64_t in_cache = 0;
+    uring_->read_all(uring_reads(layer, experts, &in_cache));
+    resident += in_cache;
   } else {
     io_pool_->parallel_for(static_cast<int64_t>(experts.size()), [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i)
@@ -110,12 +132,30 @@ void PackedExpertSource::fetch(int64_t layer, std::span<const int32_t> experts,
   }
   if (io_.mode != IoMode::kMmap)
     for (size_t i = 0; i < experts.size(); ++i) out[i] = view_record(layer, experts[i], slots_[i].data());
-  stats_.fetches += 1;
-  stats_.experts_loaded += experts.size();
-  stats_.bytes_read += experts.size() * read_bytes_;
-  const uint64_t in_cache = std::min<uint64_t>(resident.load(), experts.size() * read_bytes_);
-  stats_.bytes_from_page_cache += in_cache;
-  stats_.bytes_from_disk += experts.size() * read_bytes_ - in_cache;
+  count_fetch(experts.size(), resident.load());
+}
+
+void PackedExpertSource::fetch_each(int64_t layer, std::span<const int32_t> experts,
+                                    std::span<ExpertWeights> out, FunctionRef<void(size_t)> ready) {
+  if (io_.mode == IoMode::kMmap) return ExpertSource::fetch_each(layer, experts, out, ready);
+  prepare(layer, experts, out);
+  const auto hand_out = [&](size_t i) {
+    out[i] = view_record(layer, experts[i], slots_[i].data());
+    ready(i);
+  };
+  uint64_t resident = 0;
+  if (uring_) {
+    uring_->read_each(uring_reads(layer, experts, &resident), hand_out);
+  } else {
+    // Its own threads, never the caller: the caller computes each expert as it lands.
+    const int threads = io_.io_threads > 0 ? io_.io_threads : static_cast<int>(slots_.size());
+    if (!arrival_pool_ || arrival_pool_->size() != threads) arrival_pool_ = std::make_unique<ArrivalPool>(threads);
+    std::atomic<uint64_t> in_cache{0};
+    arrival_pool_->run(
+        experts.size(), [&](size_t i) { in_cache += read_record(layer, experts[i], slots_[i].bytes()); }, hand_out);
+    resident = in_cache.load();
+  }
+  count_fetch(experts.size(), resident);
 }
 
 }  // namespace streammoe

@@ -195,6 +195,11 @@ void Model::set_dequant(DequantMode mode) {
     if (layer.moe) layer.moe->set_dequant(mode);
 }
 
+void Model::set_expert_order(ExpertOrder order) {
+  for (auto& layer : layers_)
+    if (layer.moe) layer.moe->set_expert_order(order);
+}
+
 void Model::set_matvec(MatvecPath path) {
   matvec_ = path;
   for (auto& layer : layers_) {

@@ -86,6 +86,7 @@ class Model {
   // Compute threads for every matrix-vector product (1: no pool).
   void set_threads(int64_t threads);
   void set_dequant(DequantMode mode);
+  void set_expert_order(ExpertOrder order);
   // How every quantised weight meets its input (--matvec; ops/linear.h): routed experts and any
   // quantised resident weight; dense weights take the f32 kernels either way.
   void set_matvec(MatvecPath path);

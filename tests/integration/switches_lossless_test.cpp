@@ -1,5 +1,5 @@
-// Lossless switches (every expert cache, every I/O mode, prefetch, predictors, overlap) give
-// bit-identical eval logits to the baseline: memcmp of the --dump-logits files. Packed: the
+// Lossless switches (every expert cache, every I/O mode, prefetch, predictors, overlap, the
+// expert order) give bit-identical eval logits to the baseline: memcmp of the --dump-logits files. Packed: the
 // trained tiny-qwen35moe packed (with --lz4) in the test; HF I/O modes: the q35 fused fixture.
 // Lossy switches (K override) report their quality cost through the same eval.
 #include <gtest/gtest.h>
@@ -74,9 +74,30 @@ INSTANTIATE_TEST_SUITE_P(
                       "--prefill-chunk 16 --expert-cache lru --cache-entries 24",
                       "--prefill-chunk 8 --prefetch async --predictor temporal --expert-cache lru --cache-entries 48"));
 
+// --expert-order arrival computes each expert as its read lands (pread threads that exclude the
+// caller, io_uring completions one at a time); sources without arrivals (mmap, the caches) keep
+// handing all K out together. Token by token and chunked, the logits are the same bits.
+INSTANTIATE_TEST_SUITE_P(
+    ExpertOrder, PackedLossless,
+    ::testing::Values("--expert-order all", "--expert-order arrival", "--expert-order arrival --io direct",
+                      "--expert-order arrival --io dontneed", "--expert-order arrival --io-threads 1",
+                      "--expert-order arrival --io-threads 3", "--expert-order arrival --io mmap",
+                      "--expert-order arrival --expert-cache lru --cache-entries 16",
+                      "--expert-order arrival --expert-cache lz4 --cache-entries 8",
+                      "--expert-order arrival --threads 1",
+                      "--expert-order arrival --prefetch willneed --predictor early-routing --overlap pipelined",
+                      "--expert-order arrival --prefetch async --predictor temporal --expert-cache lru "
+                      "--cache-entries 48",
+                      "--expert-order arrival --prefill-chunk 5", "--expert-order arrival --prefill-chunk 64 --io direct",
+                      "--expert-order arrival --prefill-chunk 16 --io mmap",
+                      "--expert-order arrival --prefill-chunk 16 --expert-cache lru --cache-entries 24"));
+
 #ifdef STREAMMOE_HAVE_URING
 INSTANTIATE_TEST_SUITE_P(Uring, PackedLossless,
                          ::testing::Values("--io uring", "--io uring --expert-cache lru --cache-entries 16",
+                                           "--io uring --expert-order arrival",
+                                           "--io uring --expert-order arrival --prefill-chunk 7",
+                                           "--io uring --expert-order arrival --expert-cache lru --cache-entries 16",
                                            "--io uring --prefetch async --predictor temporal --expert-cache lru "
                                            "--cache-entries 64 --overlap pipelined"));
 #endif
@@ -91,10 +112,26 @@ TEST_P(HfLossless, LogitsAreBitIdenticalToTheBaseline) {
 
 INSTANTIATE_TEST_SUITE_P(EverySwitch, HfLossless,
                          ::testing::Values("--io mmap", "--io dontneed", "--io-threads 2",
-                                           "--expert-cache lru --cache-entries 3",
+                                           "--expert-cache lru --cache-entries 3", "--expert-order arrival",
+                                           "--expert-order arrival --io mmap",
                                            "--prefetch willneed --predictor temporal",
                                            "--prefetch async --predictor early-routing --expert-cache lru "
                                            "--cache-entries 5 --overlap pipelined"));
+
+// The expert order is lossless on the int8 path too: each token's x is quantised once, whichever
+// expert lands first.
+TEST_F(Switches, ArrivalOrderIsLosslessWithInt8Matvec) {
+  ASSERT_EQ(eval(packed(), "--matvec int8", "int8.npy").exit_code, 0);
+  std::vector<std::string> arrival = {"--expert-order arrival", "--expert-order arrival --prefill-chunk 9 --io direct"};
+#ifdef STREAMMOE_HAVE_URING
+  arrival.push_back("--expert-order arrival --io uring --prefill-chunk 5");
+#endif
+  for (const std::string& switches : arrival) {
+    const CommandResult r = eval(packed(), "--matvec int8 " + switches, "int8_arrival.npy");
+    ASSERT_EQ(r.exit_code, 0) << switches << "\n" << r.output;
+    EXPECT_TRUE(read_bytes(root_ / "int8.npy") == read_bytes(root_ / "int8_arrival.npy")) << switches;
+  }
+}
 
 TEST_F(Switches, OraclePrefetchFromARecordedTraceIsLossless) {
   const fs::path trace = root_ / "trace.jsonl";

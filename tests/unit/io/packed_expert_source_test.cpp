@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -31,6 +32,16 @@ nlohmann::json config() {
           {"rms_norm_eps", 1e-6}};
 }
 
+// The record of `expert` in `layer`, straight from the file.
+std::vector<std::byte> file_record(const std::filesystem::path& folder, int64_t layer, int64_t expert,
+                                   const PackedManifest& m) {
+  std::vector<std::byte> bytes(m.layout.expert_bytes);
+  std::ifstream in(folder / expert_file_name(layer), std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(expert * m.layout.expert_stride));
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  return bytes;
+}
+
 class PackedSource : public ::testing::TestWithParam<int> {
  protected:
   static void SetUpTestSuite() {
@@ -42,13 +53,8 @@ class PackedSource : public ::testing::TestWithParam<int> {
   static void TearDownTestSuite() { dir_.reset(); }
   static std::filesystem::path folder() { return dir_->path() / "m"; }
 
-  // The record of `expert` in `layer`, straight from the file.
   static std::vector<std::byte> record(int64_t layer, int64_t expert, const PackedManifest& m) {
-    std::vector<std::byte> bytes(m.layout.expert_bytes);
-    std::ifstream in(folder() / expert_file_name(layer), std::ios::binary);
-    in.seekg(static_cast<std::streamoff>(expert * m.layout.expert_stride));
-    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    return bytes;
+    return file_record(folder(), layer, expert, m);
   }
 
   static std::unique_ptr<TempDir> dir_;
@@ -87,7 +93,61 @@ TEST_P(PackedSource, ViewsAreTheRecordsInTheFile) {
   EXPECT_EQ(source.stats().bytes_read, 8u * m.layout.expert_bytes);
 }
 
+// fetch_each (--expert-order arrival): every expert handed out once, on the calling thread, its
+// view valid when it is handed out, and the counters of a fetch() of the same experts.
+void expect_fetch_each_matches_fetch(const std::filesystem::path& folder, const PackedManifest& m,
+                                     const ExpertIoOptions& io) {
+  PackedExpertSource each(folder, m, io, 4), whole(folder, m, io, 4);
+  const int32_t experts[] = {15, 0, 7, 3, 9};  // more than the 4 slots: the buffers grow
+  std::vector<ExpertWeights> out(5), reference(5);
+  for (int64_t layer : {0, 2, 0}) {
+    std::vector<int> handed(5, 0);
+    each.fetch_each(layer, experts, out, [&](size_t i) {
+      handed.at(i) += 1;
+      const auto rec = file_record(folder, layer, experts[i], m);
+      expect_view_equals(out[i].gate.quant, m.layout.gate, rec);
+      expect_view_equals(out[i].down.quant, m.layout.down, rec);
+    });
+    EXPECT_THAT(handed, ::testing::Each(1));
+    whole.fetch(layer, experts, reference);
+  }
+  const ExpertIoStats &a = each.stats(), &b = whole.stats();
+  EXPECT_EQ(a.fetches, b.fetches);
+  EXPECT_EQ(a.experts_loaded, b.experts_loaded);
+  EXPECT_EQ(a.bytes_read, b.bytes_read);
+  EXPECT_EQ(a.bytes_read, 15u * each.bytes_per_expert_read());
+  EXPECT_EQ(a.bytes_from_page_cache + a.bytes_from_disk, a.bytes_read);
+
+  // An error thrown by the caller's compute ends the fetch; the source still works after it.
+  EXPECT_THROW(each.fetch_each(2, experts, out, [](size_t) { fail("compute failed"); }), Error);
+  size_t handed = 0;
+  each.fetch_each(2, experts, out, [&](size_t) { ++handed; });
+  EXPECT_EQ(handed, 5u);
+  expect_view_equals(out[4].up.quant, m.layout.up, file_record(folder, 2, 9, m));
+}
+
+TEST_P(PackedSource, FetchEachHandsOutEveryRecordOnce) {
+  ExpertIoOptions io;
+  io.io_threads = GetParam();
+  expect_fetch_each_matches_fetch(folder(), read_packed_manifest(folder()), io);
+}
+
 INSTANTIATE_TEST_SUITE_P(IoThreads, PackedSource, ::testing::Values(0, 1, 3));
+
+TEST_F(PackedSource, FetchEachInEveryIoMode) {
+  for (IoMode mode : {IoMode::kDirect, IoMode::kDontneed, IoMode::kUring, IoMode::kMmap}) {
+    SCOPED_TRACE(enum_name(mode));
+    ExpertIoOptions io;
+    io.mode = mode;
+    try {
+      PackedExpertSource probe(folder(), read_packed_manifest(folder()), io, 4);
+    } catch (const Error& e) {  // O_DIRECT refused by the filesystem, or no io_uring here
+      std::printf("skipped %s: %s\n", std::string(enum_name(mode)).c_str(), e.what());
+      continue;
+    }
+    expect_fetch_each_matches_fetch(folder(), read_packed_manifest(folder()), io);
+  }
+}
 
 TEST_F(PackedSource, DirectModeReadsWholeStrides) {
   const PackedManifest m = read_packed_manifest(folder());
