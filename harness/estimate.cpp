@@ -137,6 +137,12 @@ PlanEstimate estimate_plan(const ExperimentSpec& spec, Store* history) {
     e.disk_parts.push_back(fmt::format("{} to {} {}", bytes_text(bytes), synth ? "synth" : "pack",
                                        pack.folder.filename().string()));
   }
+  for (const auto& replay : spec.replays) {
+    if (fs::exists(replay.file)) continue;
+    const double bytes = static_cast<double>(replay_bytes_estimate(replay));
+    e.disk_bytes += static_cast<uint64_t>(bytes);
+    e.disk_parts.push_back(fmt::format("{} to write {}", bytes_text(bytes), replay.file.filename().string()));
+  }
   if (spec.quality.enabled && (!spec.quality.text_file.empty() || !spec.quality.ids.empty())) {
     uint64_t bytes = 0;
     for (const auto& model : spec.models)

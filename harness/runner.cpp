@@ -59,6 +59,14 @@ std::vector<std::string> Runner::generate_argv(const ExperimentSpec& spec, const
   argv.push_back("--tokens");
   argv.push_back(std::to_string(spec.workload.tokens));
   for (auto& arg : switch_args(variant.switches)) argv.push_back(arg);
+  if (const fs::path* replay = spec.replay_for(variant, plan.model_index, plan.repeat)) {
+    for (const char* flag : {"--replay-routing", "--predictor-trace"}) {
+      if (flag[2] == 'p' && !spec.routing_for(variant)->predictor_trace) continue;
+      argv.push_back(flag);
+      argv.push_back(replay->string());
+    }
+  }
+  if (spec.workload.ignore_eos) argv.push_back("--ignore-eos");
   argv.push_back("--metrics-json");
   argv.push_back(metrics_path.string());
   return argv;
@@ -76,6 +84,10 @@ void print_plan(const ExperimentSpec& spec, const fs::path& engine, const fs::pa
                        : pack.kind == RecipeKind::kSynth        ? "(to make)"
                                                                 : "(to pack)",
                        pack.describe(model_label(spec, pack.source)), model_label(spec, pack.folder));
+  for (const auto& r : spec.replays)
+    out << fmt::format("  prepare {}: {} -> {}\n",
+                       fs::exists(r.file) ? "(made before; reused if current)" : "(to write)", r.describe(),
+                       model_label(spec, r.file));
   for (const auto& v : spec.variants)
     out << fmt::format("  variant {}{}: {}{}{}\n", v.name, v.name == spec.baseline ? " (baseline)" : "",
                        json_text(v.switches),
@@ -174,6 +186,14 @@ std::vector<RunPlan> Runner::plan() const { return plan_runs(spec_); }
 
 nlohmann::json Runner::prepare_models() {
   nlohmann::json plan_json = spec_.to_json();
+  if (!spec_.replays.empty()) plan_json["prepared_traces"] = nlohmann::json::array();
+  for (const auto& replay : spec_.replays) {
+    PreparedReplay prepared = prepare_replay(replay);
+    progress_.note(fmt::format("routing: {} -> {}{}", replay.describe(), model_label(spec_, replay.file),
+                               prepared.reused ? " (reused)" : ""));
+    plan_json["prepared_traces"].push_back(
+        {{"file", replay.file.string()}, {"header", prepared.header}, {"reused", prepared.reused}});
+  }
   if (spec_.packs.empty()) return plan_json;
   plan_json["prepared_models"] = nlohmann::json::array();
   for (const auto& pack : spec_.packs) {
@@ -586,6 +606,10 @@ void Runner::measure_variant_quality(const Session& session, size_t i, size_t m,
       run.engine = std::get<fs::path>(engine);
       run.model = spec_.quality_model_for(variant, m);
       run.switches = variant.switches;
+      // The oracle predictor of a quality run reads the trace as recorded: the quality model is
+      // the one that recorded it (the derived traces are for the speed model's depth).
+      if (const RoutingReplaySpec* routing = spec_.routing_for(variant); routing && routing->predictor_trace)
+        run.switches["predictor-trace"] = routing->trace.string();
       run.timeout_s = spec_.timeout_s * 4;
       run.cgroup_procs = session.cgroup_procs();
       measurement = suite.measure(spec_.quality, run, reference.value_or(fs::path()));
