@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "engine/util/error.h"
+#include "harness/estimate.h"
 #include "harness/hash.h"
 #include "harness/model_shape.h"
 #include "harness/store_schema.h"
@@ -114,6 +115,21 @@ const fs::path& ExperimentSpec::reference_for(size_t model_index) const {
   return models.at(model_index);
 }
 
+uint64_t BudgetShare::bytes(const ModelBytes& model) const {
+  return static_cast<uint64_t>(model.resident + page_cache_share * model.experts) + overhead_bytes;
+}
+
+std::string BudgetShare::describe(const ModelBytes& model) const {
+  auto gb = [](double bytes) { return bytes_text(bytes); };
+  return fmt::format("{} resident + {:.0f}% of {} experts + {} overhead = {}", gb(model.resident),
+                     100 * page_cache_share, gb(model.experts), gb(static_cast<double>(overhead_bytes)),
+                     gb(static_cast<double>(bytes(model))));
+}
+
+nlohmann::json BudgetShare::to_json() const {
+  return {{"page_cache_share", page_cache_share}, {"overhead_bytes", overhead_bytes}};
+}
+
 const RoutingReplaySpec* ExperimentSpec::routing_for(const Variant& variant) const {
   if (variant.routing) return &*variant.routing;
   return routing ? &*routing : nullptr;
@@ -164,6 +180,7 @@ nlohmann::json ExperimentSpec::to_json() const {
   j["cache"] = to_string(cache);
   j["drop_caches"] = drop_caches;
   j["memory_budget_bytes"] = memory_budget_bytes ? nlohmann::json(*memory_budget_bytes) : nullptr;
+  if (memory_budget_share) j["memory_budget_share"] = memory_budget_share->to_json();
   j["timeout_s"] = timeout_s;
   j["order"] = order == RunOrder::kGrouped ? "grouped" : "interleaved";
   j["baseline"] = baseline;
@@ -291,7 +308,9 @@ class SpecReader {
     }
     if (keys.count("drop_caches"))
       spec.drop_caches = file_.boolean(keys["drop_caches"], "drop_caches");
-    if (keys.count("memory_budget") && !keys["memory_budget"].IsNull()) {
+    if (keys.count("memory_budget") && keys["memory_budget"].IsMap()) {
+      spec.memory_budget_share = read_budget_share(keys["memory_budget"]);
+    } else if (keys.count("memory_budget") && !keys["memory_budget"].IsNull()) {
       std::string text = file_.scalar(keys["memory_budget"], "memory_budget");
       spec.memory_budget_bytes = parse_bytes(text);
       if (!spec.memory_budget_bytes)
@@ -437,6 +456,27 @@ class SpecReader {
                                   recipe.resident_bits));
     }
     return recipe;
+  }
+
+  BudgetShare read_budget_share(const YAML::Node& node) const {
+    auto keys = file_.keys(node, "memory_budget", {"page_cache_share", "overhead"});
+    if (!keys.count("page_cache_share"))
+      file_.fail_at(node, "memory_budget is a size like 8GiB, or {page_cache_share: 0.17, overhead: "
+                          "512MiB}: the model's resident weights + that share of its expert bytes + "
+                          "the overhead");
+    BudgetShare b;
+    b.page_cache_share = file_.number(keys["page_cache_share"], "memory_budget.page_cache_share");
+    if (!(b.page_cache_share >= 0 && b.page_cache_share <= 1))
+      file_.fail_at(keys["page_cache_share"], "memory_budget.page_cache_share must be between 0 and 1");
+    if (keys.count("overhead")) {
+      const std::string text = file_.scalar(keys["overhead"], "memory_budget.overhead");
+      auto bytes = parse_bytes(text);
+      if (!bytes)
+        file_.fail_at(keys["overhead"],
+                      fmt::format("memory_budget.overhead must be a size like 512MiB, got '{}'", text));
+      b.overhead_bytes = *bytes;
+    }
+    return b;
   }
 
   // `routing: {trace, layer_map, ...}`, as written; resolve_replays() checks it against the models.

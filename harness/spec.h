@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/model_files.h"
 #include "harness/packed_model.h"
 #include "harness/replay_trace.h"
 #include "harness/switch_catalog.h"
@@ -90,6 +91,19 @@ struct KeepRule {
   std::optional<double> max_json_validity_drop;  // vs the baseline's validity
 };
 
+// A memory budget relative to the model: its resident weights, a share of its expert bytes for
+// the page cache, and room for the process (activations, buffers, the KV and recurrent state).
+// `memory_budget: {page_cache_share: 0.17, overhead: 512MiB}`: the reference system's machine
+// left its page cache ~17% of the experts (35 GB of 209 GB).
+struct BudgetShare {
+  double page_cache_share = 0;
+  uint64_t overhead_bytes = 512ull << 20;
+
+  uint64_t bytes(const ModelBytes& model) const;
+  std::string describe(const ModelBytes& model) const;  // "4.9 GB resident + 17% of 18.1 GB ..."
+  nlohmann::json to_json() const;
+};
+
 // The most runs an experiment may plan unless it says `max_runs:` (or --max-runs): a matrix typo
 // must not plan a week of runs.
 inline constexpr int64_t kDefaultMaxRuns = 5000;
@@ -116,6 +130,8 @@ struct ExperimentSpec {
   CacheState cache = CacheState::kWarm;
   bool drop_caches = false;  // cold only, and only when root
   std::optional<uint64_t> memory_budget_bytes;
+  // Or a budget resolved from the baseline's model on models[0] once it is made.
+  std::optional<BudgetShare> memory_budget_share;
   double timeout_s = 600;
   RunOrder order = RunOrder::kInterleaved;
   std::string baseline;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/util/error.h"
+#include "harness/estimate.h"
 #include "harness/executor.h"
 #include "harness/mock_executor.h"
 #include "harness/replay_trace.h"
@@ -371,6 +372,32 @@ TEST_F(ReplayExperimentTest, SpeedRunsReplayAndQualityRunsUseTheTrainedModelsOwn
   print_plan(spec, "/opt/fake/streammoe", dir_ / "builds", dry);
   EXPECT_THAT(dry.str(), HasSubstr("prepare (made before; reused if current): routing of t.jsonl tokens 0..5 "
                                    "(replayed) on 40 MoE layers by layer map cycle -> derived/routing/t-cycle-l40-t0+6-"));
+}
+
+// Not replay, but this fixture's configs are real ones: --dry-run's estimate when no earlier run
+// tells, from the bytes each run moves at the machine's rates.
+TEST_F(ReplayExperimentTest, WithoutHistoryTheEstimateCountsEachRunsBytesAtTheRoofline) {
+  ExperimentSpec spec = load(experiment("deep.json", "{trace: traces/t.jsonl, layer_map: cycle}", "cache: cold\n"));
+  EXPECT_LT(estimate_plan(spec, nullptr).seconds, 0);  // no rates, no history: unknown
+  RooflineRates rates{1.0, 20.0, 10.0, "test rates"};
+  // deep.json at 4 bits: 40 x 16 experts x 3 x 64 x 64 x (0.5 + 1/16) = 4,423,680 bytes; resident
+  // bf16: 2 tables of 64 x 64, 10 full-attention layers of 16,384 weights, 30 linear-attention
+  // layers of 10,880, 40 shared experts of 12,288: 989,952 x 2 = 1,979,904 bytes.
+  const ModelBytes bytes = recipe_bytes(spec.packs[0]);
+  EXPECT_DOUBLE_EQ(bytes.experts, 4423680);
+  EXPECT_DOUBLE_EQ(bytes.resident, 1979904);
+  // A cold run feeds 3 + 4 - 1 tokens (+1: the last forward): per token K/16 of the experts from
+  // the disk (1 GB/s) and the resident weights from RAM (one thread, 10 GB/s), plus the resident
+  // weights from the disk once. base K = 4, top2 K = 2; 3 repeats each.
+  const double base = 7 * (1105920 / 1e9 + 1979904 / 1e10) + 1979904 / 1e9;
+  const double top2 = 7 * (552960 / 1e9 + 1979904 / 1e10) + 1979904 / 1e9;
+  PlanEstimate e = estimate_plan(spec, nullptr, rates);
+  EXPECT_NEAR(e.seconds, 3 * (base + top2), 1e-9);
+  EXPECT_THAT(e.basis, HasSubstr("the bytes each run moves at the rates of test rates"));
+  // Warm: everything at RAM's rate.
+  spec.cache = CacheState::kWarm;
+  EXPECT_NEAR(estimate_plan(spec, nullptr, rates).seconds,
+              3 * 7 * ((1105920 + 1979904) / 1e10 + (552960 + 1979904) / 1e10), 1e-9);
 }
 
 TEST(ReplayEngine, TheTrainedModelsTraceDrivesADeeperSynthModel) {
