@@ -5,16 +5,20 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <optional>
+#include <sstream>
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "engine/util/error.h"
+#include "engine/util/utf8.h"
 #include "harness/executor.h"
 #include "harness/machine_profile.h"
 #include "harness/rerun.h"
 #include "harness/runner.h"
+#include "harness/scratch_file.h"
 #include "harness/spec.h"
 #include "harness/store.h"
 #include "report/exporter.h"
@@ -25,6 +29,8 @@ using namespace streammoe;
 using namespace streammoe::lab;
 
 namespace {
+
+constexpr int kUsageError = 2;  // the command line does not parse (README: the error contract)
 
 fs::path default_engine() {
   if (const char* env = std::getenv("STREAMMOE_ENGINE")) return env;
@@ -46,6 +52,34 @@ SwitchCatalog engine_switches(const fs::path& engine, const std::string& options
          shell_join(command.argv), describe(result),
          result.stderr_tail.empty() ? "" : ": " + result.stderr_tail.substr(0, 200));
   return SwitchCatalog::parse(result.stdout_text, engine.string() + " options --json");
+}
+
+// Asks the engine whether each variant's switches are valid together (`streammoe options
+// --check-file`, one call for all of them), so a variant every run of which would fail is refused
+// at plan time, at its line in the YAML.
+std::vector<std::optional<std::string>> engine_check(const fs::path& engine,
+                                                     const SpecOptions::SwitchSets& sets) {
+  ScratchFile file("switch-sets");
+  {
+    std::ofstream out(file.path());
+    for (const auto& set : sets) out << nlohmann::json(set).dump() << "\n";
+    if (!out.flush()) fail("{}: cannot write the switch sets to check", file.path().string());
+  }
+  SubprocessExecutor executor;
+  Command command;
+  command.argv = {engine.string(), "options", "--check-file", file.path().string()};
+  command.timeout_s = 60;
+  ExecResult result = executor.execute(command);
+  if (!result.ok())
+    fail("cannot check the variants' switches with '{}' ({}): {}", shell_join(command.argv),
+         describe(result), result.stderr_tail.substr(0, 200));
+  std::vector<std::optional<std::string>> problems;
+  std::istringstream lines(result.stdout_text);
+  for (std::string line; std::getline(lines, line);)
+    problems.push_back(line == "ok" ? std::nullopt : std::optional<std::string>(line));
+  if (problems.size() != sets.size())
+    fail("'{}' judged {} switch sets of {}", shell_join(command.argv), problems.size(), sets.size());
+  return problems;
 }
 
 int64_t experiment_id(Store& store, const std::string& key) {
@@ -154,7 +188,14 @@ int main(int argc, char** argv) {
   compare->add_flag("--any-conditions", any_conditions,
                     "compare even when the workload, cache state or memory budget differ");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help
+    std::cerr << "streammoe-lab: error: " << utf8::printable_line(e.what())
+              << " (see streammoe-lab --help)\n";
+    return kUsageError;
+  }
 
   try {
     auto need_db = [&]() {
@@ -165,6 +206,10 @@ int main(int argc, char** argv) {
       SwitchCatalog catalog = engine_switches(engine, options_json);
       SpecOptions spec_options;
       spec_options.catalog = &catalog;
+      if (options_json.empty())  // --options-json stands in for the engine: nothing to ask
+        spec_options.check_switches = [engine](const SpecOptions::SwitchSets& sets) {
+          return engine_check(engine, sets);
+        };
       if (!root.empty()) spec_options.root = fs::absolute(root);
       if (max_runs > 0) spec_options.max_runs = max_runs;
       if (!models_dir.empty()) spec_options.packed_models_dir = fs::absolute(models_dir);
@@ -235,6 +280,9 @@ int main(int argc, char** argv) {
       if (rerun_of)
         std::cout << fmt::format("rerun of #{}: {}\n", *rerun_of,
                                  compare_verdicts(store, *rerun_of, summary.experiment_id).text());
+      if (summary.failed > 0)  // recorded as errors; the exit status says so too
+        fail("{} of {} runs failed, recorded as errors in {} (first: {})", summary.failed,
+             summary.executed, db, summary.first_failure);
     } else if (*report) {
       need_db();
       Store store = Store::read_only(db);
@@ -275,11 +323,8 @@ int main(int argc, char** argv) {
       std::cout << compare_view(store, experiment_id(store, key_a), experiment_id(store, key_b),
                                 any_conditions);
     }
-  } catch (const Error& e) {
-    std::cerr << "streammoe-lab: error: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "streammoe-lab: error: " << e.what() << "\n";
+  } catch (const std::exception& e) {  // streammoe::Error, and anything a library throws
+    std::cerr << "streammoe-lab: error: " << utf8::printable_line(e.what()) << "\n";
     return 1;
   }
   return 0;

@@ -38,6 +38,9 @@ nlohmann::json MockExecutor::engine_metrics(double decode_tok_s, int tokens) {
             {"lm_head", 0.1},
             {"other", 0.05}}},
           {"expert_bytes_read_per_token", 1.5e6},
+          // The engine's own count of expert bytes that came from the disk: a mock reads none, so
+          // whatever else the machine reads meanwhile (the device counter) stays out of its runs.
+          {"routing", {{"expert_io", {{"bytes_from_disk", 0}}}}},
           {"experts_loaded_per_token", 16.0},
           {"peak_rss_mb", 123.0},
           {"options", nlohmann::json::object()},

@@ -173,7 +173,9 @@ RunnerSummary Runner::run() {
     RunRecord record = execute_run(session, p);
     store_run(session, p, record);
     ++summary.executed;
-    summary.failed += !record.metrics;
+    if (!record.metrics && summary.failed++ == 0)
+      summary.first_failure = fmt::format("{} repeat {}: {}", spec_.variants[p.variant_index].name,
+                                          p.repeat, record.outcome());
   };
   for (const auto& p : plans)
     if (!is_recorded(p)) execute(p);

@@ -65,6 +65,7 @@ struct RunnerSummary {
   int skipped = 0;  // already recorded
   int executed = 0;
   int failed = 0;
+  std::string first_failure;  // the first failed run: variant, repeat and outcome line
   int warmups = 0;  // unrecorded warmup runs
 };
 

@@ -4,6 +4,7 @@
 // matrix sweeps are expanded into variants. Every problem is an Error at file:line:column.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -174,6 +175,11 @@ struct SpecOptions {
   std::optional<std::filesystem::path> packed_models_dir;
   // Overrides the file's max_runs (streammoe-lab run --max-runs).
   std::optional<int64_t> max_runs;
+  // Whether each variant's switches are valid together, as the engine judges them (its ranges
+  // and combination rules: `streammoe options --check-file`): per set, the problem or nothing.
+  // Unset, only the catalog's types and values are checked.
+  using SwitchSets = std::vector<std::map<std::string, std::string>>;
+  std::function<std::vector<std::optional<std::string>>(const SwitchSets&)> check_switches;
 };
 
 ExperimentSpec load_experiment(const std::filesystem::path& file, const SpecOptions& options);

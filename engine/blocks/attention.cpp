@@ -19,9 +19,10 @@ Attention::Attention(const AttentionShape& shape, AttentionWeights weights, cons
 
 void Attention::step(std::span<const float> x, int64_t pos, KvCache& cache, std::span<float> out) {
   const int64_t d = shape_.head_dim, kv_dim = shape_.kv_heads * d;
-  linear(w_.q_proj, x, q_full_, DequantMode::kFma, pool_);
-  linear(w_.k_proj, x, k_, DequantMode::kFma, pool_);
-  linear(w_.v_proj, x, v_, DequantMode::kFma, pool_);
+  input_.bind(x);
+  linear(w_.q_proj, input_, q_full_, DequantMode::kFma, pool_, matvec_);
+  linear(w_.k_proj, input_, k_, DequantMode::kFma, pool_, matvec_);
+  linear(w_.v_proj, input_, v_, DequantMode::kFma, pool_, matvec_);
   for (int64_t h = 0; h < shape_.heads; ++h) {
     const float* src = q_full_.data() + h * d * (shape_.output_gate ? 2 : 1);
     std::span<float> q(q_.data() + h * d, d);
@@ -54,7 +55,7 @@ void Attention::step(std::span<const float> x, int64_t pos, KvCache& cache, std:
   }
   if (shape_.output_gate)
     for (size_t i = 0; i < attn_out_.size(); ++i) attn_out_[i] *= sigmoid(gate_[i]);
-  linear(w_.o_proj, attn_out_, out, DequantMode::kFma, pool_);
+  linear(w_.o_proj, attn_out_, out, DequantMode::kFma, pool_, matvec_);
 }
 
 }  // namespace streammoe

@@ -24,10 +24,10 @@ struct AttentionShape {
 };
 
 struct AttentionWeights {
-  MatRef q_proj;  // [heads * head_dim * (output_gate ? 2 : 1), hidden]
-  MatRef k_proj;  // [kv_heads * head_dim, hidden]
-  MatRef v_proj;  // [kv_heads * head_dim, hidden]
-  MatRef o_proj;  // [hidden, heads * head_dim]
+  LinearRef q_proj;  // [heads * head_dim * (output_gate ? 2 : 1), hidden]
+  LinearRef k_proj;  // [kv_heads * head_dim, hidden]
+  LinearRef v_proj;  // [kv_heads * head_dim, hidden]
+  LinearRef o_proj;  // [hidden, heads * head_dim]
   std::vector<float> q_norm;  // [head_dim]
   std::vector<float> k_norm;  // [head_dim]
 };
@@ -44,12 +44,16 @@ class Attention {
   // x: normalised hidden state [hidden]; pos: absolute position; out: [hidden].
   void step(std::span<const float> x, int64_t pos, KvCache& cache, std::span<float> out);
   void set_pool(ThreadPool* pool) { pool_ = pool; }
+  // How quantised projections meet x (ops/linear.h); q, k and v share one quantisation of x.
+  void set_matvec(MatvecPath path) { matvec_ = path; }
 
  private:
   AttentionShape shape_;
   AttentionWeights w_;
   const Rope& rope_;
   ThreadPool* pool_ = nullptr;
+  MatvecPath matvec_ = MatvecPath::kF32;
+  SharedActivation input_;
   std::vector<float> q_full_, q_, gate_, k_, v_, scores_, attn_out_;
 };
 

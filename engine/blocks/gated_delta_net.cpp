@@ -25,10 +25,11 @@ DeltaNetState GatedDeltaNet::new_state() const {
 void GatedDeltaNet::step(std::span<const float> x, DeltaNetState& state, std::span<float> out) {
   const int64_t channels = shape_.conv_dim(), kernel = shape_.conv_kernel;
   const int64_t dk = shape_.k_head_dim, dv = shape_.v_head_dim;
-  linear(w_.in_proj_qkv, x, qkv_, DequantMode::kFma, pool_);
-  linear(w_.in_proj_z, x, z_, DequantMode::kFma, pool_);
-  linear(w_.in_proj_b, x, b_, DequantMode::kFma, pool_);
-  linear(w_.in_proj_a, x, a_, DequantMode::kFma, pool_);
+  input_.bind(x);
+  linear(w_.in_proj_qkv, input_, qkv_, DequantMode::kFma, pool_, matvec_);
+  linear(w_.in_proj_z, input_, z_, DequantMode::kFma, pool_, matvec_);
+  linear(w_.in_proj_b, input_, b_, DequantMode::kFma, pool_, matvec_);
+  linear(w_.in_proj_a, input_, a_, DequantMode::kFma, pool_, matvec_);
 
   // Depthwise causal conv over [history..., current], then silu; then shift the history.
   for (int64_t c = 0; c < channels; ++c) {
@@ -77,7 +78,7 @@ void GatedDeltaNet::step(std::span<const float> x, DeltaNetState& state, std::sp
     std::span<float> oh(o, dv);
     rmsnorm_gated(oh, {z_.data() + h * dv, static_cast<size_t>(dv)}, w_.norm, shape_.eps, oh);
   }
-  linear(w_.out_proj, core_, out, DequantMode::kFma, pool_);
+  linear(w_.out_proj, core_, out, DequantMode::kFma, pool_, matvec_);
 }
 
 }  // namespace streammoe

@@ -28,11 +28,11 @@ struct DeltaNetShape {
 };
 
 struct DeltaNetWeights {
-  MatRef in_proj_qkv;  // [conv_dim, hidden]
-  MatRef in_proj_z;    // [value_dim, hidden]
-  MatRef in_proj_b;    // [v_heads, hidden]
-  MatRef in_proj_a;    // [v_heads, hidden]
-  MatRef out_proj;     // [hidden, value_dim]
+  LinearRef in_proj_qkv;  // [conv_dim, hidden]
+  LinearRef in_proj_z;    // [value_dim, hidden]
+  LinearRef in_proj_b;    // [v_heads, hidden]
+  LinearRef in_proj_a;    // [v_heads, hidden]
+  LinearRef out_proj;     // [hidden, value_dim]
   std::vector<float> conv;     // [conv_dim, conv_kernel]
   std::vector<float> a_log;    // [v_heads]
   std::vector<float> dt_bias;  // [v_heads]
@@ -50,11 +50,16 @@ class GatedDeltaNet {
   DeltaNetState new_state() const;
   void step(std::span<const float> x, DeltaNetState& state, std::span<float> out);
   void set_pool(ThreadPool* pool) { pool_ = pool; }
+  // How quantised projections meet x (ops/linear.h); the four input projections share one
+  // quantisation of x.
+  void set_matvec(MatvecPath path) { matvec_ = path; }
 
  private:
   DeltaNetShape shape_;
   DeltaNetWeights w_;
   ThreadPool* pool_ = nullptr;
+  MatvecPath matvec_ = MatvecPath::kF32;
+  SharedActivation input_;
   std::vector<float> qkv_, mixed_, z_, b_, a_, core_;
 };
 

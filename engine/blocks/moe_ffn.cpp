@@ -9,14 +9,22 @@
 
 namespace streammoe {
 
-void swiglu_mlp(const MlpWeights& w, std::span<const float> x, std::span<float> out,
-                std::vector<float>& scratch_gate, std::vector<float>& scratch_up, DequantMode mode, ThreadPool* pool) {
+void swiglu_mlp(const MlpWeights& w, SharedActivation& x, std::span<float> out, std::vector<float>& scratch_gate,
+                std::vector<float>& scratch_up, DequantMode mode, ThreadPool* pool, MatvecPath path) {
   scratch_gate.resize(w.gate.rows());
   scratch_up.resize(w.up.rows());
-  linear(w.gate, x, scratch_gate, mode, pool);
-  linear(w.up, x, scratch_up, mode, pool);
+  linear(w.gate, x, scratch_gate, mode, pool, path);
+  linear(w.up, x, scratch_up, mode, pool, path);
   swiglu(scratch_gate, scratch_up, scratch_gate);
-  linear(w.down, scratch_gate, out, mode, pool);
+  linear(w.down, scratch_gate, out, mode, pool, path);
+}
+
+void swiglu_mlp(const MlpWeights& w, std::span<const float> x, std::span<float> out, std::vector<float>& scratch_gate,
+                std::vector<float>& scratch_up, DequantMode mode, ThreadPool* pool, MatvecPath path) {
+  // Reused across calls on this thread (no allocation once warm), as quant_matvec_int8's buffer is.
+  thread_local SharedActivation shared;
+  shared.bind(x);
+  swiglu_mlp(w, shared, out, scratch_gate, scratch_up, mode, pool, path);
 }
 
 MoeBlock::MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, ExpertSource& experts)
@@ -88,6 +96,8 @@ void MoeBlock::step(std::span<const float> x, std::span<float> out, int64_t pos,
   size_t slots = 1;
   for (const Routing& r : routes_) slots = std::max(slots, r.experts.size());
   slot_out_.resize(T * slots * H);
+  inputs_.resize(std::max<size_t>(inputs_.size(), T));
+  for (int64_t t = 0; t < T; ++t) inputs_[t].bind(row(x, t));
   const auto slot_out = [&](int64_t t, int64_t slot) { return std::span(slot_out_).subspan((t * slots + slot) * H, H); };
 
   for (size_t first = 0; first < uses_.size(); first += slots) {
@@ -104,7 +114,7 @@ void MoeBlock::step(std::span<const float> x, std::span<float> out, int64_t pos,
     for (size_t i = 0; i < count; ++i) {
       const ExpertWeights& e = fetched_[i];
       for (const auto& [t, slot] : uses_[first + i].rows)
-        swiglu_mlp({e.gate, e.up, e.down}, row(x, t), slot_out(t, slot), gate_, up_, dequant_, pool_);
+        swiglu_mlp({e.gate, e.up, e.down}, inputs_[t], slot_out(t, slot), gate_, up_, dequant_, pool_, matvec_);
     }
   }
 
@@ -115,10 +125,9 @@ void MoeBlock::step(std::span<const float> x, std::span<float> out, int64_t pos,
     const Routing& r = routes_[t];
     for (size_t slot = 0; slot < r.experts.size(); ++slot) axpy(r.weights[slot], slot_out(t, slot), y);
     if (w_.has_shared) {
-      const std::span<const float> xt = row(x, t);
-      swiglu_mlp(w_.shared, xt, shared_out_, gate_, up_, DequantMode::kFma, pool_);
+      swiglu_mlp(w_.shared, inputs_[t], shared_out_, gate_, up_, DequantMode::kFma, pool_, matvec_);
       float g = 0.0f;
-      matvec(w_.shared_gate, xt, {&g, 1});
+      matvec(w_.shared_gate, row(x, t), {&g, 1});
       axpy(sigmoid(g), shared_out_, y);
     }
   }

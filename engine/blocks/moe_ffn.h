@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/io/expert_source.h"
+#include "engine/ops/linear.h"
 #include "engine/ops/matvec.h"
 #include "engine/util/phase_timer.h"
 
@@ -20,10 +21,15 @@ struct MlpWeights {
   LinearRef down;  // [hidden, intermediate]
 };
 
-// Computes down(silu(gate(x)) * up(x)) into out; scratch vectors are resized as needed.
+// Computes down(silu(gate(x)) * up(x)) into out; scratch vectors are resized as needed. On the
+// int8 path gate and up share one quantisation of x (and so do all MLPs given the same x).
+void swiglu_mlp(const MlpWeights& w, SharedActivation& x, std::span<float> out,
+                std::vector<float>& scratch_gate, std::vector<float>& scratch_up, DequantMode mode,
+                ThreadPool* pool, MatvecPath path);
 void swiglu_mlp(const MlpWeights& w, std::span<const float> x, std::span<float> out,
                 std::vector<float>& scratch_gate, std::vector<float>& scratch_up,
-                DequantMode mode = DequantMode::kFma, ThreadPool* pool = nullptr);
+                DequantMode mode = DequantMode::kFma, ThreadPool* pool = nullptr,
+                MatvecPath path = MatvecPath::kF32);
 
 struct MoeShape {
   int64_t hidden = 0;
@@ -78,6 +84,8 @@ class MoeBlock {
   const Routing& last_routing(int64_t row = -1) const;
   void set_dequant(DequantMode mode) { dequant_ = mode; }
   void set_pool(ThreadPool* pool) { pool_ = pool; }
+  // How quantised weights (routed experts, a quantised shared expert) meet x (ops/linear.h).
+  void set_matvec(MatvecPath path) { matvec_ = path; }
 
  private:
   // The chunk's distinct experts in order of first appearance, and where each is used.
@@ -93,6 +101,8 @@ class MoeBlock {
   ExpertSource& experts_;
   DequantMode dequant_ = DequantMode::kFma;
   ThreadPool* pool_ = nullptr;
+  MatvecPath matvec_ = MatvecPath::kF32;
+  std::vector<SharedActivation> inputs_;  // [T] each token's x, quantised once for all its experts
   std::vector<Routing> routes_;        // [T] routing of the last step
   std::vector<ExpertUse> uses_;        // the last step's plan
   std::vector<int32_t> use_index_;     // [num_experts] index into uses_, -1 if unused

@@ -4,7 +4,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/tokenizer/utf8.h"
 #include "engine/util/error.h"
 
 namespace streammoe::cli {
@@ -64,22 +63,6 @@ std::vector<int32_t> parse_ids(const std::string& list) {
     start = end + 1;
   }
   return ids;
-}
-
-std::string printable_line(std::string_view message) {
-  std::string out;
-  for (size_t pos = 0; pos < message.size();) {
-    const utf8::Decoded d = utf8::decode(message, pos);
-    const auto byte = static_cast<unsigned char>(message[pos]);
-    if (!d.valid || byte < 0x20 || byte == 0x7f) {
-      out += byte == '\n' ? std::string("\\n") : fmt::format("\\x{:02x}", byte);
-      pos += 1;
-    } else {
-      out.append(message.substr(pos, d.length));
-      pos += d.length;
-    }
-  }
-  return out;
 }
 
 std::string read_text_file(const std::string& path, const char* flag) {

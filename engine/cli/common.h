@@ -26,10 +26,6 @@ EngineOptions resolve_options(const EngineArgs& args);
 std::unique_ptr<Engine> make_engine(const EngineArgs& args);
 std::vector<int32_t> parse_ids(const std::string& list);
 Tokenizer load_tokenizer(const std::string& model_folder);
-// `message` as one printable line: newlines, control characters and bytes that are not UTF-8
-// (a file's own bytes quoted in an error) are written as escapes, so an error stays one line
-// that any terminal or log parser reads.
-std::string printable_line(std::string_view message);
 // The whole of a text file named by `flag`; Error naming the file and the flag.
 std::string read_text_file(const std::string& path, const char* flag);
 

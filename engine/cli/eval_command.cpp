@@ -7,6 +7,7 @@
 #include "engine/cli/common.h"
 #include "engine/runtime/evaluator.h"
 #include "engine/runtime/generator.h"
+#include "engine/runtime/metrics.h"
 #include "engine/util/error.h"
 #include "engine/util/npy.h"
 
@@ -76,7 +77,8 @@ void run_eval(const EvalArgs& a) {
                         {"ppl", q.ppl},
                         {"nll_mean", q.nll_mean},
                         {"non_finite_logits", q.non_finite_logits},
-                        {"options", options.to_json()}};
+                        {"options", options.to_json()},
+                        {"build", build_info_json()}};
     if (q.has_reference) {
       j.update({{"ref_ppl", q.ref_ppl}, {"kld_mean", q.kld_mean}, {"kld_p50", q.kld_p50}, {"kld_p90", q.kld_p90},
                 {"kld_p95", q.kld_p95}, {"kld_p99", q.kld_p99}, {"kld_max", q.kld_max}, {"top1_agree", q.top1_agree},

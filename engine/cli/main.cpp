@@ -11,6 +11,7 @@
 
 #include "engine/cli/common.h"
 #include "engine/util/error.h"
+#include "engine/util/utf8.h"
 
 namespace {
 
@@ -42,10 +43,10 @@ int main(int argc, char** argv) {
       if (!known) message = fmt::format("unknown command '{}' (commands: {})", argv[1], commands);
     }
     std::fprintf(stderr, "streammoe: error: %s (see streammoe --help)\n",
-                 streammoe::cli::printable_line(message).c_str());
+                 streammoe::utf8::printable_line(message).c_str());
     return kUsageError;
   } catch (const std::exception& e) {  // streammoe::Error, and anything a library throws
-    std::fprintf(stderr, "streammoe: error: %s\n", streammoe::cli::printable_line(e.what()).c_str());
+    std::fprintf(stderr, "streammoe: error: %s\n", streammoe::utf8::printable_line(e.what()).c_str());
     return 1;
   }
   return 0;

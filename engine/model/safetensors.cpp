@@ -282,6 +282,15 @@ const TensorInfo& TensorStore::get(const std::string& name, std::span<const int6
   return info;
 }
 
+const TensorInfo& TensorStore::get_float(const std::string& name,
+                                         std::span<const int64_t> expected_shape) const {
+  const TensorInfo& info = get(name, expected_shape);
+  if (info.dtype != DType::kF32 && info.dtype != DType::kBF16 && info.dtype != DType::kF16)
+    fail("{}: tensor {} has dtype {}; a weight must be F32, BF16 or F16", info.file.string(), name,
+         enum_name(info.dtype));
+  return info;
+}
+
 std::vector<std::string> TensorStore::names() const {
   std::vector<std::string> out;
   out.reserve(index_.size());

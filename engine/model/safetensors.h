@@ -60,6 +60,9 @@ class TensorStore {
   const TensorInfo& get(const std::string& name) const;
   // Throws naming the tensor, expected and actual shape when the shape differs.
   const TensorInfo& get(const std::string& name, std::span<const int64_t> expected_shape) const;
+  // As get(name, shape), for a weight the kernels read as floats: Error naming the file and the
+  // tensor when its dtype is not f32, f16 or bf16.
+  const TensorInfo& get_float(const std::string& name, std::span<const int64_t> expected_shape) const;
   std::vector<std::string> names() const;
   const std::filesystem::path& folder() const { return folder_; }
 

@@ -17,13 +17,13 @@ MatRef WeightLoader::matrix(const std::string& name, int64_t rows, int64_t cols)
 
 MatRef WeightLoader::matrix_abs(const std::string& name, int64_t rows, int64_t cols) const {
   const int64_t shape[] = {rows, cols};
-  return as_matrix(store_.get(name, shape), rows, cols);
+  return as_matrix(store_.get_float(name, shape), rows, cols);
 }
 
 MatRef WeightLoader::slab(const std::string& name, int64_t n, int64_t index, int64_t slab_rows,
                           int64_t cols, int64_t row0, int64_t rows) const {
   const int64_t shape[] = {n, slab_rows, cols};
-  const TensorInfo& t = store_.get(prefix_ + name, shape);
+  const TensorInfo& t = store_.get_float(prefix_ + name, shape);
   const size_t offset = (static_cast<size_t>(index) * slab_rows + row0) * cols * dtype_size(t.dtype);
   return MatRef{t.dtype, t.data.data() + offset, rows, cols};
 }

@@ -26,7 +26,7 @@ class LayerWeights {
 
  private:
   const TensorInfo& get(R role) const {
-    return store_.get(tensors_.name(role, layer_), tensors_.shape(role));
+    return store_.get_float(tensors_.name(role, layer_), tensors_.shape(role));
   }
 
   const TensorStore& store_;

@@ -46,7 +46,7 @@ std::unique_ptr<Model> Model::load(const ModelConfig& config, const TensorStore&
 
   const ModelTensors tensors(c);
   const auto tensor = [&](TensorRole role) -> const TensorInfo& {
-    return store.get(tensors.name(role), tensors.shape(role));
+    return store.get_float(tensors.name(role), tensors.shape(role));
   };
   const auto matrix = [&](TensorRole role) {
     const TensorInfo& t = tensor(role);
@@ -135,7 +135,7 @@ void Model::forward(ModelState& state, std::span<const int32_t> tokens, std::spa
       ScopedPhase phase(times, Phase::kExpertCompute);
       for (int64_t t = 0; t < T; ++t)
         swiglu_mlp(layer.dense, row(normed_, t), row(mixed_, t), dense_gate_, dense_up_, DequantMode::kFma,
-                   pool_.get());
+                   pool_.get(), matvec_);
     }
     for (int64_t t = 0; t < T; ++t) axpy(1.0f, row(mixed_, t), row(h_, t));
     if (const int64_t t = first_non_finite(); t >= 0)
@@ -144,7 +144,8 @@ void Model::forward(ModelState& state, std::span<const int32_t> tokens, std::spa
   for (int64_t t = every_row ? 0 : T - 1; t < T; ++t) {
     rmsnorm(row(h_, t), final_norm_, eps, c.norm_one_plus_weight, row(normed_, t));
     ScopedPhase phase(times, Phase::kLmHead);
-    linear(lm_head_, row(normed_, t), logits.subspan(every_row ? t * V : 0, V), DequantMode::kFma, pool_.get());
+    linear(lm_head_, row(normed_, t), logits.subspan(every_row ? t * V : 0, V), DequantMode::kFma, pool_.get(),
+           matvec_);
   }
   if (!all_finite(logits))
     fail("non-finite logits (NaN or inf) at token {}, after a finite last layer (final norm or lm_head)",
@@ -178,6 +179,15 @@ void Model::set_threads(int64_t threads) {
 void Model::set_dequant(DequantMode mode) {
   for (auto& layer : layers_)
     if (layer.moe) layer.moe->set_dequant(mode);
+}
+
+void Model::set_matvec(MatvecPath path) {
+  matvec_ = path;
+  for (auto& layer : layers_) {
+    if (layer.attention) layer.attention->set_matvec(path);
+    if (layer.delta_net) layer.delta_net->set_matvec(path);
+    if (layer.moe) layer.moe->set_matvec(path);
+  }
 }
 
 }  // namespace streammoe

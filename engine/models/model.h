@@ -81,6 +81,9 @@ class Model {
   // Compute threads for every matrix-vector product (1: no pool).
   void set_threads(int64_t threads);
   void set_dequant(DequantMode mode);
+  // How every quantised weight meets its input (--matvec; ops/linear.h): routed experts and any
+  // quantised resident weight; dense weights take the f32 kernels either way.
+  void set_matvec(MatvecPath path);
   int64_t params_total() const { return params_total_; }
   int64_t params_active() const { return params_active_; }
   // What the expert source has read so far (bytes/token telemetry).
@@ -98,6 +101,7 @@ class Model {
   MoeRouting* routing_ = &exact_routing_;
   std::unique_ptr<Rope> rope_;
   std::unique_ptr<ThreadPool> pool_;
+  MatvecPath matvec_ = MatvecPath::kF32;
   MatRef embed_;
   MatRef lm_head_;
   std::vector<float> final_norm_;

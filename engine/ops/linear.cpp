@@ -18,26 +18,6 @@ int64_t weight_bytes(const LinearRef& w) {
 
 }  // namespace
 
-std::string_view matvec_path_name(MatvecPath path) {
-  switch (path) {
-    case MatvecPath::kF32:
-      return "f32";
-    case MatvecPath::kInt8:
-      return "int8";
-  }
-  return "unknown";
-}
-
-bool parse_matvec_path(std::string_view name, MatvecPath* out) {
-  for (MatvecPath path : {MatvecPath::kF32, MatvecPath::kInt8}) {
-    if (name == matvec_path_name(path)) {
-      *out = path;
-      return true;
-    }
-  }
-  return false;
-}
-
 void linear(const LinearRef& w, std::span<const float> x, std::span<float> y, DequantMode mode,
             ThreadPool* pool, MatvecPath path) {
   if (weight_bytes(w) < kMinParallelBytes) pool = nullptr;
@@ -53,6 +33,24 @@ void linear(const LinearRef& w, std::span<const float> x, const QuantizedActivat
   if (weight_bytes(w) < kMinParallelBytes) pool = nullptr;
   if (!w.quantized()) return dense_matvec(w.dense, x, y, pool);
   quant_matvec_int8(w.quant, xq, y, pool);
+}
+
+const QuantizedActivation& SharedActivation::quantized(int block_size) {
+  if (quantized_block_ != block_size) {
+    quantized_block_ = 0;  // stays 0 if quantising throws
+    quantize_activation(x_, block_size, &quantized_);
+    quantized_block_ = block_size;
+  }
+  return quantized_;
+}
+
+void linear(const LinearRef& w, SharedActivation& x, std::span<float> y, DequantMode mode,
+            ThreadPool* pool, MatvecPath path) {
+  if (path == MatvecPath::kF32 || !w.quantized()) return linear(w, x.values(), y, mode, pool, path);
+  check_int8_matvec_weight(w.quant, "linear");
+  if (static_cast<int64_t>(x.values().size()) != w.quant.cols)
+    fail("linear: W [{}, {}] met x of {} values", w.quant.rows, w.quant.cols, x.values().size());
+  linear(w, x.values(), x.quantized(w.quant.group_size), y, pool);
 }
 
 }  // namespace streammoe

@@ -7,6 +7,7 @@
 #include "engine/ops/activation_quant.h"
 #include "engine/ops/matvec.h"
 #include "engine/ops/quant_matvec.h"
+#include "engine/util/name_table.h"
 
 namespace streammoe {
 
@@ -22,15 +23,20 @@ struct LinearRef {
   int64_t cols() const { return quantized() ? quant.cols : dense.cols; }
 };
 
-// How a quantised weight meets x:
+// How a quantised weight meets x (the switch --matvec):
 //   kF32:  its codes are dequantised to f32 and multiplied by x (quant_matvec.h), the reference
 //   kInt8: x is quantised to int8 per group and dotted with the codes in integers
 //          (int8_matvec.h), at a bounded cost in accuracy
 // Dense weights take the f32 kernels on either path.
 enum class MatvecPath { kF32, kInt8 };
 
-std::string_view matvec_path_name(MatvecPath path);  // "f32", "int8"
-bool parse_matvec_path(std::string_view name, MatvecPath* out);
+inline constexpr NameTable<MatvecPath, 2> kMatvecPathNames{{{
+    {MatvecPath::kF32, "f32", "quantised weights dequantised to f32 and multiplied by x (the reference)"},
+    {MatvecPath::kInt8, "int8",
+     "x quantised to int8 per weight group, integer dot products with the codes (runtime-chosen ISA; "
+     "x off by at most 1/254 of its block's max)"},
+}}};
+constexpr const auto& name_table(MatvecPath) { return kMatvecPathNames; }
 
 // y = W x. `mode` selects the dequantisation formulation of the f32 path; on the int8 path x is
 // quantised once per call.
@@ -44,5 +50,33 @@ void linear(const LinearRef& w, std::span<const float> x, std::span<float> y,
 // xq must be x quantised in blocks of W's group size (Error otherwise); a dense W uses x itself.
 void linear(const LinearRef& w, std::span<const float> x, const QuantizedActivation& xq,
             std::span<float> y, ThreadPool* pool = nullptr);
+
+// An activation x read by several weights: gate and up of every expert routed to a token (and the
+// shared expert), q, k and v, the four input projections of a Gated DeltaNet. On the int8 path it
+// is quantised on first use and the codes are reused by every later weight of the same group
+// size (a weight of another group size quantises it again). It views x: bind() again whenever x
+// changes. Keep one per block (its buffers are reused, no allocation once warm).
+class SharedActivation {
+ public:
+  SharedActivation() = default;
+  explicit SharedActivation(std::span<const float> x) : x_(x) {}
+  void bind(std::span<const float> x) {
+    x_ = x;
+    quantized_block_ = 0;
+  }
+  std::span<const float> values() const { return x_; }
+  // x quantised in blocks of `block_size`: computed on the first call for that size.
+  const QuantizedActivation& quantized(int block_size);
+
+ private:
+  std::span<const float> x_;
+  QuantizedActivation quantized_;
+  int quantized_block_ = 0;  // the block size quantized_ holds; 0: none
+};
+
+// y = W x for a shared x: on the f32 path (and for dense W) exactly linear(w, x.values(), ...);
+// on the int8 path W meets x.quantized(W's group size).
+void linear(const LinearRef& w, SharedActivation& x, std::span<float> y, DequantMode mode,
+            ThreadPool* pool, MatvecPath path);
 
 }  // namespace streammoe

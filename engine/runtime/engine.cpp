@@ -27,6 +27,7 @@ Engine::Engine(const std::filesystem::path& folder, const EngineOptions& options
     fail("--k {} out of range [0, {}] (the model has {} experts)", options_.k, config_.num_experts, config_.num_experts);
   model_->set_threads(options_.threads);
   model_->set_dequant(options_.dequant);
+  model_->set_matvec(options_.matvec);
   if (!options_.replay_routing.empty()) replay_ = RoutingTrace::load(options_.replay_routing);
   if (!options_.record_routing.empty()) recorder_.emplace(options_.record_routing, config_, folder);
   if (options_.predictor == PredictorKind::kOracle) oracle_ = RoutingTrace::load(options_.predictor_trace);

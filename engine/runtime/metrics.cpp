@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include "build_info.h"
+#include "engine/ops/isa.h"
 
 namespace streammoe {
 
@@ -12,9 +13,16 @@ double peak_rss_mb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
+// avx2: whether the build compiled the AVX2 kernels; kernel_isa / int8_kernel_isa: the instruction
+// sets this run's f32 and int8 kernels (--matvec) use, chosen at run time from what the build has
+// and this CPU runs (ops/isa.h).
 nlohmann::json build_info_json() {
-  return {{"git_commit", build::kGitCommit}, {"build_type", build::kBuildType}, {"flags", build::kFlags},
-          {"avx2", build::kAvx2}};
+  return {{"git_commit", build::kGitCommit},
+          {"build_type", build::kBuildType},
+          {"flags", build::kFlags},
+          {"avx2", build::kAvx2},
+          {"kernel_isa", std::string(enum_name(best_kernel_isa()))},
+          {"int8_kernel_isa", std::string(enum_name(best_int8_kernel_isa()))}};
 }
 
 nlohmann::json phase_ms_per_token(const GenerationResult& r) {

@@ -110,6 +110,9 @@ void EngineOptions::validate() const {
   if (predictor == PredictorKind::kOracle && predictor_trace.empty())
     fail("--predictor {} needs --predictor-trace FILE (a --record-routing trace of the same tokens)",
          enum_name(predictor));
+  if (matvec == MatvecPath::kInt8 && dequant != DequantMode::kFma)
+    fail("--dequant {} is a formulation of the f32 path: it does nothing with --matvec {} (use --matvec {})",
+         enum_name(dequant), enum_name(matvec), enum_name(MatvecPath::kF32));
   if (expert_bits != 0 && expert_bits != 2 && expert_bits != 4)
     fail("--expert-bits: invalid value {} (valid: 0, 2, 4)", expert_bits);
 }

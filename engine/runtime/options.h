@@ -5,9 +5,11 @@
 // `streammoe options --json` and the options block of every result are all derived from visit();
 // strings are parsed once, by set(), at the boundary. Which combinations are allowed is decided
 // in one place, validate().
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -15,18 +17,27 @@
 #include "engine/io/expert_cache.h"
 #include "engine/io/io_mode.h"
 #include "engine/io/prefetcher.h"
+#include "engine/ops/linear.h"
 #include "engine/ops/quant_matvec.h"
 #include "engine/runtime/predictor.h"
 #include "engine/runtime/routing_policy.h"
 
 namespace streammoe {
 
+// The default of --threads: every core (std::thread::hardware_concurrency; 1 when it cannot
+// tell), at most validate()'s limit of 256. A number, never "auto", so that every result records
+// the threads it ran with.
+inline int64_t default_compute_threads() {
+  return std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, 256);
+}
+
 struct EngineOptions {
   int64_t k = 0;                                 // top-K override; 0 keeps the model's
   RoutingMode routing = RoutingMode::kExact;
-  int64_t threads = 1;                           // compute threads
+  int64_t threads = default_compute_threads();  // compute threads
   int64_t prefill_chunk = 1;                     // prompt tokens per forward (expert-major MoE)
   DequantMode dequant = DequantMode::kFma;       // packed models
+  MatvecPath matvec = MatvecPath::kF32;          // how quantised weights meet x
   std::filesystem::path record_routing;          // file to write the routing trace to
   std::filesystem::path replay_routing;          // routing trace to follow instead of the routers
   std::filesystem::path expert_stats;            // per-(layer, expert) activation statistics
@@ -46,11 +57,14 @@ struct EngineOptions {
   void visit(Visitor&& v) {
     v.option("k", k, "routed experts per token (top-K); 0 keeps the model's value");
     v.option("routing", routing, "where each MoE layer's routing decision comes from");
-    v.option("threads", threads, "compute threads");
+    v.option("threads", threads, "compute threads (default: the number of cores)");
     v.option("prefill-chunk", prefill_chunk,
              "prompt tokens consumed per forward pass: each MoE layer fetches each distinct routed expert once "
              "per chunk (1: token by token; logits are identical)");
     v.option("dequant", dequant, "dequantisation formulation of packed experts");
+    v.option("matvec", matvec,
+             "how quantised weights (packed experts, quantised resident weights) meet the activations; "
+             "dense weights use the f32 kernels on either path");
     v.option("record-routing", record_routing, "write the routing trace (token, layer, experts, weights) to FILE");
     v.option("replay-routing", replay_routing, "follow the routing trace in FILE instead of the routers");
     v.option("expert-stats", expert_stats, "write per-(layer, expert) activation counts and reuse statistics to FILE");

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "engine/tokenizer/unicode.h"
-#include "engine/tokenizer/utf8.h"
+#include "engine/util/utf8.h"
 
 namespace streammoe {
 

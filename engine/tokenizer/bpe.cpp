@@ -4,7 +4,7 @@
 #include <queue>
 
 #include "engine/tokenizer/byte_level.h"
-#include "engine/tokenizer/utf8.h"
+#include "engine/util/utf8.h"
 #include "engine/util/error.h"
 
 namespace streammoe {

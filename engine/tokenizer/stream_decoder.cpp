@@ -1,6 +1,6 @@
 #include "engine/tokenizer/stream_decoder.h"
 
-#include "engine/tokenizer/utf8.h"
+#include "engine/util/utf8.h"
 
 namespace streammoe {
 

@@ -13,7 +13,7 @@
 #include "engine/tokenizer/nfc.h"
 #include "engine/tokenizer/pretokenizer.h"
 #include "engine/tokenizer/tokenizer_json.h"
-#include "engine/tokenizer/utf8.h"
+#include "engine/util/utf8.h"
 #include "engine/util/error.h"
 
 namespace streammoe {

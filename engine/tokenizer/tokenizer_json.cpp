@@ -98,6 +98,7 @@ void parse_model(const json& root, std::string_view source, TokenizerSpec& spec)
   if (vocab_it == model.end() || !vocab_it->is_object()) {
     fail("{}: model.vocab is missing or not an object", source);
   }
+  if (vocab_it->empty()) fail("{}: model.vocab is empty: no text could be tokenized", source);
   spec.vocab.reserve(vocab_it->size());
   for (const auto& [text, id] : vocab_it->items()) {
     if (!id.is_number_integer()) fail("{}: vocab entry '{}' has no integer id", source, text);

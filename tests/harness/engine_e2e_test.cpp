@@ -4,6 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <thread>
+
 #include "harness/executor.h"
 #include "harness/store.h"
 #include "lab_test_util.h"
@@ -84,6 +89,15 @@ TEST(EngineEndToEnd, FixtureExperimentToRenderedReport) {
   auto env = store.query("SELECT git_commit, cpu_model, kernel, cache_state, budget_mechanism FROM environment");
   EXPECT_FALSE(to_text(env[0].at("git_commit")).empty());
   EXPECT_EQ(to_text(env[0].at("cache_state")), "cold");
+
+  // The compute threads are recorded as the number used, never a placeholder: with no --threads
+  // the engine defaults to the number of cores, and both the variant's options and each run's
+  // metrics carry that number.
+  const std::string cores = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
+  for (const auto& v : store.query("SELECT options_json FROM variants"))
+    EXPECT_EQ(nlohmann::json::parse(to_text(v.at("options_json")))["threads"], cores);
+  for (const auto& r : store.query("SELECT metrics_json FROM runs"))
+    EXPECT_EQ(nlohmann::json::parse(to_text(r.at("metrics_json")))["options"]["threads"].dump(), cores);
 
   Command report;
   report.argv = {lab.string(), "report", "--db", (dir / "lab.db").string(), "--out", (dir / "report").string()};

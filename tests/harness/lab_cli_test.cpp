@@ -112,7 +112,9 @@ quality:
 )");
   ExecResult r = run_lab(run_args(spec), {"FAKE_ENGINE_CRASH_IF=k=2", "FAKE_ENGINE_HANG_IF=threads=4",
                                           "FAKE_ENGINE_FAIL_IF=io=direct"});
-  ASSERT_TRUE(r.ok()) << describe(r) << r.stderr_tail;
+  // Every run is recorded; the exit status and its one error line say that some failed.
+  ASSERT_EQ(r.exit_code, 1) << describe(r) << r.stderr_tail;
+  EXPECT_THAT(r.stderr_tail, HasSubstr("streammoe-lab: error: 6 of 10 runs failed, recorded as errors"));
   // The results table on stdout, a line per run on stderr (not a terminal).
   EXPECT_THAT(r.stdout_text, HasSubstr("| mmap |"));
   EXPECT_THAT(r.stdout_text, HasSubstr("10 runs planned, 10 run now, 0 already recorded, 6 failed"));
@@ -160,11 +162,12 @@ baseline: base
 variants: [{name: base}, {name: hog, switches: {k: 8}}]
 )");
   ExecResult r = run_lab(run_args(spec), {"FAKE_ENGINE_HOG_IF=k=8"});
-  ASSERT_TRUE(r.ok()) << describe(r) << r.stderr_tail;
   Store store(dir_ / "lab.db");
   auto env = store.query("SELECT budget_enforced, budget_mechanism, budget_note FROM environment");
+  ASSERT_EQ(env.size(), 1u) << describe(r) << r.stderr_tail;
   if (to_int(env[0].at("budget_enforced")) == 0)
     GTEST_SKIP() << "memory budget not enforceable here: " << to_text(env[0].at("budget_note"));
+  ASSERT_EQ(r.exit_code, 1) << describe(r) << r.stderr_tail;  // the oom run failed
   EXPECT_THAT(to_text(env[0].at("budget_mechanism")), ::testing::StartsWith("cgroup-v"));
   auto runs = store.query(
       "SELECT v.name, r.status FROM runs r JOIN variants v ON v.id = r.variant_id ORDER BY v.ordinal");

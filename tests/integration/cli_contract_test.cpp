@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli_test_util.h"
 #include "tests/common/temp_dir.h"
@@ -47,6 +48,34 @@ TEST(CliContract, RefusedSettingsExitOneWithOneLine) {
   expect_one_line_error(run("generate" + kTiny + " --ids 1 --temperature nan"), 1, "--temperature must be");
   expect_one_line_error(run("generate" + kTiny + " --ids 1 --temperature 1 --top-p nan"), 1, "--top-p must be");
   expect_one_line_error(run("generate" + kTiny + " --ids 1 --variant /tmp"), 1, "variant '/tmp': /tmp is not a file");
+}
+
+TEST(CliContract, OptionsCheckJudgesSwitchesAsARunWould) {
+  const CommandResult ok = run("options --check threads=2 expert-cache=lru cache-entries=8");
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_EQ(ok.output, "");
+  expect_one_line_error(run("options --check threads=0"), 1, "--threads 0 out of range");
+  expect_one_line_error(run("options --check cache-entries=8"), 1, "--expert-cache none");
+  expect_one_line_error(run("options --check io=floppy"), 1, "floppy");
+  expect_one_line_error(run("options --check threads"), 1, "'threads' is not NAME=VALUE");
+
+  testing::TempDir dir("check-file");
+  const fs::path sets = dir.path() / "sets.jsonl";
+  std::ofstream(sets) << "{\"threads\": \"2\"}\n{\"threads\": 0}\n{}\n{\"io\": \"floppy\"}\n";
+  const CommandResult file = cli_test::run_streammoe("options --check-file " + sets.string());
+  EXPECT_EQ(file.exit_code, 0) << file.output;
+  const std::vector<std::string> lines = {"ok", "--threads 0 out of range [1, 256]", "ok"};
+  std::istringstream out(file.output);
+  for (const std::string& expected : lines) {
+    std::string line;
+    ASSERT_TRUE(std::getline(out, line));
+    EXPECT_EQ(line, expected);
+  }
+  std::string last;
+  ASSERT_TRUE(std::getline(out, last));
+  EXPECT_THAT(last, HasSubstr("floppy"));
+  std::ofstream(sets) << "not json\n";
+  expect_one_line_error(run("options --check-file " + sets.string()), 1, "sets.jsonl:1: not a JSON object");
 }
 
 TEST(CliContract, AFullDiskIsAnErrorForEveryFileWritten) {

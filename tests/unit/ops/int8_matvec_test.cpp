@@ -381,11 +381,11 @@ TEST(Int8Matvec, BadInputIsAnError) {
 TEST(Int8Matvec, PathAndIsaNames) {
   for (MatvecPath path : {MatvecPath::kF32, MatvecPath::kInt8}) {
     MatvecPath parsed{};
-    ASSERT_TRUE(parse_matvec_path(matvec_path_name(path), &parsed));
+    ASSERT_TRUE(parse_enum(enum_name(path), &parsed));
     EXPECT_EQ(parsed, path);
   }
   MatvecPath path{};
-  EXPECT_FALSE(parse_matvec_path("int4", &path));
+  EXPECT_FALSE(parse_enum("int4", &path));
   for (KernelIsa isa : kAllKernelIsas) {
     KernelIsa parsed{};
     ASSERT_TRUE(parse_enum(enum_name(isa), &parsed));

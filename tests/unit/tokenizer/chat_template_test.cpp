@@ -6,7 +6,7 @@
 #include "engine/tokenizer/prompt.h"
 #include "engine/tokenizer/stream_decoder.h"
 #include "engine/tokenizer/tokenizer.h"
-#include "engine/tokenizer/utf8.h"
+#include "engine/util/utf8.h"
 #include "fixture_cases.h"
 
 namespace streammoe {

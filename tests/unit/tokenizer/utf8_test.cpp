@@ -1,4 +1,4 @@
-#include "engine/tokenizer/utf8.h"
+#include "engine/util/utf8.h"
 
 #include <gtest/gtest.h>
 
@@ -28,6 +28,14 @@ TEST(Utf8, CompletePrefixHoldsBackOnlyUnfinishedSequences) {
   EXPECT_EQ(utf8::complete_prefix_length("a\xE4\xB8\xAD"), 4u);
   EXPECT_EQ(utf8::complete_prefix_length("a\xF0\x9F\x98"), 1u);
   EXPECT_EQ(utf8::complete_prefix_length("a\xFF"), 2u);  // invalid, not unfinished
+}
+
+TEST(Utf8, PrintableLineEscapesWhatWouldBreakTheLine) {
+  EXPECT_EQ(utf8::printable_line("plain caf\xc3\xa9"), "plain caf\xc3\xa9");  // valid UTF-8 kept
+  EXPECT_EQ(utf8::printable_line("a\nb"), "a\\nb");
+  EXPECT_EQ(utf8::printable_line("tab\there"), "tab\\x09here");
+  EXPECT_EQ(utf8::printable_line("bad \xff byte"), "bad \\xff byte");
+  EXPECT_EQ(utf8::printable_line(std::string_view("nul\0end", 7)), "nul\\x00end");
 }
 
 TEST(ByteLevel, Gpt2Alphabet) {

@@ -1,4 +1,6 @@
-#include "engine/tokenizer/utf8.h"
+#include "engine/util/utf8.h"
+
+#include <fmt/format.h>
 
 namespace streammoe::utf8 {
 
@@ -98,6 +100,22 @@ size_t complete_prefix_length(std::string_view bytes) {
     if (d.truncated) return pos;
   }
   return bytes.size();
+}
+
+std::string printable_line(std::string_view message) {
+  std::string out;
+  for (size_t pos = 0; pos < message.size();) {
+    const Decoded d = decode(message, pos);
+    const auto byte = static_cast<unsigned char>(message[pos]);
+    if (!d.valid || byte < 0x20 || byte == 0x7f) {
+      out += byte == '\n' ? std::string("\\n") : fmt::format("\\x{:02x}", byte);
+      pos += 1;
+    } else {
+      out.append(message.substr(pos, d.length));
+      pos += d.length;
+    }
+  }
+  return out;
 }
 
 }  // namespace streammoe::utf8

@@ -32,4 +32,9 @@ std::string to_valid_lossy(std::string_view bytes);
 // could still complete (for streaming output: the rest waits for the next token).
 size_t complete_prefix_length(std::string_view bytes);
 
+// `message` as one printable line: newlines, control characters and bytes that are not UTF-8
+// (a file's own bytes quoted in an error) are written as escapes, so an error stays one line
+// that any terminal or log parser reads.
+std::string printable_line(std::string_view message);
+
 }  // namespace streammoe::utf8
