@@ -19,6 +19,7 @@
 #include "harness/replay_trace.h"
 #include "harness/runner.h"
 #include "lab_test_util.h"
+#include "report/terminal.h"
 
 namespace streammoe::lab {
 namespace {
@@ -368,6 +369,11 @@ TEST_F(ReplayExperimentTest, SpeedRunsReplayAndQualityRunsUseTheTrainedModelsOwn
   ASSERT_EQ(plan["prepared_traces"].size(), 4u);
   EXPECT_EQ(plan["prepared_traces"][0]["header"]["derived_from"]["source"], (dir_ / "traces/t.jsonl").string());
   EXPECT_EQ(plan["routing"]["layer_map"], "cycle");
+  // The replayed routing is one of the conditions `compare` matches experiments on.
+  auto conditions = experiment_conditions(store, 1);
+  ASSERT_TRUE(conditions.count("routing"));
+  EXPECT_THAT(conditions["routing"], HasSubstr("\"layer_map\":\"cycle\""));
+  EXPECT_THAT(conditions["routing"], HasSubstr("t.jsonl"));
   std::ostringstream dry;
   print_plan(spec, "/opt/fake/streammoe", dir_ / "builds", dry);
   EXPECT_THAT(dry.str(), HasSubstr("prepare (made before; reused if current): routing of t.jsonl tokens 0..5 "
