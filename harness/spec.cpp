@@ -343,6 +343,7 @@ class SpecReader {
       }
     }
 
+    if (keys.count("routing")) spec.routing = read_routing(keys["routing"]);  // before the variants: checked with them
     read_variants(spec, required("variants"));
     YAML::Node baseline_node = required("baseline");
     spec.baseline = file_.text_value(baseline_node, "baseline");
@@ -371,7 +372,6 @@ class SpecReader {
         fail("{}: variant '{}' has a quality_model but the experiment has no quality: section",
              v.where, v.name);
     if (keys.count("keep")) read_keep(spec, keys["keep"]);
-    if (keys.count("routing")) spec.routing = read_routing(keys["routing"]);
     resolve_replays(spec);
     return spec;
   }
@@ -755,7 +755,12 @@ class SpecReader {
   // Errors point at `node`, the variant's entry, or for its switches at `switches_node`.
   void add_variant(ExperimentSpec& spec, Variant variant, const YAML::Node& node,
                    const YAML::Node& switches_node) {
-    if (!variant.switches.empty()) to_check_.push_back({variant.name, variant.switches, switches_node});
+    // The engine judges the switches the runs will get: with routing's predictor_trace, the lab
+    // adds --predictor-trace (the derived trace; the recorded one stands in for it here).
+    std::map<std::string, std::string> checked = variant.switches;
+    if (const RoutingReplaySpec* r = spec.routing_for(variant); r && r->predictor_trace)
+      checked.emplace("predictor-trace", r->trace.string());
+    if (!checked.empty()) to_check_.push_back({variant.name, checked, switches_node});
     variant.options = options_.catalog->defaults();
     for (const auto& [name, value] : variant.switches) variant.options[name] = value;
     for (const auto& existing : spec.variants)
