@@ -149,10 +149,14 @@ double roofline_run_seconds(const ExperimentSpec& spec, const Variant& variant, 
   const double ram = (one_thread ? r.ram_gbps_1t : r.ram_gbps) * 1e9;
   const double disk = r.disk_gbps * 1e9;
   const double expert_bytes = bytes->experts * static_cast<double>(k) / static_cast<double>(shape->experts);
+  // A token reads every resident weight but the embedding table, of which it reads one row (a
+  // bf16 table unless it is the tied output head).
+  const double embedding = shape->tied_embeddings ? 0 : 2.0 * static_cast<double>(shape->vocab * shape->hidden);
+  const double resident_per_token = std::max(0.0, bytes->resident - embedding);
   const double tokens = static_cast<double>(spec.workload.max_fed_tokens() + 1);
   if (spec.cache == CacheState::kCold)
-    return tokens * (expert_bytes / disk + bytes->resident / ram) + bytes->resident / disk;
-  return tokens * (expert_bytes + bytes->resident) / ram;
+    return tokens * (expert_bytes / disk + resident_per_token / ram) + bytes->resident / disk;
+  return tokens * (expert_bytes + resident_per_token) / ram;
 }
 
 constexpr double kQualityCommandSeconds = 2;  // eval or one JSON prompt on a small trained model

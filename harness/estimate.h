@@ -45,7 +45,8 @@ std::optional<RooflineRates> cached_roofline(const std::filesystem::path& cache_
 
 // `history` may be null (no database yet). Without earlier runs, `rates` (when given) estimate
 // each run from its bytes: per token fed, the routed experts' bytes (at the disk's rate when
-// cold, RAM's when warm) and the resident weights' (RAM), plus reading the resident weights
+// cold, RAM's when warm) and the resident weights' but the embedding table's (RAM), plus reading
+// the resident weights
 // from the disk when cold; quality commands on a small model count 2 s each.
 PlanEstimate estimate_plan(const ExperimentSpec& spec, Store* history,
                            const std::optional<RooflineRates>& rates = std::nullopt);

@@ -58,6 +58,9 @@ ModelShape read_model_shape(const fs::path& config_json, int64_t layers) {
   shape.layers = c.num_layers;
   shape.experts = c.num_experts;
   shape.top_k = c.experts_per_tok;
+  shape.vocab = c.vocab_size;
+  shape.hidden = c.hidden_size;
+  shape.tied_embeddings = c.tie_word_embeddings;
   shape.layer_types = c.layer_types;
   for (FfnKind f : c.ffn_types) shape.moe.push_back(f == FfnKind::kMoe);
   shape.source = source;

@@ -16,6 +16,9 @@ struct ModelShape {
   int64_t layers = 0;
   int64_t experts = 0;
   int64_t top_k = 0;
+  int64_t vocab = 0;
+  int64_t hidden = 0;
+  bool tied_embeddings = false;
   std::vector<LayerKind> layer_types;  // per layer
   std::vector<bool> moe;               // per layer: a routed MoE block (else a dense MLP)
   std::string source;                  // the config it was read from, for messages
