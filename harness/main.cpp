@@ -159,6 +159,11 @@ int main(int argc, char** argv) {
   profile->add_flag("--force", profile_force, "measure even when this boot's profile is cached");
   profile->add_flag("--json", profile_json, "print the profile as one JSON object");
   profile->add_option("--profile-cache", profile_cache, "machine profile cache");
+  uint64_t profile_block = 0;
+  int profile_depth = 0;
+  profile->add_option("--block-bytes", profile_block,
+                      "read size instead of the model's expert record (e.g. a study model's that is not made yet)");
+  profile->add_option("--queue-depth", profile_depth, "reads in flight instead of the model's K");
 
   auto* migrate = app.add_subcommand(
       "migrate", "Upgrade a database made by an older streammoe-lab to this lab's schema");
@@ -237,7 +242,9 @@ int main(int argc, char** argv) {
             std::cerr << "streammoe-lab: note: " << e.what() << "\n";
           }
         }
-        print_plan(spec, engine, builds, std::cout, opened ? &*opened : history ? &*history : nullptr);
+        fs::path cache = profile_cache.empty() ? default_profile_cache() : fs::path(profile_cache);
+        print_plan(spec, engine, builds, std::cout, opened ? &*opened : history ? &*history : nullptr,
+                   cached_roofline(cache));
         return 0;
       }
       if (!opened) opened.emplace(db);
@@ -293,8 +300,10 @@ int main(int argc, char** argv) {
     } else if (*profile) {
       if (!fs::is_directory(profile_model)) fail("{}: no such model folder", profile_model);
       fs::path cache = profile_cache.empty() ? default_profile_cache() : fs::path(profile_cache);
-      MachineProfile p =
-          machine_profile(profile_request(expert_files(profile_model)), cache, profile_force);
+      ProfileRequest request = profile_request(expert_files(profile_model));
+      if (profile_block > 0) request.block_bytes = profile_block;
+      if (profile_depth > 0) request.queue_depth = profile_depth;
+      MachineProfile p = machine_profile(request, cache, profile_force);
       std::cout << (profile_json ? p.to_json().dump() : profile_summary(p)) << "\n";
     } else if (*migrate) {
       need_db();

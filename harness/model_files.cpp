@@ -64,4 +64,18 @@ ExpertFiles expert_files(const fs::path& model) {
   return out;
 }
 
+std::optional<ModelBytes> packed_model_bytes(const fs::path& model) {
+  const ExpertFiles experts = expert_files(model);
+  if (!experts.packed) return std::nullopt;
+  nlohmann::json manifest = read_json(model / "streammoe.json");
+  std::string resident = "model.safetensors";
+  if (manifest.contains("resident") && manifest["resident"].is_object() && manifest["resident"].contains("file") &&
+      manifest["resident"]["file"].is_string())
+    resident = manifest["resident"]["file"].get<std::string>();
+  std::error_code ec;
+  const auto resident_bytes = fs::file_size(model / resident, ec);
+  if (ec) return std::nullopt;
+  return ModelBytes{static_cast<double>(resident_bytes), static_cast<double>(experts.total_bytes)};
+}
+
 }  // namespace streammoe::lab

@@ -5,6 +5,7 @@
 // files, one record being gate + up + down in bf16.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 namespace streammoe::lab {
@@ -19,5 +20,15 @@ struct ExpertFiles {
 
 // Never throws: a folder it cannot read gives empty fields.
 ExpertFiles expert_files(const std::filesystem::path& model);
+
+// What a model keeps resident (its non-expert weights) and what it streams (its experts).
+struct ModelBytes {
+  double resident = 0;
+  double experts = 0;
+};
+
+// From a packed folder's files (the manifest's resident file and expert files); nullopt for a
+// folder that is not packed, whose safetensors files mix the two.
+std::optional<ModelBytes> packed_model_bytes(const std::filesystem::path& model);
 
 }  // namespace streammoe::lab

@@ -59,13 +59,21 @@ std::vector<std::string> Runner::generate_argv(const ExperimentSpec& spec, const
   argv.push_back("--tokens");
   argv.push_back(std::to_string(spec.workload.tokens));
   for (auto& arg : switch_args(variant.switches)) argv.push_back(arg);
+  if (const fs::path* replay = spec.replay_for(variant, plan.model_index, plan.repeat)) {
+    for (const char* flag : {"--replay-routing", "--predictor-trace"}) {
+      if (flag[2] == 'p' && !spec.routing_for(variant)->predictor_trace) continue;
+      argv.push_back(flag);
+      argv.push_back(replay->string());
+    }
+  }
+  if (spec.workload.ignore_eos) argv.push_back("--ignore-eos");
   argv.push_back("--metrics-json");
   argv.push_back(metrics_path.string());
   return argv;
 }
 
 void print_plan(const ExperimentSpec& spec, const fs::path& engine, const fs::path& build_root,
-                std::ostream& out, Store* history) {
+                std::ostream& out, Store* history, const std::optional<RooflineRates>& rates) {
   auto plans = plan_runs(spec);
   out << fmt::format("experiment {}: {} variants x {} models x {} repeats = {} runs, cache {}\n",
                      spec.name, spec.variants.size(), spec.models.size(), spec.repeats,
@@ -76,6 +84,25 @@ void print_plan(const ExperimentSpec& spec, const fs::path& engine, const fs::pa
                        : pack.kind == RecipeKind::kSynth        ? "(to make)"
                                                                 : "(to pack)",
                        pack.describe(model_label(spec, pack.source)), model_label(spec, pack.folder));
+  if (spec.memory_budget_bytes)
+    out << fmt::format("  memory budget: {} MiB\n", *spec.memory_budget_bytes >> 20);
+  if (spec.memory_budget_share) {
+    const fs::path& model = spec.model_for(spec.baseline_variant(), 0);
+    std::optional<ModelBytes> bytes = packed_model_bytes(model);
+    std::string how = "from the model's files";
+    for (const auto& pack : spec.packs)
+      if (!bytes && pack.folder == model) {
+        bytes = recipe_bytes(pack);
+        how = "estimated from its recipe; resolved from its files once made";
+      }
+    out << fmt::format("  memory budget: {}\n",
+                       bytes ? fmt::format("{} ({})", spec.memory_budget_share->describe(*bytes), how)
+                             : "resolved from the baseline's model files (not a packed folder: the run will refuse)");
+  }
+  for (const auto& r : spec.replays)
+    out << fmt::format("  prepare {}: {} -> {}\n",
+                       fs::exists(r.file) ? "(made before; reused if current)" : "(to write)", r.describe(),
+                       model_label(spec, r.file));
   for (const auto& v : spec.variants)
     out << fmt::format("  variant {}{}: {}{}{}\n", v.name, v.name == spec.baseline ? " (baseline)" : "",
                        json_text(v.switches),
@@ -99,7 +126,7 @@ void print_plan(const ExperimentSpec& spec, const fs::path& engine, const fs::pa
                        spec.quality.reference_model.empty() && spec.quality_model.empty()
                            ? "each model"
                            : model_label(spec, spec.reference_for(0)));
-  out << estimate_plan(spec, history).text();
+  out << estimate_plan(spec, history, rates).text();
 }
 
 Runner::Runner(const ExperimentSpec& spec, Store& store, Executor& executor, RunnerOptions options)
@@ -176,8 +203,15 @@ std::vector<RunPlan> Runner::plan() const { return plan_runs(spec_); }
 
 nlohmann::json Runner::prepare_models() {
   nlohmann::json plan_json = spec_.to_json();
-  if (spec_.packs.empty()) return plan_json;
-  plan_json["prepared_models"] = nlohmann::json::array();
+  if (!spec_.replays.empty()) plan_json["prepared_traces"] = nlohmann::json::array();
+  for (const auto& replay : spec_.replays) {
+    PreparedReplay prepared = prepare_replay(replay);
+    progress_.note(fmt::format("routing: {} -> {}{}", replay.describe(), model_label(spec_, replay.file),
+                               prepared.reused ? " (reused)" : ""));
+    plan_json["prepared_traces"].push_back(
+        {{"file", replay.file.string()}, {"header", prepared.header}, {"reused", prepared.reused}});
+  }
+  if (!spec_.packs.empty()) plan_json["prepared_models"] = nlohmann::json::array();
   for (const auto& pack : spec_.packs) {
     progress_.note(fmt::format("model: {} -> {} ...", pack.describe(model_label(spec_, pack.source)),
                                model_label(spec_, pack.folder)));
@@ -188,7 +222,27 @@ nlohmann::json Runner::prepare_models() {
     record["reused"] = prepared.reused;
     plan_json["prepared_models"].push_back(record);
   }
+  if (spec_.memory_budget_share) {
+    plan_json["memory_budget_bytes"] = *memory_budget();
+    plan_json["memory_budget_resolved"] = budget_text_;
+  }
   return plan_json;
+}
+
+std::optional<uint64_t> Runner::memory_budget() {
+  if (spec_.memory_budget_bytes || !spec_.memory_budget_share) return spec_.memory_budget_bytes;
+  if (!budget_) {
+    const fs::path& model = spec_.model_for(spec_.baseline_variant(), 0);
+    auto bytes = packed_model_bytes(model);
+    if (!bytes)
+      fail("{}: memory_budget: {{page_cache_share: ...}} needs the baseline's model to be a packed folder "
+           "(pack or synth), whose resident and expert bytes are separate files; {} is not",
+           spec_.file.string(), model.string());
+    budget_ = spec_.memory_budget_share->bytes(*bytes);
+    budget_text_ = spec_.memory_budget_share->describe(*bytes);
+    progress_.note("memory budget: " + budget_text_);
+  }
+  return budget_;
 }
 
 Session Runner::open_experiment(const nlohmann::json& plan_json, int planned) {
@@ -249,8 +303,9 @@ Session Runner::open_experiment(const nlohmann::json& plan_json, int planned) {
 
 void Runner::record_session(Session& session) {
   // --- memory budget and environment -------------------------------------------------------
-  if (spec_.memory_budget_bytes)
-    session.cgroup = MemoryCgroup::create(*spec_.memory_budget_bytes,
+  const std::optional<uint64_t> budget = memory_budget();
+  if (budget)
+    session.cgroup = MemoryCgroup::create(*budget,
                                           fmt::format("streammoe-lab-{}", getpid()),
                                           options_.cgroup_roots);
   const auto& cgroup = session.cgroup;
@@ -258,7 +313,7 @@ void Runner::record_session(Session& session) {
   env.engine_path = options_.engine.string();
   env.cache_state = to_string(spec_.cache);
   env.drop_caches = spec_.drop_caches;
-  env.budget_bytes = spec_.memory_budget_bytes;
+  env.budget_bytes = budget;
   env.budget_enforced = cgroup && cgroup->enforced();
   env.budget_mechanism = cgroup ? cgroup->mechanism() : "none";
   env.budget_note = cgroup ? cgroup->note() : "no memory_budget in the experiment";
@@ -310,9 +365,7 @@ void Runner::record_session(Session& session) {
          {"profile_note", profile && !profile->note.empty() ? SqlValue(profile->note) : SqlValue()}});
     transaction.commit();
   }
-  if (spec_.memory_budget_bytes)
-    progress_.note(fmt::format("memory budget {} MiB: {}", *spec_.memory_budget_bytes >> 20,
-                               env.budget_note));
+  if (budget) progress_.note(fmt::format("memory budget {} MiB: {}", *budget >> 20, env.budget_note));
 
   // --- variants (kept from an earlier session when resuming) ----------------------------------
   Transaction transaction(store_.db());
@@ -588,6 +641,10 @@ void Runner::measure_variant_quality(const Session& session, size_t i, size_t m,
       run.engine = std::get<fs::path>(engine);
       run.model = spec_.quality_model_for(variant, m);
       run.switches = variant.switches;
+      // The oracle predictor of a quality run reads the trace as recorded: the quality model is
+      // the one that recorded it (the derived traces are for the speed model's depth).
+      if (const RoutingReplaySpec* routing = spec_.routing_for(variant); routing && routing->predictor_trace)
+        run.switches["predictor-trace"] = routing->trace.string();
       run.timeout_s = spec_.timeout_s * 4;
       run.cgroup_procs = session.cgroup_procs();
       measurement = suite.measure(spec_.quality, run, reference.value_or(fs::path()));

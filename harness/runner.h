@@ -27,6 +27,7 @@
 
 #include "harness/cgroup.h"
 #include "harness/engine_builder.h"
+#include "harness/estimate.h"
 #include "harness/executor.h"
 #include "harness/experiment_lock.h"
 #include "harness/machine_profile.h"
@@ -124,6 +125,9 @@ class Runner {
                                std::optional<std::filesystem::path>& reference,
                                std::string& reference_error);
   ScratchFile& scratch();
+  // The experiment's memory budget in bytes: as written, or resolved from the baseline's model
+  // files (memory_budget: {page_cache_share}) once they exist.
+  std::optional<uint64_t> memory_budget();
 
   const ExperimentSpec& spec_;
   Store& store_;
@@ -137,6 +141,8 @@ class Runner {
   std::map<std::filesystem::path, ExpertFiles> expert_files_;  // per model folder, looked up once
   std::optional<int> first_ordinal_;  // the session's first executed run (notes once)
   std::unique_ptr<ScratchFile> scratch_;  // the runs' --metrics-json
+  std::optional<uint64_t> budget_;        // memory_budget() once resolved
+  std::string budget_text_;
 };
 
 // One line: "machine: disk 1.20 GB/s random at 72 KiB x 8 in flight (vda), RAM ...".
@@ -149,6 +155,6 @@ std::string model_label(const ExperimentSpec& spec, const std::filesystem::path&
 // and disk space (from earlier runs in `history` when given).
 void print_plan(const ExperimentSpec& spec, const std::filesystem::path& engine,
                 const std::filesystem::path& build_root, std::ostream& out,
-                Store* history = nullptr);
+                Store* history = nullptr, const std::optional<RooflineRates>& rates = std::nullopt);
 
 }  // namespace streammoe::lab

@@ -12,7 +12,9 @@
 #include <fmt/ranges.h>
 
 #include "engine/util/error.h"
+#include "harness/estimate.h"
 #include "harness/hash.h"
+#include "harness/model_shape.h"
 #include "harness/store_schema.h"
 #include "harness/variant_bundle.h"
 #include "harness/yaml_reader.h"
@@ -117,6 +119,40 @@ const fs::path& ExperimentSpec::reference_for(size_t model_index) const {
   return models.at(model_index);
 }
 
+uint64_t BudgetShare::bytes(const ModelBytes& model) const {
+  return static_cast<uint64_t>(model.resident + page_cache_share * model.experts) + overhead_bytes;
+}
+
+std::string BudgetShare::describe(const ModelBytes& model) const {
+  auto gb = [](double bytes) { return bytes_text(bytes); };
+  return fmt::format("{} resident + {:.0f}% of {} experts + {} overhead = {}", gb(model.resident),
+                     100 * page_cache_share, gb(model.experts), gb(static_cast<double>(overhead_bytes)),
+                     gb(static_cast<double>(bytes(model))));
+}
+
+nlohmann::json BudgetShare::to_json() const {
+  return {{"page_cache_share", page_cache_share}, {"overhead_bytes", overhead_bytes}};
+}
+
+const RoutingReplaySpec* ExperimentSpec::routing_for(const Variant& variant) const {
+  if (variant.routing) return &*variant.routing;
+  return routing ? &*routing : nullptr;
+}
+
+const fs::path* ExperimentSpec::replay_for(const Variant& variant, size_t model_index, int repeat) const {
+  if (model_index >= variant.replay.size() || variant.replay[model_index].empty()) return nullptr;
+  const auto& windows = variant.replay[model_index];
+  return &windows[static_cast<size_t>(repeat) % windows.size()];
+}
+
+int64_t Workload::max_fed_tokens() const {
+  int64_t prompt = 0;
+  for (const std::string& p : prompts)
+    prompt = std::max<int64_t>(prompt, token_ids ? static_cast<int64_t>(std::count(p.begin(), p.end(), ',') + 1)
+                                                 : static_cast<int64_t>(p.size()));
+  return prompt + tokens - 1;
+}
+
 nlohmann::json ExperimentSpec::to_json() const {
   nlohmann::json j;
   j["name"] = name;
@@ -133,6 +169,12 @@ nlohmann::json ExperimentSpec::to_json() const {
                    {"source", workload.source},
                    {"tokens", workload.tokens},
                    {"prefill", workload.prefill}};
+  if (workload.ignore_eos) j["workload"]["ignore_eos"] = true;
+  if (routing) j["routing"] = routing->to_json();
+  if (!replays.empty()) {
+    j["replays"] = nlohmann::json::array();
+    for (const auto& r : replays) j["replays"].push_back({{"file", r.file.string()}, {"derived_from", r.provenance()}});
+  }
   j["repeats"] = repeats;
   if (warmup > 0) j["warmup"] = warmup;
   if (min_time_s > 0) {
@@ -142,6 +184,7 @@ nlohmann::json ExperimentSpec::to_json() const {
   j["cache"] = to_string(cache);
   j["drop_caches"] = drop_caches;
   j["memory_budget_bytes"] = memory_budget_bytes ? nlohmann::json(*memory_budget_bytes) : nullptr;
+  if (memory_budget_share) j["memory_budget_share"] = memory_budget_share->to_json();
   j["timeout_s"] = timeout_s;
   j["order"] = order == RunOrder::kGrouped ? "grouped" : "interleaved";
   j["baseline"] = baseline;
@@ -154,6 +197,15 @@ nlohmann::json ExperimentSpec::to_json() const {
                              {"build", v.build_options}});
     if (!v.model.empty()) j["variants"].back()["model"] = v.model.string();
     if (!v.quality_model.empty()) j["variants"].back()["quality_model"] = v.quality_model.string();
+    if (v.routing) j["variants"].back()["routing"] = v.routing->to_json();
+    if (!v.replay.empty()) {
+      nlohmann::json files = nlohmann::json::array();
+      for (const auto& windows : v.replay) {
+        files.push_back(nlohmann::json::array());
+        for (const auto& f : windows) files.back().push_back(f.string());
+      }
+      j["variants"].back()["replay"] = files;
+    }
   }
   if (!quality_model.empty()) j["quality_model"] = quality_model.string();
   if (quality.enabled)
@@ -207,7 +259,7 @@ class SpecReader {
                            {"name", "hypothesis", "track", "root", "model", "models", "workload",
                             "repeats", "cache", "drop_caches", "memory_budget", "timeout_s",
                             "order", "baseline", "variants", "matrix", "quality", "keep", "max_runs",
-                            "min_time_s", "max_repeats", "warmup", "quality_model"});
+                            "min_time_s", "max_repeats", "warmup", "quality_model", "routing"});
     auto required = [&](const char* key) -> YAML::Node {
       if (!keys.count(key)) file_.fail_at(file_.root(), fmt::format("missing key '{}'", key));
       return keys[key];
@@ -260,7 +312,9 @@ class SpecReader {
     }
     if (keys.count("drop_caches"))
       spec.drop_caches = file_.boolean(keys["drop_caches"], "drop_caches");
-    if (keys.count("memory_budget") && !keys["memory_budget"].IsNull()) {
+    if (keys.count("memory_budget") && keys["memory_budget"].IsMap()) {
+      spec.memory_budget_share = read_budget_share(keys["memory_budget"]);
+    } else if (keys.count("memory_budget") && !keys["memory_budget"].IsNull()) {
       std::string text = file_.scalar(keys["memory_budget"], "memory_budget");
       spec.memory_budget_bytes = parse_bytes(text);
       if (!spec.memory_budget_bytes)
@@ -289,6 +343,7 @@ class SpecReader {
       }
     }
 
+    if (keys.count("routing")) spec.routing = read_routing(keys["routing"]);  // before the variants: checked with them
     read_variants(spec, required("variants"));
     YAML::Node baseline_node = required("baseline");
     spec.baseline = file_.text_value(baseline_node, "baseline");
@@ -317,6 +372,7 @@ class SpecReader {
         fail("{}: variant '{}' has a quality_model but the experiment has no quality: section",
              v.where, v.name);
     if (keys.count("keep")) read_keep(spec, keys["keep"]);
+    resolve_replays(spec);
     return spec;
   }
 
@@ -411,6 +467,182 @@ class SpecReader {
     return recipe;
   }
 
+  BudgetShare read_budget_share(const YAML::Node& node) const {
+    auto keys = file_.keys(node, "memory_budget", {"page_cache_share", "overhead"});
+    if (!keys.count("page_cache_share"))
+      file_.fail_at(node, "memory_budget is a size like 8GiB, or {page_cache_share: 0.17, overhead: "
+                          "512MiB}: the model's resident weights + that share of its expert bytes + "
+                          "the overhead");
+    BudgetShare b;
+    b.page_cache_share = file_.number(keys["page_cache_share"], "memory_budget.page_cache_share");
+    if (!(b.page_cache_share >= 0 && b.page_cache_share <= 1))
+      file_.fail_at(keys["page_cache_share"], "memory_budget.page_cache_share must be between 0 and 1");
+    if (keys.count("overhead")) {
+      const std::string text = file_.scalar(keys["overhead"], "memory_budget.overhead");
+      auto bytes = parse_bytes(text);
+      if (!bytes)
+        file_.fail_at(keys["overhead"],
+                      fmt::format("memory_budget.overhead must be a size like 512MiB, got '{}'", text));
+      b.overhead_bytes = *bytes;
+    }
+    return b;
+  }
+
+  // `routing: {trace, layer_map, ...}`, as written; resolve_replays() checks it against the models.
+  RoutingReplaySpec read_routing(const YAML::Node& node) {
+    auto keys = file_.keys(node, "routing",
+                           {"trace", "layer_map", "trace_model", "windows", "cycle_tokens",
+                            "match_types", "predictor_trace"});
+    RoutingReplaySpec r;
+    r.where = file_.where(node);
+    if (!keys.count("trace"))
+      file_.fail_at(node, "routing needs 'trace: <a routing trace, --record-routing format>'");
+    if (!keys.count("layer_map"))
+      file_.fail_at(node, "routing needs 'layer_map: cycle | stretch | [one trace layer per model "
+                          "MoE layer]'");
+    r.trace = existing_file(keys["trace"], "routing.trace");
+    r.where_trace = file_.where(keys["trace"]);
+    const YAML::Node map = keys["layer_map"];
+    r.where_map = file_.where(map);
+    if (map.IsSequence()) {
+      r.map.kind = LayerMapKind::kList;
+      for (const auto& entry : map)
+        r.map.list.push_back(file_.integer(entry, "a routing.layer_map entry", 0, 1 << 20));
+      if (r.map.list.empty()) file_.fail_at(map, "routing.layer_map lists no layer");
+    } else {
+      const std::string kind = file_.scalar(map, "routing.layer_map");
+      if (kind == "cycle") {
+        r.map.kind = LayerMapKind::kCycle;
+      } else if (kind == "stretch") {
+        r.map.kind = LayerMapKind::kStretch;
+      } else {
+        file_.fail_at(map, fmt::format("routing.layer_map must be cycle, stretch or a list of trace "
+                                       "layers, got '{}'", kind));
+      }
+    }
+    if (keys.count("trace_model")) r.trace_model = existing_model(keys["trace_model"]);
+    if (keys.count("windows"))
+      r.windows = static_cast<int>(file_.integer(keys["windows"], "routing.windows", 1, 100000));
+    if (keys.count("cycle_tokens")) r.cycle_tokens = file_.boolean(keys["cycle_tokens"], "routing.cycle_tokens");
+    if (keys.count("match_types")) r.match_types = file_.boolean(keys["match_types"], "routing.match_types");
+    if (keys.count("predictor_trace"))
+      r.predictor_trace = file_.boolean(keys["predictor_trace"], "routing.predictor_trace");
+    return r;
+  }
+
+  // The shape of a run's model: read from the recipe when the lab makes the folder (it may not
+  // exist yet), else from the folder's config.json.
+  ModelShape shape_of(const ExperimentSpec& spec, const fs::path& model) const {
+    for (const auto& p : spec.packs)
+      if (p.folder == model)
+        return p.kind == RecipeKind::kSynth ? read_model_shape(p.source, p.layers)
+                                            : read_model_shape(p.source / "config.json");
+    return read_model_shape(model / "config.json");
+  }
+
+  // For every variant with routing to replay: check the trace against each of its models (the
+  // expert count, K, the tokens the runs feed), resolve the layer map, and name the derived
+  // traces its runs will replay (one per window).
+  void resolve_replays(ExperimentSpec& spec) {
+    std::map<fs::path, TraceSummary> summaries;
+    const fs::path models_dir = options_.packed_models_dir.value_or(root_ / "results/models");
+    for (auto& v : spec.variants) {
+      const RoutingReplaySpec* r = spec.routing_for(v);
+      if (!r) continue;
+      if (v.switches.count("replay-routing"))
+        fail("{}: variant '{}' sets replay-routing, and routing: at {} replays a trace too; give one", v.where,
+             v.name, r->where);
+      if (r->predictor_trace && v.switches.count("predictor-trace"))
+        fail("{}: variant '{}' sets predictor-trace, and routing: at {} has predictor_trace: true; give one",
+             v.where, v.name, r->where);
+      if (!summaries.count(r->trace)) {
+        try {
+          summaries[r->trace] = read_trace_summary(r->trace);
+        } catch (const Error& e) {
+          fail("{}: routing.trace: {}", r->where_trace, e.what());
+        }
+      }
+      const TraceSummary& s = summaries[r->trace];
+      fs::path trace_model = r->trace_model;
+      if (trace_model.empty()) {
+        trace_model = s.model.empty() ? fs::path() : resolve(s.model);
+        if (s.model.empty() || !fs::is_regular_file(trace_model / "config.json"))
+          fail("{}: routing.trace {}: its header names the model '{}', which is not a model folder here; "
+               "name the model that recorded it with routing.trace_model (its layer types are needed)",
+               r->where_trace, r->trace.string(), s.model);
+      }
+      ModelShape trace_shape;
+      try {
+        trace_shape = read_model_shape(trace_model / "config.json");
+      } catch (const Error& e) {
+        fail("{}: routing trace model: {}", r->where_trace, e.what());
+      }
+      if (trace_shape.layers != s.layers)
+        fail("{}: routing.trace {} records {} layers, but its model {} has {}", r->where_trace,
+             r->trace.string(), s.layers, trace_model.string(), trace_shape.layers);
+      int64_t k = s.top_k;
+      if (auto it = v.options.find("k"); it != v.options.end() && it->second != "0") k = std::stoll(it->second);
+      if (k > s.top_k)
+        fail("{}: variant '{}' routes to k {} experts, but routing.trace {} records only {} per token",
+             v.where, v.name, k, r->trace.string(), s.top_k);
+      const int64_t fed = spec.workload.max_fed_tokens();
+      if (!r->cycle_tokens && fed * r->windows > s.tokens)
+        fail("{}: routing.trace {} holds {} tokens, but the runs feed up to {} each (the prompt's {} + {} "
+             "generated - 1){}: record a longer trace, shorten the workload, or set routing.cycle_tokens: true "
+             "to replay the trace from its start again",
+             r->where_trace, r->trace.string(), s.tokens, fed, fed - spec.workload.tokens + 1, spec.workload.tokens,
+             r->windows > 1 ? fmt::format(", in {} windows", r->windows) : "");
+      v.replay.assign(spec.models.size(), {});
+      for (size_t m = 0; m < spec.models.size(); ++m) {
+        const fs::path& model = spec.model_for(v, m);
+        ModelShape shape;
+        try {
+          shape = shape_of(spec, model);
+        } catch (const Error& e) {
+          fail("{}: routing: the model's shape: {}", r->where, e.what());
+        }
+        if (s.experts != shape.experts)
+          fail("{}: routing.trace {} routes over {} experts, the model ({}) has {}: replay needs the same "
+               "expert count",
+               r->where_trace, r->trace.string(), s.experts, shape.source, shape.experts);
+        if (s.top_k != shape.top_k)
+          fail("{}: routing.trace {} records top-{} routing, the model ({}) routes top-{}: K must match (a "
+               "variant's k switch may then lower it)",
+               r->where_trace, r->trace.string(), s.top_k, shape.source, shape.top_k);
+        ReplayRecipe recipe;
+        try {
+          recipe.map = resolve_layer_map(r->map, shape, trace_shape, s.moe_layers, r->match_types);
+        } catch (const Error& e) {
+          fail("{}: routing.layer_map: {}", r->where_map, e.what());
+        }
+        recipe.source = r->trace;
+        recipe.source_hash = s.content_hash;
+        recipe.trace_model = model_path_label(trace_model);
+        recipe.map_text = r->map.text();
+        recipe.experts = s.experts;
+        recipe.k = k;
+        recipe.trace_top_k = s.top_k;
+        recipe.trace_tokens = s.tokens;
+        recipe.tokens = fed;
+        recipe.cycle_tokens = r->cycle_tokens;
+        recipe.where = r->where;
+        for (int w = 0; w < r->windows; ++w) {
+          recipe.first_token = (fed * w) % s.tokens;
+          recipe.file = replay_file(models_dir, recipe);
+          auto same = [&](const ReplayRecipe& e) { return e.file == recipe.file; };
+          if (std::none_of(spec.replays.begin(), spec.replays.end(), same)) spec.replays.push_back(recipe);
+          v.replay[m].push_back(recipe.file);
+        }
+      }
+    }
+  }
+
+  // A folder as the plan names it: relative to the project root when inside it.
+  std::string model_path_label(const fs::path& path) const {
+    fs::path relative = path.lexically_normal().lexically_relative(root_.lexically_normal());
+    return !relative.empty() && *relative.begin() != ".." ? relative.string() : path.lexically_normal().string();
+  }
+
   void read_models(ExperimentSpec& spec, std::map<std::string, YAML::Node>& keys) {
     if (keys.count("model") && keys.count("models"))
       file_.fail_at(keys["models"], "give either 'model' or 'models', not both");
@@ -436,8 +668,8 @@ class SpecReader {
   }
 
   void read_workload(ExperimentSpec& spec, const YAML::Node& node) {
-    auto keys =
-        file_.keys(node, "workload", {"prompt", "prompts", "text_file", "ids", "prefill", "tokens"});
+    auto keys = file_.keys(node, "workload",
+                           {"prompt", "prompts", "text_file", "ids", "prefill", "tokens", "ignore_eos"});
     int sources = static_cast<int>(keys.count("prompt") + keys.count("prompts") +
                                    keys.count("text_file") + keys.count("ids"));
     if (sources != 1)
@@ -446,6 +678,7 @@ class SpecReader {
     Workload& w = spec.workload;
     if (keys.count("tokens"))
       w.tokens = static_cast<int>(file_.integer(keys["tokens"], "workload.tokens", 1, 1 << 20));
+    if (keys.count("ignore_eos")) w.ignore_eos = file_.boolean(keys["ignore_eos"], "workload.ignore_eos");
     if (keys.count("prefill")) {
       if (!keys.count("text_file"))
         file_.fail_at(keys["prefill"], "workload.prefill applies to text_file only");
@@ -521,7 +754,12 @@ class SpecReader {
   // Errors point at `node`, the variant's entry, or for its switches at `switches_node`.
   void add_variant(ExperimentSpec& spec, Variant variant, const YAML::Node& node,
                    const YAML::Node& switches_node) {
-    if (!variant.switches.empty()) to_check_.push_back({variant.name, variant.switches, switches_node});
+    // The engine judges the switches the runs will get: with routing's predictor_trace, the lab
+    // adds --predictor-trace (the derived trace; the recorded one stands in for it here).
+    std::map<std::string, std::string> checked = variant.switches;
+    if (const RoutingReplaySpec* r = spec.routing_for(variant); r && r->predictor_trace)
+      checked.emplace("predictor-trace", r->trace.string());
+    if (!checked.empty()) to_check_.push_back({variant.name, checked, switches_node});
     variant.options = options_.catalog->defaults();
     for (const auto& [name, value] : variant.switches) variant.options[name] = value;
     for (const auto& existing : spec.variants)
@@ -549,7 +787,7 @@ class SpecReader {
       } else {
         auto keys = file_.keys(entry, "a variant",
                                {"name", "description", "bundle", "switches", "build", "model",
-                                "quality_model"});
+                                "quality_model", "routing"});
         if (!keys.count("name")) file_.fail_at(entry, "a variant needs a 'name'");
         v.name = file_.text_value(keys["name"], "variant name");
         check_name(keys["name"], v.name);
@@ -580,6 +818,7 @@ class SpecReader {
         }
         if (keys.count("quality_model"))
           v.quality_model = read_model(spec, keys["quality_model"], "variant quality_model");
+        if (keys.count("routing")) v.routing = read_routing(keys["routing"]);
       }
       add_variant(spec, std::move(v), entry, entry.IsMap() && entry["switches"] ? entry["switches"] : entry);
     }

@@ -12,7 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/model_files.h"
 #include "harness/packed_model.h"
+#include "harness/replay_trace.h"
 #include "harness/switch_catalog.h"
 
 namespace streammoe::lab {
@@ -39,6 +41,10 @@ struct Variant {
   std::filesystem::path model;
   // Where this variant's quality is measured when it is not its speed model (quality_model).
   std::filesystem::path quality_model;
+  // Learned routing this variant's speed runs replay instead of the experiment's (`routing:`).
+  std::optional<RoutingReplaySpec> routing;
+  // The derived traces its speed runs replay, [model index][window]; empty without routing.
+  std::vector<std::vector<std::filesystem::path>> replay;
   std::string where;                                 // file:line:column of its definition
 };
 
@@ -48,6 +54,12 @@ struct Workload {
   std::string source;                // "prompt" | "ids" | the file it came from
   int tokens = 32;                   // tokens to generate
   int prefill = 0;                   // words of text_file used as the prompt (0 = whole text)
+  bool ignore_eos = false;           // --ignore-eos: every run generates all `tokens`
+
+  // The most tokens one run feeds the model: its prompt (token ids, or for text its UTF-8
+  // bytes, a bound, as a byte-level BPE token covers at least one byte) plus the generated
+  // tokens but the last, which is never fed back.
+  int64_t max_fed_tokens() const;
 };
 
 struct QualitySpec {
@@ -80,6 +92,19 @@ struct KeepRule {
   std::optional<double> max_json_validity_drop;  // vs the baseline's validity
 };
 
+// A memory budget relative to the model: its resident weights, a share of its expert bytes for
+// the page cache, and room for the process (activations, buffers, the KV and recurrent state).
+// `memory_budget: {page_cache_share: 0.17, overhead: 512MiB}`: the reference system's machine
+// left its page cache ~17% of the experts (35 GB of 209 GB).
+struct BudgetShare {
+  double page_cache_share = 0;
+  uint64_t overhead_bytes = 512ull << 20;
+
+  uint64_t bytes(const ModelBytes& model) const;
+  std::string describe(const ModelBytes& model) const;  // "4.9 GB resident + 17% of 18.1 GB ..."
+  nlohmann::json to_json() const;
+};
+
 // The most runs an experiment may plan unless it says `max_runs:` (or --max-runs): a matrix typo
 // must not plan a week of runs.
 inline constexpr int64_t kDefaultMaxRuns = 5000;
@@ -106,6 +131,8 @@ struct ExperimentSpec {
   CacheState cache = CacheState::kWarm;
   bool drop_caches = false;  // cold only, and only when root
   std::optional<uint64_t> memory_budget_bytes;
+  // Or a budget resolved from the baseline's model on models[0] once it is made.
+  std::optional<BudgetShare> memory_budget_share;
   double timeout_s = 600;
   RunOrder order = RunOrder::kInterleaved;
   std::string baseline;
@@ -114,6 +141,10 @@ struct ExperimentSpec {
   // Quality measured on another model than speed, with the same switches: speed on a large
   // synth model, quality on a trained one of the same architecture. Empty: each run's model.
   std::filesystem::path quality_model;
+  // Learned routing replayed in the speed runs (replay_trace.h); a variant may name its own.
+  std::optional<RoutingReplaySpec> routing;
+  // The derived traces the lab writes before the runs, once per file.
+  std::vector<ReplayRecipe> replays;
   KeepRule keep;
 
   const Variant& baseline_variant() const;
@@ -124,6 +155,11 @@ struct ExperimentSpec {
   // reference it compares against.
   const std::filesystem::path& quality_model_for(const Variant& variant, size_t model_index) const;
   const std::filesystem::path& reference_for(size_t model_index) const;
+  // The routing `variant` replays (its own, else the experiment's); nullptr when none.
+  const RoutingReplaySpec* routing_for(const Variant& variant) const;
+  // The derived trace a run of `variant` on models[model_index] at `repeat` replays (window
+  // repeat % windows); nullptr when it replays none.
+  const std::filesystem::path* replay_for(const Variant& variant, size_t model_index, int repeat) const;
   // What the runs depend on (models, workload, variants, cache, budget, quality): resuming is
   // allowed only while this hash is unchanged.
   std::string identity_hash() const;

@@ -117,9 +117,10 @@ std::map<std::string, std::string> experiment_conditions(Store& store, int64_t i
   if (!plan.is_object()) return out;
   auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
   if (plan.contains("workload") && plan["workload"].is_object())
-    for (const char* key : {"prompts", "token_ids", "tokens", "prefill"})
+    for (const char* key : {"prompts", "token_ids", "tokens", "prefill", "ignore_eos"})
       if (plan["workload"].contains(key)) out[std::string("workload.") + key] = text(plan["workload"][key]);
-  for (const char* key : {"cache", "drop_caches", "memory_budget_bytes", "warmup"})
+  // routing: the learned routing the speed runs replayed (trace, layer map, windows).
+  for (const char* key : {"cache", "drop_caches", "memory_budget_bytes", "warmup", "routing"})
     if (plan.contains(key)) out[key] = text(plan[key]);
   return out;
 }

@@ -86,7 +86,7 @@ TEST_F(LabCliTest, BadYamlIsOneLineNamingFileAndLine) {
                                "hypothesis, track, root, model, models, workload, repeats, cache, "
                                "drop_caches, memory_budget, timeout_s, order, baseline, variants, "
                                "matrix, quality, keep, max_runs, min_time_s, max_repeats, warmup, "
-                               "quality_model)\n");
+                               "quality_model, routing)\n");
   EXPECT_FALSE(std::filesystem::exists(dir_ / "lab.db"));  // nothing was run or written
 }
 

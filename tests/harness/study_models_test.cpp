@@ -241,6 +241,64 @@ TEST_F(StudyModelsTest, AVariantWithItsOwnModelNeedsItsOwnQualityModel) {
               HasSubstr("quality_model needs a quality: section"));
 }
 
+TEST_F(StudyModelsTest, ABudgetRelativeToTheModelIsResolvedFromItsFiles) {
+  // A synth model of 1,000,000 resident bytes and 2 x 3,000,000 expert bytes.
+  auto make = [](const Command& c) {
+    const fs::path out = MockExecutor::flag(c, "out");
+    testing::write_text(out / "streammoe.json", R"({"experts": {"expert_stride": 4096, "layers": [
+        {"file": "experts/layer0.bin"}, {"file": "experts/layer1.bin"}]}, "resident": {"file": "r.safetensors"}})");
+    testing::write_text(out / "r.safetensors", std::string(1000000, 'r'));
+    testing::write_text(out / "experts/layer0.bin", std::string(3000000, 'e'));
+    testing::write_text(out / "experts/layer1.bin", std::string(3000000, 'e'));
+  };
+  ExperimentSpec spec = load(std::string(kSynth) + "memory_budget: {page_cache_share: 0.25, overhead: 1MiB}\n");
+  ASSERT_TRUE(spec.memory_budget_share);
+  EXPECT_FALSE(spec.memory_budget_bytes);
+  std::ostringstream dry;
+  print_plan(spec, "/opt/fake/streammoe", dir_ / "builds", dry);
+  // Before the model exists: estimated from the recipe (configs/big.json has no attention, so
+  // its resident bytes are the two 100 x 64 bf16 tables).
+  // 2 x 16 x 3 x 64 x 32 x (0.5 + 1/16) expert bytes, 2 x 100 x 64 x 2 resident.
+  EXPECT_THAT(dry.str(), HasSubstr("memory budget: 25.6 kB resident + 25% of 110.6 kB experts + 1.0 MB "
+                                   "overhead = 1.1 MB (estimated from its recipe"));
+  MockExecutor executor([&](const Command& c) {
+    if (c.argv[1] == "synth") {
+      make(c);
+      return MockExecutor::ok_reply();
+    }
+    MockReply reply = MockExecutor::ok_reply();
+    reply.metrics = MockExecutor::engine_metrics(100);
+    return reply;
+  });
+  Store store(dir_ / "lab.db");
+  Runner(spec, store, executor, options()).run();
+  const int64_t expected = 1000000 + 1500000 + (1 << 20);
+  EXPECT_EQ(to_int(store.query("SELECT budget_bytes FROM environment")[0].values[0]), expected);
+  auto plan = nlohmann::json::parse(to_text(store.query("SELECT plan_json FROM experiments")[0].values[0]));
+  EXPECT_EQ(plan["memory_budget_bytes"], expected);
+  EXPECT_EQ(plan["memory_budget_resolved"],
+            "1.0 MB resident + 25% of 6.0 MB experts + 1.0 MB overhead = 3.5 MB");
+  // A folder that is not packed mixes resident and expert bytes in its safetensors: refused.
+  ExperimentSpec plain = load("name: p\nmodel: models/tiny\nworkload: {ids: [1]}\nbaseline: b\n"
+                              "variants: [{name: b}]\nmemory_budget: {page_cache_share: 0.17}\n");
+  Store other(dir_ / "other.db");
+  std::string refused = "(no error)";
+  try {
+    Runner(plain, other, executor, options()).run();
+  } catch (const Error& e) {
+    refused = e.what();
+  }
+  EXPECT_THAT(refused,
+              HasSubstr("memory_budget: {page_cache_share: ...} needs the baseline's model to be a packed "
+                        "folder"));
+  EXPECT_THAT(error_of("name: p\nmodel: models/tiny\nworkload: {ids: [1]}\nbaseline: b\n"
+                       "variants: [{name: b}]\nmemory_budget: {page_cache_share: 1.5}\n"),
+              HasSubstr("e.yaml:6:35: memory_budget.page_cache_share must be between 0 and 1"));
+  EXPECT_THAT(error_of("name: p\nmodel: models/tiny\nworkload: {ids: [1]}\nbaseline: b\n"
+                       "variants: [{name: b}]\nmemory_budget: {overhead: 1GiB}\n"),
+              HasSubstr("e.yaml:6:16: memory_budget is a size like 8GiB, or {page_cache_share: 0.17"));
+}
+
 TEST(StudyModelsEngine, SynthModelRunsWithQualityOnATrainedFixture) {
   auto engine = testing::bin_dir() / "streammoe";
   auto lab = testing::bin_dir() / "streammoe-lab";

@@ -3,7 +3,8 @@
 // header matches its config, a fresh recording of the first tokens gives the same experts and
 // weights, and replaying the shipped trace reproduces the model's logits bit for bit. The lab
 // replays these traces onto synth models, so a trace that drifted from its model would silently
-// give the study the wrong routing.
+// give the study the wrong routing. A trace recorded with other switches (e.g. `--routing early`)
+// names them in a sibling <stem>.args file; the recordings and evaluations here use them too.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -27,6 +28,7 @@ constexpr int64_t kCheckedTokens = 48;
 struct ShippedTrace {
   std::string name;  // gtest-safe label
   fs::path model, trace;
+  std::string args;  // the switches it was recorded with (<stem>.args), "" for the defaults
 };
 
 void PrintTo(const ShippedTrace& s, std::ostream* os) { *os << s.trace.string(); }
@@ -40,7 +42,10 @@ std::vector<ShippedTrace> shipped_traces() {
       std::string label = model.path().filename().string() + "_" + entry.path().stem().string();
       for (char& c : label)
         if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      out.push_back({label, model.path(), entry.path()});
+      std::string args;
+      fs::path args_file = entry.path();
+      if (std::ifstream in(args_file.replace_extension(".args")); in) std::getline(in, args);
+      out.push_back({label, model.path(), entry.path(), args});
     }
   }
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.name < b.name; });
@@ -77,8 +82,8 @@ TEST_P(ShippedTraces, FreshRecordingGivesTheSameRouting) {
   testing::TempDir dir("trace");
   const CommandResult r = run_streammoe("eval --model " + s.model.string() + " --text-file " +
                                         (s.model / "heldout.txt").string() + " --max-tokens " +
-                                        std::to_string(kCheckedTokens) + " --record-routing " +
-                                        (dir / "fresh.jsonl").string());
+                                        std::to_string(kCheckedTokens) + " " + s.args +
+                                        " --record-routing " + (dir / "fresh.jsonl").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const RoutingTrace shipped = RoutingTrace::load(s.trace),
                      fresh = RoutingTrace::load(dir / "fresh.jsonl");
@@ -99,7 +104,7 @@ TEST_P(ShippedTraces, ReplayReproducesTheModelsLogits) {
   const std::string eval = "eval --model " + s.model.string() + " --text-file " +
                            (s.model / "heldout.txt").string() + " --max-tokens " +
                            std::to_string(kCheckedTokens) + " --dump-logits ";
-  const CommandResult routed = run_streammoe(eval + (dir / "routed.npy").string());
+  const CommandResult routed = run_streammoe(eval + (dir / "routed.npy").string() + " " + s.args);
   ASSERT_EQ(routed.exit_code, 0) << routed.output;
   const CommandResult replayed = run_streammoe(eval + (dir / "replayed.npy").string() +
                                                " --replay-routing " + s.trace.string());
