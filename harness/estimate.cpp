@@ -85,7 +85,10 @@ ModelBytes recipe_bytes(const PackRecipe& recipe) {
     params += is_linear ? linear : full;
   }
   params += layers * 3 * hidden * get("shared_expert_intermediate_size");
-  bytes.resident = params * (recipe.kind == RecipeKind::kSynth ? recipe.resident_bits / 8.0 : 2.0);
+  // Per value: bf16; at 8 bits a code and a bf16 scale per 64; at 4 bits a code and a bf16 scale
+  // and bias per 64 (the layouts of streammoe synth --resident-bits).
+  const int bits = recipe.kind == RecipeKind::kSynth ? recipe.resident_bits : 16;
+  bytes.resident = params * (bits == 8 ? 1.0 + 2.0 / 64 : bits == 4 ? 0.5 + 4.0 / 64 : 2.0);
   return bytes;
 }
 
