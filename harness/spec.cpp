@@ -827,7 +827,8 @@ class SpecReader {
 
   VariantBundle load_bundle_at(const YAML::Node& node, const fs::path& dir,
                                const std::string& name) {
-    if (!fs::exists(dir / (name + ".yaml")))
+    std::error_code ec;  // a name too long for the file system is just not a bundle
+    if (!fs::exists(dir / (name + ".yaml"), ec))
       file_.fail_at(node, fmt::format("no variant bundle '{}' (looked for {})", name,
                                       (dir / (name + ".yaml")).string()));
     return load_bundle(dir, name, *options_.catalog, build_option_names_);

@@ -29,8 +29,11 @@ class Line {
   }
   // An integer in [lo, hi], read as written: 2^31 is 2^31, not a wrapped int32.
   int64_t integer(const json& v, const char* what, int64_t lo, int64_t hi) const {
+    // nlohmann reads every non-negative integer as unsigned: that branch checks `lo` too (a header's
+    // "layers": 0 passed here and sized each token's routing at zero layers; found by fuzzing).
     const bool fits = v.is_number_integer() &&
-                      (v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(hi)
+                      (v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(hi) &&
+                                                    (lo <= 0 || v.get<uint64_t>() >= static_cast<uint64_t>(lo))
                                               : v.get<int64_t>() >= lo && v.get<int64_t>() <= hi);
     if (!fits) fail("{}:{}: {} {} out of range [{}, {}]", source_, line_no_, what, v.dump(), lo, hi);
     return v.get<int64_t>();
