@@ -7,6 +7,12 @@
 // function or template instantiated in two such files could be linked from the wrong one and
 // run an AVX-512 instruction on a CPU without it.
 #include <cstdint>
+#include <span>
+
+namespace streammoe {
+struct QuantMatRef;
+struct QuantizedActivation;
+}  // namespace streammoe
 
 namespace streammoe::int8_kernels {
 
@@ -26,6 +32,11 @@ struct Problem {
   const float* x_sums = nullptr;    // [groups]
   float* y = nullptr;
 };
+
+// The problem y = W x for x quantised in W's group size: x's codes in element order for the
+// scalar kernel (simd_order false), in the order of W's bits for the others. Defined in
+// int8_matvec.cpp (compiled without extra ISA flags).
+Problem problem_of(const QuantMatRef& w, const QuantizedActivation& x, std::span<float> y, bool simd_order);
 
 // The reference: per group the exact integer sum of code * activation code, then
 // y = sum_g (scale_g * d_g) * dot_g + bias_g * sum_g, accumulated group by group in f32.

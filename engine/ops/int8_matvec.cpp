@@ -5,11 +5,10 @@
 #include "engine/util/thread_pool.h"
 
 namespace streammoe {
-namespace {
 
-int8_kernels::Problem problem_of(const QuantMatRef& w, const QuantizedActivation& x,
-                                 std::span<float> y, KernelIsa isa) {
-  int8_kernels::Problem p;
+int8_kernels::Problem int8_kernels::problem_of(const QuantMatRef& w, const QuantizedActivation& x,
+                                               std::span<float> y, bool simd_order) {
+  Problem p;
   p.q = w.q;
   p.scales = w.scales;
   p.biases = w.symmetric() ? nullptr : w.biases;
@@ -17,12 +16,14 @@ int8_kernels::Problem problem_of(const QuantMatRef& w, const QuantizedActivation
   p.bits = w.bits;
   p.group_size = w.group_size;
   p.symmetric = w.symmetric();
-  p.x_codes = isa == KernelIsa::kScalar ? x.codes.data() : x.simd_codes(w.bits);
+  p.x_codes = simd_order ? x.simd_codes(w.bits) : x.codes.data();
   p.x_scales = x.scales.data();
   p.x_sums = x.sums.data();
   p.y = y.data();
   return p;
 }
+
+namespace {
 
 void run_rows(const int8_kernels::Problem& p, KernelIsa isa, int64_t begin, int64_t end) {
   switch (isa) {
@@ -64,7 +65,7 @@ void quant_matvec_int8(const QuantMatRef& w, const QuantizedActivation& x, std::
         w.rows, w.cols, w.group_size, x.cols, x.block_size, y.size());
   require_kernel_isa(isa, kInt8KernelIsas, "quant_matvec_int8");
 
-  const int8_kernels::Problem p = problem_of(w, x, y, isa);
+  const int8_kernels::Problem p = int8_kernels::problem_of(w, x, y, isa != KernelIsa::kScalar);
   if (pool && pool->size() > 1) {
     pool->parallel_for(w.rows, [&](int64_t begin, int64_t end) { run_rows(p, isa, begin, end); });
   } else {

@@ -430,23 +430,6 @@ void rows_avxvnni(const Problem& p, int64_t begin, int64_t end);
 namespace streammoe {
 namespace {
 
-int8_kernels::Problem kernel_problem(const QuantMatRef& w, const QuantizedActivation& x,
-                                     std::span<float> y, bool simd_order) {
-  int8_kernels::Problem p;
-  p.q = w.q;
-  p.scales = w.scales;
-  p.biases = w.symmetric() ? nullptr : w.biases;
-  p.cols = w.cols;
-  p.bits = w.bits;
-  p.group_size = w.group_size;
-  p.symmetric = w.symmetric();
-  p.x_codes = simd_order ? x.simd_codes(w.bits) : x.codes.data();
-  p.x_scales = x.scales.data();
-  p.x_sums = x.sums.data();
-  p.y = y.data();
-  return p;
-}
-
 TEST(Int8Matvec, AvxVnniSourceMatchesTheScalarReference) {
   if (!cpu_has_kernel_isa(KernelIsa::kAvx512Vnni))
     GTEST_SKIP() << "this CPU has no AVX-512 VNNI to run the AVX-VNNI source with";
@@ -458,15 +441,15 @@ TEST(Int8Matvec, AvxVnniSourceMatchesTheScalarReference) {
       QuantizedActivation xq;
       quantize_activation(e.x, s.group_size, &xq);
       std::vector<float> y(s.rows, NAN);
-      int8_kernels::rows_avxvnni_source_as_evex(kernel_problem(e.w.ref(), xq, y, true), 0, s.rows);
+      int8_kernels::rows_avxvnni_source_as_evex(int8_kernels::problem_of(e.w.ref(), xq, y, true), 0, s.rows);
       for (int64_t r = 0; r < s.rows; ++r)
         ASSERT_EQ(y[r], static_cast<float>(e.y[r])) << describe(s, f, KernelIsa::kAvxVnni) << " row " << r;
     }
     for (const Shape& s : kShapes) {
       const Problem p = make_problem(s, f, static_cast<uint32_t>(s.rows * 131 + s.cols + f.bits));
       std::vector<float> reference(s.rows), y(s.rows, NAN);
-      int8_kernels::rows_scalar(kernel_problem(p.w.ref(), p.xq, reference, false), 0, s.rows);
-      int8_kernels::rows_avxvnni_source_as_evex(kernel_problem(p.w.ref(), p.xq, y, true), 0, s.rows);
+      int8_kernels::rows_scalar(int8_kernels::problem_of(p.w.ref(), p.xq, reference, false), 0, s.rows);
+      int8_kernels::rows_avxvnni_source_as_evex(int8_kernels::problem_of(p.w.ref(), p.xq, y, true), 0, s.rows);
       for (int64_t r = 0; r < s.rows; ++r)
         ASSERT_NEAR(y[r], reference[r], reassociation_tolerance(p.w.ref(), p.xq, r))
             << describe(s, f, KernelIsa::kAvxVnni) << " row " << r;
