@@ -42,7 +42,11 @@ class Attention {
  public:
   Attention(const AttentionShape& shape, AttentionWeights weights, const Rope& rope);
   // x: normalised hidden state [hidden]; pos: absolute position; out: [hidden].
-  void step(std::span<const float> x, int64_t pos, KvCache& cache, std::span<float> out);
+  void step(std::span<const float> x, int64_t pos, KvCache& cache, std::span<float> out) { forward(x, pos, cache, out); }
+  // A chunk of T tokens at positions pos..pos+T-1, x = [T, hidden] -> out = [T, hidden]: q, k, v
+  // and o as batched products (linear_batch: each weight read once per chunk), the attention
+  // itself token by token (causal). Bit-identical to T calls of step().
+  void forward(std::span<const float> x, int64_t pos, KvCache& cache, std::span<float> out);
   void set_pool(ThreadPool* pool) { pool_ = pool; }
   // How quantised projections meet x (ops/linear.h); q, k and v share one quantisation of x.
   void set_matvec(MatvecPath path) { matvec_ = path; }
@@ -53,8 +57,14 @@ class Attention {
   const Rope& rope_;
   ThreadPool* pool_ = nullptr;
   MatvecPath matvec_ = MatvecPath::kF32;
-  SharedActivation input_;
-  std::vector<float> q_full_, q_, gate_, k_, v_, scores_, attn_out_;
+  // One token's q/k norms, RoPE, cache append and attention over the cache, from its projections
+  // to attn_out (o_proj's input).
+  void attend(std::span<const float> q_full, std::span<float> k_new, std::span<const float> v_new, int64_t pos,
+              KvCache& cache, std::span<float> attn_out);
+
+  std::vector<SharedActivation> inputs_;  // [T] each token's x, then its attention output
+  std::vector<float> q_full_, k_, v_, attn_out_;  // [T, width] projections and outputs of a chunk
+  std::vector<float> q_, gate_, scores_;          // one token's
 };
 
 }  // namespace streammoe

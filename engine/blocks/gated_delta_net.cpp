@@ -3,16 +3,12 @@
 #include <cmath>
 
 #include "engine/ops/vec.h"
+#include "engine/util/error.h"
 
 namespace streammoe {
 GatedDeltaNet::GatedDeltaNet(const DeltaNetShape& shape, DeltaNetWeights weights)
     : shape_(shape), w_(std::move(weights)) {
-  qkv_.resize(shape.conv_dim());
   mixed_.resize(shape.conv_dim());
-  z_.resize(shape.value_dim());
-  b_.resize(shape.v_heads);
-  a_.resize(shape.v_heads);
-  core_.resize(shape.value_dim());
 }
 
 DeltaNetState GatedDeltaNet::new_state() const {
@@ -22,25 +18,48 @@ DeltaNetState GatedDeltaNet::new_state() const {
   return s;
 }
 
-void GatedDeltaNet::step(std::span<const float> x, DeltaNetState& state, std::span<float> out) {
+void GatedDeltaNet::forward(std::span<const float> x, DeltaNetState& state, std::span<float> out) {
+  const int64_t H = shape_.hidden, T = static_cast<int64_t>(x.size()) / H;
+  const int64_t channels = shape_.conv_dim(), values = shape_.value_dim(), heads = shape_.v_heads;
+  if (T < 1 || static_cast<int64_t>(x.size()) != T * H || out.size() != x.size())
+    fail("gated delta net: x of {} and out of {} values for hidden size {}", x.size(), out.size(), H);
+  qkv_.resize(T * channels);
+  z_.resize(T * values);
+  b_.resize(T * heads);
+  a_.resize(T * heads);
+  core_.resize(T * values);
+  inputs_.resize(T);
+  for (int64_t t = 0; t < T; ++t) inputs_[t].bind(x.subspan(t * H, H));
+  const std::span<SharedActivation> inputs(inputs_.data(), T);
+  linear_batch(w_.in_proj_qkv, inputs, qkv_, DequantMode::kFma, pool_, matvec_);
+  linear_batch(w_.in_proj_z, inputs, z_, DequantMode::kFma, pool_, matvec_);
+  linear_batch(w_.in_proj_b, inputs, b_, DequantMode::kFma, pool_, matvec_);
+  linear_batch(w_.in_proj_a, inputs, a_, DequantMode::kFma, pool_, matvec_);
+  const auto row = [](std::vector<float>& v, int64_t t, int64_t width) {
+    return std::span<float>(v).subspan(t * width, width);
+  };
+  for (int64_t t = 0; t < T; ++t) {
+    recur(row(qkv_, t, channels), row(z_, t, values), row(b_, t, heads), row(a_, t, heads), state,
+          row(core_, t, values));
+    inputs_[t].bind(row(core_, t, values));
+  }
+  linear_batch(w_.out_proj, inputs, out, DequantMode::kFma, pool_, matvec_);
+}
+
+void GatedDeltaNet::recur(std::span<const float> qkv, std::span<const float> z, std::span<const float> b,
+                          std::span<const float> a, DeltaNetState& state, std::span<float> core) {
   const int64_t channels = shape_.conv_dim(), kernel = shape_.conv_kernel;
   const int64_t dk = shape_.k_head_dim, dv = shape_.v_head_dim;
-  input_.bind(x);
-  linear(w_.in_proj_qkv, input_, qkv_, DequantMode::kFma, pool_, matvec_);
-  linear(w_.in_proj_z, input_, z_, DequantMode::kFma, pool_, matvec_);
-  linear(w_.in_proj_b, input_, b_, DequantMode::kFma, pool_, matvec_);
-  linear(w_.in_proj_a, input_, a_, DequantMode::kFma, pool_, matvec_);
-
   // Depthwise causal conv over [history..., current], then silu; then shift the history.
   for (int64_t c = 0; c < channels; ++c) {
     const float* w = w_.conv.data() + c * kernel;
-    float acc = w[kernel - 1] * qkv_[c];
+    float acc = w[kernel - 1] * qkv[c];
     for (int64_t j = 0; j < kernel - 1; ++j) acc += w[j] * state.conv[j * channels + c];
     mixed_[c] = silu(acc);
   }
   if (kernel > 1) {
     std::copy(state.conv.begin() + channels, state.conv.end(), state.conv.begin());
-    std::copy(qkv_.begin(), qkv_.end(), state.conv.end() - channels);
+    std::copy(qkv.begin(), qkv.end(), state.conv.end() - channels);
   }
 
   float* q_all = mixed_.data();
@@ -59,11 +78,11 @@ void GatedDeltaNet::step(std::span<const float> x, DeltaNetState& state, std::sp
     const float* q = q_all + (h / group) * dk;
     const float* k = k_all + (h / group) * dk;
     const float* v = v_all + h * dv;
-    const float beta = sigmoid(b_[h]);
-    const float decay = std::exp(-std::exp(w_.a_log[h]) * softplus(a_[h] + w_.dt_bias[h]));
+    const float beta = sigmoid(b[h]);
+    const float decay = std::exp(-std::exp(w_.a_log[h]) * softplus(a[h] + w_.dt_bias[h]));
     float* S = state.recurrent.data() + h * dk * dv;  // S[i][j], i over dk, j over dv
     for (int64_t i = 0; i < dk * dv; ++i) S[i] *= decay;
-    float* o = core_.data() + h * dv;
+    float* o = core.data() + h * dv;
     for (int64_t j = 0; j < dv; ++j) {
       float kv_mem = 0.0f;
       for (int64_t i = 0; i < dk; ++i) kv_mem += S[i * dv + j] * k[i];
@@ -76,9 +95,8 @@ void GatedDeltaNet::step(std::span<const float> x, DeltaNetState& state, std::sp
       o[j] = acc;
     }
     std::span<float> oh(o, dv);
-    rmsnorm_gated(oh, {z_.data() + h * dv, static_cast<size_t>(dv)}, w_.norm, shape_.eps, oh);
+    rmsnorm_gated(oh, z.subspan(h * dv, dv), w_.norm, shape_.eps, oh);
   }
-  linear(w_.out_proj, core_, out, DequantMode::kFma, pool_, matvec_);
 }
 
 }  // namespace streammoe

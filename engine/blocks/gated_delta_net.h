@@ -48,7 +48,11 @@ class GatedDeltaNet {
  public:
   GatedDeltaNet(const DeltaNetShape& shape, DeltaNetWeights weights);
   DeltaNetState new_state() const;
-  void step(std::span<const float> x, DeltaNetState& state, std::span<float> out);
+  // A chunk of T tokens, x = [T, hidden] -> out = [T, hidden]: the projections of the whole chunk
+  // as batched products (linear_batch: each weight read once per chunk), the conv and the
+  // recurrence token by token. Bit-identical to T calls of step().
+  void forward(std::span<const float> x, DeltaNetState& state, std::span<float> out);
+  void step(std::span<const float> x, DeltaNetState& state, std::span<float> out) { forward(x, state, out); }
   void set_pool(ThreadPool* pool) { pool_ = pool; }
   // How quantised projections meet x (ops/linear.h); the four input projections share one
   // quantisation of x.
@@ -59,8 +63,13 @@ class GatedDeltaNet {
   DeltaNetWeights w_;
   ThreadPool* pool_ = nullptr;
   MatvecPath matvec_ = MatvecPath::kF32;
-  SharedActivation input_;
-  std::vector<float> qkv_, mixed_, z_, b_, a_, core_;
+  // One token's conv, gated delta rule and gated norm, from its projections to core.
+  void recur(std::span<const float> qkv, std::span<const float> z, std::span<const float> b,
+             std::span<const float> a, DeltaNetState& state, std::span<float> core);
+
+  std::vector<SharedActivation> inputs_;  // [T] each token's x, then its core (out_proj's input)
+  std::vector<float> qkv_, z_, b_, a_, core_;  // [T, width] projections and cores of a chunk
+  std::vector<float> mixed_;                   // one token's conv output
 };
 
 }  // namespace streammoe

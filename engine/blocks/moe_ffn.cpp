@@ -11,28 +11,33 @@
 
 namespace streammoe {
 
-void swiglu_mlp(const MlpWeights& w, SharedActivation& x, std::span<float> out, std::vector<float>& scratch_gate,
-                std::vector<float>& scratch_up, DequantMode mode, ThreadPool* pool, MatvecPath path) {
-  scratch_gate.resize(w.gate.rows());
-  scratch_up.resize(w.up.rows());
-  linear(w.gate, x, scratch_gate, mode, pool, path);
-  linear(w.up, x, scratch_up, mode, pool, path);
-  swiglu(scratch_gate, scratch_up, scratch_gate);
-  linear(w.down, scratch_gate, out, mode, pool, path);
-}
-
-void swiglu_mlp(const MlpWeights& w, std::span<const float> x, std::span<float> out, std::vector<float>& scratch_gate,
-                std::vector<float>& scratch_up, DequantMode mode, ThreadPool* pool, MatvecPath path) {
-  // Reused across calls on this thread (no allocation once warm), as quant_matvec_int8's buffer is.
-  thread_local SharedActivation shared;
-  shared.bind(x);
-  swiglu_mlp(w, shared, out, scratch_gate, scratch_up, mode, pool, path);
+void swiglu_mlp(const MlpWeights& w, std::span<SharedActivation* const> xs, std::span<const std::span<float>> outs,
+                MlpScratch& s, DequantMode mode, ThreadPool* pool, MatvecPath path) {
+  const size_t n = xs.size();
+  const int64_t inter = w.gate.rows();
+  s.gate.resize(n * inter);
+  s.up.resize(n * inter);
+  s.hidden.resize(std::max(s.hidden.size(), n));
+  s.gate_rows.clear();
+  s.up_rows.clear();
+  s.hidden_ptrs.clear();
+  for (size_t i = 0; i < n; ++i) {
+    s.gate_rows.push_back(std::span(s.gate).subspan(i * inter, inter));
+    s.up_rows.push_back(std::span(s.up).subspan(i * inter, inter));
+  }
+  linear_batch(w.gate, xs, s.gate_rows, mode, pool, path);
+  linear_batch(w.up, xs, s.up_rows, mode, pool, path);
+  for (size_t i = 0; i < n; ++i) {
+    swiglu(s.gate_rows[i], s.up_rows[i], s.gate_rows[i]);
+    s.hidden[i].bind(s.gate_rows[i]);
+    s.hidden_ptrs.push_back(&s.hidden[i]);
+  }
+  linear_batch(w.down, s.hidden_ptrs, outs, mode, pool, path);
 }
 
 MoeBlock::MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, ExpertSource& experts)
     : layer_(layer), shape_(shape), w_(std::move(weights)), experts_(experts) {
   logits_.resize(shape.num_experts);
-  shared_out_.resize(shape.hidden);
 }
 
 Routing MoeRouting::route(int64_t, int64_t, std::span<const float> x, MoeBlock& block) { return block.route(x); }
@@ -127,8 +132,13 @@ void MoeBlock::step(std::span<const float> x, std::span<float> out, int64_t pos,
     fetched_.resize(count);
     const auto compute = [&](size_t i) {
       const ExpertWeights& e = fetched_[i];
-      for (const auto& [t, slot] : uses_[first + i].rows)
-        swiglu_mlp({e.gate, e.up, e.down}, inputs_[t], slot_out(t, slot), gate_, up_, dequant_, pool_, matvec_);
+      expert_inputs_.clear();
+      expert_outputs_.clear();
+      for (const auto& [t, slot] : uses_[first + i].rows) {
+        expert_inputs_.push_back(&inputs_[t]);
+        expert_outputs_.push_back(slot_out(t, slot));
+      }
+      swiglu_mlp({e.gate, e.up, e.down}, expert_inputs_, expert_outputs_, mlp_, dequant_, pool_, matvec_);
     };
     if (order_ == ExpertOrder::kArrival) {
       fetch_computing_on_arrival(compute, [&] { if (T == 1) routing.fetched(pos, layer_, x); }, times);
@@ -144,16 +154,25 @@ void MoeBlock::step(std::span<const float> x, std::span<float> out, int64_t pos,
   }
 
   ScopedPhase phase(times, Phase::kExpertCompute);
+  if (w_.has_shared) {
+    shared_out_.resize(T * H);
+    all_inputs_.clear();
+    shared_outputs_.clear();
+    for (int64_t t = 0; t < T; ++t) {
+      all_inputs_.push_back(&inputs_[t]);
+      shared_outputs_.push_back(row(std::span(shared_out_), t));
+    }
+    swiglu_mlp(w_.shared, all_inputs_, shared_outputs_, mlp_, DequantMode::kFma, pool_, matvec_);
+  }
   for (int64_t t = 0; t < T; ++t) {
     std::span<float> y = row(out, t);
     std::fill(y.begin(), y.end(), 0.0f);
     const Routing& r = routes_[t];
     for (size_t slot = 0; slot < r.experts.size(); ++slot) axpy(r.weights[slot], slot_out(t, slot), y);
     if (w_.has_shared) {
-      swiglu_mlp(w_.shared, inputs_[t], shared_out_, gate_, up_, DequantMode::kFma, pool_, matvec_);
       float g = 0.0f;
       matvec(w_.shared_gate, row(x, t), {&g, 1});
-      axpy(sigmoid(g), shared_out_, y);
+      axpy(sigmoid(g), shared_outputs_[t], y);
     }
   }
 }

@@ -21,15 +21,20 @@ struct MlpWeights {
   LinearRef down;  // [hidden, intermediate]
 };
 
-// Computes down(silu(gate(x)) * up(x)) into out; scratch vectors are resized as needed. On the
-// int8 path gate and up share one quantisation of x (and so do all MLPs given the same x).
-void swiglu_mlp(const MlpWeights& w, SharedActivation& x, std::span<float> out,
-                std::vector<float>& scratch_gate, std::vector<float>& scratch_up, DequantMode mode,
-                ThreadPool* pool, MatvecPath path);
-void swiglu_mlp(const MlpWeights& w, std::span<const float> x, std::span<float> out,
-                std::vector<float>& scratch_gate, std::vector<float>& scratch_up,
-                DequantMode mode = DequantMode::kFma, ThreadPool* pool = nullptr,
-                MatvecPath path = MatvecPath::kF32);
+// Buffers of swiglu_mlp, reused across calls (no allocation once warm).
+struct MlpScratch {
+  std::vector<float> gate, up;           // [n, intermediate]
+  std::vector<SharedActivation> hidden;  // [n] silu(gate) * up, down's input
+  std::vector<SharedActivation*> hidden_ptrs;
+  std::vector<std::span<float>> gate_rows, up_rows;
+};
+
+// outs[i] = down(silu(gate(xs[i])) * up(xs[i])) for a batch of activations (the tokens of a chunk
+// routed to one expert): each weight read once for the batch (linear_batch), each output
+// bit-identical to computing its x alone. On the int8 path gate and up share one quantisation of
+// each x (and so do all MLPs given the same SharedActivation).
+void swiglu_mlp(const MlpWeights& w, std::span<SharedActivation* const> xs, std::span<const std::span<float>> outs,
+                MlpScratch& scratch, DequantMode mode, ThreadPool* pool, MatvecPath path);
 
 struct MoeShape {
   int64_t hidden = 0;
@@ -117,7 +122,10 @@ class MoeBlock {
   std::vector<int32_t> use_index_;     // [num_experts] index into uses_, -1 if unused
   std::vector<int32_t> batch_;         // expert ids of one fetch
   std::vector<float> slot_out_;        // [T, slots, hidden] expert outputs before the weighted sum
-  std::vector<float> logits_, gate_, up_, shared_out_;
+  std::vector<float> logits_, shared_out_;  // [num_experts], [T, hidden]
+  MlpScratch mlp_;
+  std::vector<SharedActivation*> expert_inputs_, all_inputs_;  // one expert's tokens; every token
+  std::vector<std::span<float>> expert_outputs_, shared_outputs_;
   std::vector<ExpertWeights> fetched_;
 };
 

@@ -129,17 +129,22 @@ void Model::forward(ModelState& state, std::span<const int32_t> tokens, std::spa
   }
   if (const int64_t t = first_non_finite(); t >= 0)
     fail("non-finite activations (NaN or inf) in the embedding of token id {} at token {}", tokens[t], state.pos + t);
+  const std::span<float> normed(normed_), mixed(mixed_);
+  acts_.resize(T);
+  act_ptrs_.clear();
+  for (int64_t t = 0; t < T; ++t) act_ptrs_.push_back(&acts_[t]);
   for (size_t i = 0; i < layers_.size(); ++i) {
     DecoderLayer& layer = layers_[i];
-    for (int64_t t = 0; t < T; ++t) {
+    for (int64_t t = 0; t < T; ++t)
       rmsnorm(row(h_, t), layer.input_norm, eps, c.norm_one_plus_weight, row(normed_, t));
-      if (layer.mixer_kind == LayerKind::kLinearAttention) {
-        ScopedPhase phase(times, Phase::kLinearAttention);
-        layer.delta_net->step(row(normed_, t), state.delta[i], row(mixed_, t));
-      } else {
-        ScopedPhase phase(times, Phase::kAttention);
-        layer.attention->step(row(normed_, t), state.pos + t, state.kv[i], row(mixed_, t));
-      }
+    if (layer.mixer_kind == LayerKind::kLinearAttention) {
+      ScopedPhase phase(times, Phase::kLinearAttention);
+      layer.delta_net->forward(normed, state.delta[i], mixed);
+    } else {
+      ScopedPhase phase(times, Phase::kAttention);
+      layer.attention->forward(normed, state.pos, state.kv[i], mixed);
+    }
+    for (int64_t t = 0; t < T; ++t) {
       axpy(1.0f, row(mixed_, t), row(h_, t));
       rmsnorm(row(h_, t), layer.post_attention_norm, eps, c.norm_one_plus_weight, row(normed_, t));
     }
@@ -147,19 +152,28 @@ void Model::forward(ModelState& state, std::span<const int32_t> tokens, std::spa
       layer.moe->step(normed_, mixed_, state.pos, *routing_, times);
     } else {
       ScopedPhase phase(times, Phase::kExpertCompute);
-      for (int64_t t = 0; t < T; ++t)
-        swiglu_mlp(layer.dense, row(normed_, t), row(mixed_, t), dense_gate_, dense_up_, DequantMode::kFma,
-                   pool_.get(), matvec_);
+      row_spans_.clear();
+      for (int64_t t = 0; t < T; ++t) {
+        acts_[t].bind(row(normed_, t));
+        row_spans_.push_back(row(mixed_, t));
+      }
+      swiglu_mlp(layer.dense, act_ptrs_, row_spans_, dense_scratch_, DequantMode::kFma, pool_.get(), matvec_);
     }
     for (int64_t t = 0; t < T; ++t) axpy(1.0f, row(mixed_, t), row(h_, t));
     if (const int64_t t = first_non_finite(); t >= 0)
       fail("non-finite activations (NaN or inf) after layer {} at token {}", i, state.pos + t);
   }
-  for (int64_t t = every_row ? 0 : T - 1; t < T; ++t) {
+  // Logits where they are asked for: every position (eval) or the last (generate).
+  const int64_t from = every_row ? 0 : T - 1;
+  for (int64_t t = from; t < T; ++t) {
     rmsnorm(row(h_, t), final_norm_, eps, c.norm_one_plus_weight, row(normed_, t));
+    acts_[t].bind(row(normed_, t));
+  }
+  {
     ScopedPhase phase(times, Phase::kLmHead);
-    linear(lm_head_, row(normed_, t), logits.subspan(every_row ? t * V : 0, V), DequantMode::kFma, pool_.get(),
-           matvec_);
+    row_spans_.clear();
+    for (int64_t t = from; t < T; ++t) row_spans_.push_back(logits.subspan(every_row ? t * V : 0, V));
+    linear_batch(lm_head_, std::span(act_ptrs_).subspan(from), row_spans_, DequantMode::kFma, pool_.get(), matvec_);
   }
   if (!all_finite(logits))
     fail("non-finite logits (NaN or inf) at token {}, after a finite last layer (final norm or lm_head)",

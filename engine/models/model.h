@@ -113,7 +113,11 @@ class Model {
   std::vector<float> final_norm_;
   std::vector<DecoderLayer> layers_;
   std::vector<float> h_, normed_, mixed_;
-  std::vector<float> dense_gate_, dense_up_;  // scratch of dense MLP layers, reused every token
+  // A chunk's activations as the batched products take them, reused every forward.
+  std::vector<SharedActivation> acts_;
+  std::vector<SharedActivation*> act_ptrs_;
+  std::vector<std::span<float>> row_spans_;
+  MlpScratch dense_scratch_;  // dense MLP layers
   int64_t params_total_ = 0, params_active_ = 0;
 };
 

@@ -19,6 +19,14 @@ MatRef row_slice(const MatRef& w, int64_t begin, int64_t end) {
 
 }  // namespace
 
+void dense_matvec_rows(const MatRef& w, const float* x, float* y, KernelIsa isa, int64_t begin, int64_t end) {
+#if defined(STREAMMOE_HAVE_AVX2)
+  if (isa == KernelIsa::kAvx2) return dense_kernels::rows_avx2(w, x, y, begin, end);
+#endif
+  matvec_scalar(row_slice(w, begin, end), {x, static_cast<size_t>(w.cols)},
+                {y + begin, static_cast<size_t>(end - begin)});
+}
+
 void dense_matvec(const MatRef& w, std::span<const float> x, std::span<float> y, KernelIsa isa,
                   ThreadPool* pool) {
   if (w.dtype != DType::kF32 && w.dtype != DType::kBF16 && w.dtype != DType::kF16)
@@ -30,12 +38,7 @@ void dense_matvec(const MatRef& w, std::span<const float> x, std::span<float> y,
          y.size());
   require_kernel_isa(isa, kF32KernelIsas, "dense_matvec");
 
-  auto kernel = [&](int64_t begin, int64_t end) {
-#if defined(STREAMMOE_HAVE_AVX2)
-    if (isa == KernelIsa::kAvx2) return dense_kernels::rows_avx2(w, x.data(), y.data(), begin, end);
-#endif
-    matvec_scalar(row_slice(w, begin, end), x, y.subspan(begin, end - begin));
-  };
+  auto kernel = [&](int64_t begin, int64_t end) { dense_matvec_rows(w, x.data(), y.data(), isa, begin, end); };
   if (pool && pool->size() > 1) {
     pool->parallel_for(w.rows, kernel);
   } else {

@@ -19,4 +19,9 @@ inline void dense_matvec(const MatRef& w, std::span<const float> x, std::span<fl
   dense_matvec(w, x, y, best_kernel_isa(), pool);
 }
 
+// Rows [begin, end) of y = W x with the kernel of `isa`, unchecked: the unit dense_matvec splits
+// over threads and linear_batch (linear.h) over tiles of rows.
+void dense_matvec_rows(const MatRef& w, const float* x, float* y, KernelIsa isa, int64_t begin,
+                       int64_t end);
+
 }  // namespace streammoe

@@ -23,9 +23,7 @@ int8_kernels::Problem int8_kernels::problem_of(const QuantMatRef& w, const Quant
   return p;
 }
 
-namespace {
-
-void run_rows(const int8_kernels::Problem& p, KernelIsa isa, int64_t begin, int64_t end) {
+void quant_matvec_int8_rows(const int8_kernels::Problem& p, KernelIsa isa, int64_t begin, int64_t end) {
   switch (isa) {
 #if defined(STREAMMOE_HAVE_AVX512VNNI)
     case KernelIsa::kAvx512Vnni:
@@ -43,8 +41,6 @@ void run_rows(const int8_kernels::Problem& p, KernelIsa isa, int64_t begin, int6
       return int8_kernels::rows_scalar(p, begin, end);
   }
 }
-
-}  // namespace
 
 void check_int8_matvec_weight(const QuantMatRef& w, const char* what) {
   check_quant_mat(w, what);
@@ -67,9 +63,9 @@ void quant_matvec_int8(const QuantMatRef& w, const QuantizedActivation& x, std::
 
   const int8_kernels::Problem p = int8_kernels::problem_of(w, x, y, isa != KernelIsa::kScalar);
   if (pool && pool->size() > 1) {
-    pool->parallel_for(w.rows, [&](int64_t begin, int64_t end) { run_rows(p, isa, begin, end); });
+    pool->parallel_for(w.rows, [&](int64_t begin, int64_t end) { quant_matvec_int8_rows(p, isa, begin, end); });
   } else {
-    run_rows(p, isa, 0, w.rows);
+    quant_matvec_int8_rows(p, isa, 0, w.rows);
   }
 }
 

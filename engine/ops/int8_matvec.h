@@ -32,6 +32,13 @@ void quant_matvec_int8(const QuantMatRef& w, std::span<const float> x, std::span
 void quant_matvec_int8(const QuantMatRef& w, std::span<const float> x, std::span<float> y,
                        ThreadPool* pool = nullptr);
 
+// Rows [begin, end) of problem p (int8_kernels.h) with the kernel of `isa`, unchecked: the unit
+// quant_matvec_int8 splits over threads and linear_batch (linear.h) over tiles of rows.
+namespace int8_kernels {
+struct Problem;
+}
+void quant_matvec_int8_rows(const int8_kernels::Problem& p, KernelIsa isa, int64_t begin, int64_t end);
+
 // Throws Error naming `what` unless the int8 kernels take w (groups of 32, 64 or 128).
 void check_int8_matvec_weight(const QuantMatRef& w, const char* what);
 

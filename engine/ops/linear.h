@@ -83,4 +83,16 @@ class SharedActivation {
 void linear(const LinearRef& w, SharedActivation& x, std::span<float> y, DequantMode mode,
             ThreadPool* pool, MatvecPath path);
 
+// ys[i] = W xs[i] for a batch of activations (the tokens of a prefill chunk, the tokens routed to
+// one expert): W's rows go tile by tile, each tile meeting every x while it is in cache, so W is
+// read from memory once for the batch instead of once per x. Each y is bit-identical to
+// linear(w, *xs[i], ys[i], mode, pool, path): the same row kernel computes every (row, x).
+// Error when a size disagrees with W.
+void linear_batch(const LinearRef& w, std::span<SharedActivation* const> xs,
+                  std::span<const std::span<float>> ys, DequantMode mode, ThreadPool* pool,
+                  MatvecPath path);
+// The same for a contiguous batch: xs[i] into y = [xs.size(), W.rows] row by row.
+void linear_batch(const LinearRef& w, std::span<SharedActivation> xs, std::span<float> y, DequantMode mode,
+                  ThreadPool* pool, MatvecPath path);
+
 }  // namespace streammoe

@@ -1,37 +1,11 @@
 #include "engine/ops/quant_matvec.h"
 
-#include <vector>
-
 #include "engine/ops/quant_kernels.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
 
 namespace streammoe {
 namespace {
-
-// Group sums of x for kFma. Reused across calls on the calling thread so that a matvec does not
-// allocate once the buffer has reached the largest width seen.
-std::span<const float> group_sums_of(std::span<const float> x, int group_size) {
-  thread_local std::vector<float> sums;
-  sums.resize(x.size() / group_size);
-  for (size_t g = 0; g < sums.size(); ++g) {
-    float sum = 0.0f;
-    for (int i = 0; i < group_size; ++i) sum += x[g * group_size + i];
-    sums[g] = sum;
-  }
-  return sums;
-}
-
-#if defined(STREAMMOE_HAVE_AVX2)
-// x in the order the AVX2 kernels unpack codes; reused like the group sums.
-const float* permuted_for_avx2(int bits, std::span<const float> x) {
-  if (bits == 8) return x.data();  // 8-bit codes unpack in element order
-  thread_local std::vector<float> permuted;
-  permuted.resize(x.size());
-  quant_kernels::permute_x_avx2(bits, x.data(), static_cast<int64_t>(x.size()), permuted.data());
-  return permuted.data();
-}
-#endif
 
 template <typename RowKernel>
 void over_rows(int64_t rows, ThreadPool* pool, const RowKernel& kernel) {
@@ -43,6 +17,41 @@ void over_rows(int64_t rows, ThreadPool* pool, const RowKernel& kernel) {
 }
 
 }  // namespace
+
+void prepare_x(const QuantMatRef& w, std::span<const float> x, DequantMode mode, KernelIsa isa, PreparedX* out) {
+  out->x = x.data();
+  out->permuted = x.data();
+  out->sums = nullptr;
+#if defined(STREAMMOE_HAVE_AVX2)
+  // x in the order the AVX2 kernels unpack codes (8-bit codes unpack in element order).
+  if (isa == KernelIsa::kAvx2 && w.bits != 8) {
+    out->permuted_buf.resize(x.size());
+    quant_kernels::permute_x_avx2(w.bits, x.data(), static_cast<int64_t>(x.size()), out->permuted_buf.data());
+    out->permuted = out->permuted_buf.data();
+  }
+#endif
+  if (mode == DequantMode::kFma) {
+    out->sums_buf.resize(x.size() / w.group_size);
+    for (size_t g = 0; g < out->sums_buf.size(); ++g) {
+      float sum = 0.0f;
+      for (int i = 0; i < w.group_size; ++i) sum += x[g * w.group_size + i];
+      out->sums_buf[g] = sum;
+    }
+    out->sums = out->sums_buf.data();
+  }
+}
+
+void quant_matvec_rows(const QuantMatRef& w, const PreparedX& x, float* y, DequantMode mode, KernelIsa isa,
+                       int64_t begin, int64_t end) {
+#if defined(STREAMMOE_HAVE_AVX2)
+  if (isa == KernelIsa::kAvx2) {
+    if (mode == DequantMode::kNaive) return quant_kernels::naive_avx2(w, x.permuted, y, begin, end);
+    return quant_kernels::fma_avx2(w, x.permuted, x.sums, y, begin, end);
+  }
+#endif
+  if (mode == DequantMode::kNaive) return quant_kernels::naive_scalar(w, x.x, y, begin, end);
+  quant_kernels::fma_scalar(w, x.x, x.sums, y, begin, end);
+}
 
 void quant_matvec(const QuantMatRef& w, std::span<const float> x, std::span<float> y,
                   DequantMode mode, ThreadPool* pool) {
@@ -56,34 +65,13 @@ void quant_matvec(const QuantMatRef& w, std::span<const float> x, std::span<floa
     fail("quant_matvec: shape mismatch: W [{}, {}], x {}, y {}", w.rows, w.cols, x.size(),
          y.size());
   require_kernel_isa(isa, kF32KernelIsas, "quant_matvec");
-
-  const float* xp = x.data();
-  float* yp = y.data();
-  if (mode == DequantMode::kNaive) {
-#if defined(STREAMMOE_HAVE_AVX2)
-    if (isa == KernelIsa::kAvx2) {
-      const float* permuted = permuted_for_avx2(w.bits, x);
-      return over_rows(w.rows, pool, [&](int64_t begin, int64_t end) {
-        quant_kernels::naive_avx2(w, permuted, yp, begin, end);
-      });
-    }
-#endif
-    return over_rows(w.rows, pool, [&](int64_t begin, int64_t end) {
-      quant_kernels::naive_scalar(w, xp, yp, begin, end);
-    });
-  }
-
-  const float* sums = group_sums_of(x, w.group_size).data();
-#if defined(STREAMMOE_HAVE_AVX2)
-  if (isa == KernelIsa::kAvx2) {
-    const float* permuted = permuted_for_avx2(w.bits, x);
-    return over_rows(w.rows, pool, [&](int64_t begin, int64_t end) {
-      quant_kernels::fma_avx2(w, permuted, sums, yp, begin, end);
-    });
-  }
-#endif
+  // Reused across calls on the calling thread: no allocation once its buffers have reached the
+  // largest width seen. Named here so that the pool's threads see the calling thread's buffers.
+  thread_local PreparedX prepared_buffer;
+  PreparedX& prepared = prepared_buffer;
+  prepare_x(w, x, mode, isa, &prepared);
   over_rows(w.rows, pool, [&](int64_t begin, int64_t end) {
-    quant_kernels::fma_scalar(w, xp, sums, yp, begin, end);
+    quant_matvec_rows(w, prepared, y.data(), mode, isa, begin, end);
   });
 }
 

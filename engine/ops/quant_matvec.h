@@ -9,6 +9,7 @@
 // They agree up to f32 rounding.
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "engine/ops/isa.h"
 #include "engine/ops/quant.h"
@@ -34,5 +35,21 @@ void quant_matvec(const QuantMatRef& w, std::span<const float> x, std::span<floa
 // kernel is not in this build. KernelIsa::kScalar is the reference.
 void quant_matvec(const QuantMatRef& w, std::span<const float> x, std::span<float> y,
                   DequantMode mode, KernelIsa isa, ThreadPool* pool = nullptr);
+
+// x made ready for the row kernels of one instruction set and mode: permuted into the AVX2
+// kernels' unpack order, and its group sums (kFma). Its buffers keep their capacity across uses.
+struct PreparedX {
+  const float* x = nullptr;         // x itself (the scalar kernels)
+  const float* permuted = nullptr;  // x in the AVX2 order (x itself for 8 bits or other ISAs)
+  const float* sums = nullptr;      // [cols / group_size] (kFma), else null
+  std::vector<float> permuted_buf, sums_buf;
+};
+// x.size() == w.cols, checked by the caller; `out` views x, which must outlive its use.
+void prepare_x(const QuantMatRef& w, std::span<const float> x, DequantMode mode, KernelIsa isa,
+               PreparedX* out);
+// Rows [begin, end) of y = W x, unchecked: the unit quant_matvec splits over threads and
+// linear_batch (linear.h) over tiles of rows.
+void quant_matvec_rows(const QuantMatRef& w, const PreparedX& x, float* y, DequantMode mode,
+                       KernelIsa isa, int64_t begin, int64_t end);
 
 }  // namespace streammoe

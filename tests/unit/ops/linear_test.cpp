@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "engine/ops/int8_matvec.h"
 #include "engine/ops/quant_matvec.h"
 #include "engine/util/error.h"
+#include "engine/util/thread_pool.h"
 
 namespace streammoe {
 namespace {
@@ -132,6 +134,58 @@ TEST(SharedActivation, ShapeMismatchIsAnError) {
   std::vector<float> y(8);
   EXPECT_THROW(linear(q4.ref(), shared, y, DequantMode::kFma, nullptr, MatvecPath::kInt8), Error);
   EXPECT_THROW(linear(q4.ref(), shared, y, DequantMode::kFma, nullptr, MatvecPath::kF32), Error);
+}
+
+// linear_batch reads W once for a batch of x: every y must equal linear() of its own x, bit for
+// bit, on every path, for weights of many tiles (rows not a multiple of 8) and with threads.
+TEST(LinearBatch, EachOutputIsBitIdenticalToLinearOfItsOwnX) {
+  const int64_t cols = 512, rows = 1003;
+  const QuantMatrix q4 = random_quant(rows, cols, {4, 64, QuantScheme::kAffine}, 21);
+  const QuantMatrix q2 = random_quant(rows, cols, {2, 32, QuantScheme::kAffine}, 22);
+  const QuantMatrix q8 = random_quant(rows, cols, {8, 64, QuantScheme::kSymmetric}, 23);
+  const std::vector<float> dense = random_values(rows * cols, 24, 0.1f);
+  std::vector<uint16_t> bf16(dense.size());
+  for (size_t i = 0; i < dense.size(); ++i) bf16[i] = static_cast<uint16_t>(std::bit_cast<uint32_t>(dense[i]) >> 16);
+  const std::vector<LinearRef> weights = {q4.ref(), q2.ref(), q8.ref(), MatRef{DType::kF32, dense.data(), rows, cols},
+                                          MatRef{DType::kBF16, bf16.data(), rows, cols}};
+  const size_t n = 5;
+  std::vector<std::vector<float>> xv;
+  std::vector<SharedActivation> shared(n);
+  for (size_t i = 0; i < n; ++i) xv.push_back(random_values(cols, 30 + static_cast<uint32_t>(i)));
+  for (size_t i = 0; i < n; ++i) shared[i].bind(xv[i]);
+  std::vector<SharedActivation*> xs;
+  for (SharedActivation& a : shared) xs.push_back(&a);
+  ThreadPool pool(2);
+  for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool})
+    for (MatvecPath path : {MatvecPath::kF32, MatvecPath::kInt8})
+      for (DequantMode mode : {DequantMode::kFma, DequantMode::kNaive})
+        for (size_t wi = 0; wi < weights.size(); ++wi) {
+          std::vector<std::vector<float>> got(n, std::vector<float>(rows)), want = got;
+          std::vector<std::span<float>> ys;
+          for (auto& y : got) ys.push_back(y);
+          linear_batch(weights[wi], xs, ys, mode, p, path);
+          for (size_t i = 0; i < n; ++i) {
+            linear(weights[wi], shared[i], want[i], mode, p, path);
+            EXPECT_EQ(got[i], want[i]) << "weight " << wi << " x " << i << " " << enum_name(path) << " "
+                                       << enum_name(mode) << (p ? " pool" : "");
+          }
+        }
+}
+
+TEST(LinearBatch, SizeMismatchIsAnError) {
+  const QuantMatrix q4 = random_quant(8, 128, {4, 64, QuantScheme::kAffine}, 25);
+  const std::vector<float> x = random_values(128, 26), short_x = random_values(64, 27);
+  SharedActivation a(x), b(short_x);
+  std::vector<float> y0(8), y1(8), y_short(4);
+  SharedActivation* good[] = {&a, &a};
+  SharedActivation* bad[] = {&a, &b};
+  const std::span<float> ys[] = {y0, y1};
+  const std::span<float> ys_short[] = {y0, y_short};
+  EXPECT_THROW(linear_batch(q4.ref(), bad, ys, DequantMode::kFma, nullptr, MatvecPath::kInt8), Error);
+  EXPECT_THROW(linear_batch(q4.ref(), good, ys_short, DequantMode::kFma, nullptr, MatvecPath::kF32), Error);
+  EXPECT_THROW(linear_batch(q4.ref(), good, std::span<const std::span<float>>(ys, 1), DequantMode::kFma, nullptr,
+                            MatvecPath::kF32),
+               Error);
 }
 
 }  // namespace
