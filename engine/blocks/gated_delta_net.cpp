@@ -4,6 +4,7 @@
 
 #include "engine/ops/vec.h"
 #include "engine/util/error.h"
+#include "engine/util/thread_pool.h"
 
 namespace streammoe {
 GatedDeltaNet::GatedDeltaNet(const DeltaNetShape& shape, DeltaNetWeights weights)
@@ -73,29 +74,46 @@ void GatedDeltaNet::recur(std::span<const float> qkv, std::span<const float> z, 
     for (float& v : q) v *= q_scale;
   }
 
+  // The gated delta rule, head by head (heads are independent: split over the pool). Each pass
+  // walks S row by row (i over dk), so its inner loops run over contiguous j and vectorise; every
+  // sum still adds its terms in ascending i, as the per-column form would.
   const int64_t group = shape_.v_heads / shape_.k_heads;  // repeat_interleave of q/k heads
-  for (int64_t h = 0; h < shape_.v_heads; ++h) {
-    const float* q = q_all + (h / group) * dk;
-    const float* k = k_all + (h / group) * dk;
-    const float* v = v_all + h * dv;
-    const float beta = sigmoid(b[h]);
-    const float decay = std::exp(-std::exp(w_.a_log[h]) * softplus(a[h] + w_.dt_bias[h]));
-    float* S = state.recurrent.data() + h * dk * dv;  // S[i][j], i over dk, j over dv
-    for (int64_t i = 0; i < dk * dv; ++i) S[i] *= decay;
-    float* o = core.data() + h * dv;
-    for (int64_t j = 0; j < dv; ++j) {
-      float kv_mem = 0.0f;
-      for (int64_t i = 0; i < dk; ++i) kv_mem += S[i * dv + j] * k[i];
-      const float delta = (v[j] - kv_mem) * beta;
-      float acc = 0.0f;
+  kv_mem_.resize(shape_.v_heads * dv);
+  const auto heads = [&](int64_t first, int64_t last) {
+    for (int64_t h = first; h < last; ++h) {
+      const float* __restrict q = q_all + (h / group) * dk;
+      const float* __restrict k = k_all + (h / group) * dk;
+      const float* __restrict v = v_all + h * dv;
+      const float beta = sigmoid(b[h]);
+      const float decay = std::exp(-std::exp(w_.a_log[h]) * softplus(a[h] + w_.dt_bias[h]));
+      float* __restrict S = state.recurrent.data() + h * dk * dv;  // S[i][j], i over dk, j over dv
+      float* __restrict kv_mem = kv_mem_.data() + h * dv;           // S^T k, then the delta
+      float* __restrict o = core.data() + h * dv;
+      std::fill(kv_mem, kv_mem + dv, 0.0f);
+      std::fill(o, o + dv, 0.0f);
       for (int64_t i = 0; i < dk; ++i) {
-        S[i * dv + j] += k[i] * delta;
-        acc += S[i * dv + j] * q[i];
+        float* __restrict s_row = S + i * dv;
+        for (int64_t j = 0; j < dv; ++j) {
+          s_row[j] *= decay;
+          kv_mem[j] += s_row[j] * k[i];
+        }
       }
-      o[j] = acc;
+      for (int64_t j = 0; j < dv; ++j) kv_mem[j] = (v[j] - kv_mem[j]) * beta;
+      for (int64_t i = 0; i < dk; ++i) {
+        float* __restrict s_row = S + i * dv;
+        for (int64_t j = 0; j < dv; ++j) {
+          s_row[j] += k[i] * kv_mem[j];
+          o[j] += s_row[j] * q[i];
+        }
+      }
+      std::span<float> oh(o, dv);
+      rmsnorm_gated(oh, z.subspan(h * dv, dv), w_.norm, shape_.eps, oh);
     }
-    std::span<float> oh(o, dv);
-    rmsnorm_gated(oh, z.subspan(h * dv, dv), w_.norm, shape_.eps, oh);
+  };
+  if (pool_ && pool_->size() > 1) {
+    pool_->parallel_for(shape_.v_heads, heads);
+  } else {
+    heads(0, shape_.v_heads);
   }
 }
 

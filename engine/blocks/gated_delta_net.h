@@ -70,6 +70,7 @@ class GatedDeltaNet {
   std::vector<SharedActivation> inputs_;  // [T] each token's x, then its core (out_proj's input)
   std::vector<float> qkv_, z_, b_, a_, core_;  // [T, width] projections and cores of a chunk
   std::vector<float> mixed_;                   // one token's conv output
+  std::vector<float> kv_mem_;                  // [v_heads, v_head_dim] one token's S^T k per head
 };
 
 }  // namespace streammoe

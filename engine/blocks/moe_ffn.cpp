@@ -118,6 +118,7 @@ void MoeBlock::step(std::span<const float> x, std::span<float> out, int64_t pos,
     for (int64_t t = 0; t < T; ++t) routes_[t] = routing.route(pos + t, layer_, row(x, t), *this);
   }
   plan_experts();
+  distinct_routed_ += static_cast<int64_t>(uses_.size());
   size_t slots = 1;
   for (const Routing& r : routes_) slots = std::max(slots, r.experts.size());
   slot_out_.resize(T * slots * H);

@@ -90,6 +90,8 @@ class MoeBlock {
   Routing route(std::span<const float> x, int64_t k = 0);
   // The routing of token `row` of the last step (-1: its last token).
   const Routing& last_routing(int64_t row = -1) const;
+  // Distinct experts routed, per step, summed since construction: each is fetched once per step.
+  int64_t distinct_routed() const { return distinct_routed_; }
   void set_dequant(DequantMode mode) { dequant_ = mode; }
   void set_pool(ThreadPool* pool) { pool_ = pool; }
   void set_expert_order(ExpertOrder order) { order_ = order; }
@@ -119,6 +121,7 @@ class MoeBlock {
   std::vector<SharedActivation> inputs_;  // [T] each token's x, quantised once for all its experts
   std::vector<Routing> routes_;        // [T] routing of the last step
   std::vector<ExpertUse> uses_;        // the last step's plan
+  int64_t distinct_routed_ = 0;
   std::vector<int32_t> use_index_;     // [num_experts] index into uses_, -1 if unused
   std::vector<int32_t> batch_;         // expert ids of one fetch
   std::vector<float> slot_out_;        // [T, slots, hidden] expert outputs before the weighted sum

@@ -32,6 +32,11 @@ struct GenerateArgs {
 void print_timing(const GenerationResult& r, size_t prompt_tokens) {
   std::cerr << fmt::format("prompt {} tokens: prefill {:.1f} ms ({:.2f} tok/s), ttft {:.1f} ms\n", prompt_tokens,
                            r.prefill_ms, r.prefill_tok_s(prompt_tokens), r.ttft_ms);
+  std::cerr << "prefill ms:";
+  const nlohmann::json prefill_phases = prefill_phase_ms(r);
+  for (const auto& [name, ms] : prefill_phases.items()) std::cerr << fmt::format("  {} {:.1f}", name, ms.get<double>());
+  std::cerr << fmt::format("\nprefill experts: {} distinct routed (per layer and chunk), {} fetched, {:.3f} GB read\n",
+                           r.prefill_distinct_experts, r.prefill_experts_loaded, r.prefill_expert_bytes / 1e9);
   std::cerr << fmt::format("decode {} tokens: {:.2f} tok/s\n", r.decode_ms.size(), r.decode_tok_s());
   std::cerr << "per-token ms:";
   const nlohmann::json phases = phase_ms_per_token(r);

@@ -108,8 +108,8 @@ void Model::forward(ModelState& state, std::span<const int32_t> tokens, std::spa
   const int64_t T = static_cast<int64_t>(tokens.size()), H = c.hidden_size, V = c.vocab_size;
   if (T == 0) fail("forward: no tokens");
   const bool every_row = static_cast<int64_t>(logits.size()) == T * V;
-  if (!every_row && static_cast<int64_t>(logits.size()) != V)
-    fail("forward: logits hold {} values, expected {} (last token) or {} x {}", logits.size(), V, T, V);
+  if (!every_row && !logits.empty() && static_cast<int64_t>(logits.size()) != V)
+    fail("forward: logits hold {} values, expected 0 (none), {} (last token) or {} x {}", logits.size(), V, T, V);
   h_.resize(T * H);
   normed_.resize(T * H);
   mixed_.resize(T * H);
@@ -164,6 +164,10 @@ void Model::forward(ModelState& state, std::span<const int32_t> tokens, std::spa
       fail("non-finite activations (NaN or inf) after layer {} at token {}", i, state.pos + t);
   }
   // Logits where they are asked for: every position (eval) or the last (generate).
+  if (logits.empty()) {
+    state.pos += T;
+    return;
+  }
   const int64_t from = every_row ? 0 : T - 1;
   for (int64_t t = from; t < T; ++t) {
     rmsnorm(row(h_, t), final_norm_, eps, c.norm_one_plus_weight, row(normed_, t));
@@ -186,6 +190,13 @@ std::vector<Routing> Model::last_routing(int64_t row) const {
   for (size_t i = 0; i < layers_.size(); ++i)
     if (layers_[i].moe) r[i] = layers_[i].moe->last_routing(row);
   return r;
+}
+
+int64_t Model::distinct_experts_routed() const {
+  int64_t n = 0;
+  for (const auto& layer : layers_)
+    if (layer.moe) n += layer.moe->distinct_routed();
+  return n;
 }
 
 int64_t Model::next_moe_layer(int64_t layer) const {

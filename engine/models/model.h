@@ -72,7 +72,8 @@ class Model {
   // each layer runs over the whole chunk, the MoE layers expert-major (each distinct routed expert
   // fetched once per chunk; engine/blocks/moe_ffn.h). Results are bit-identical to consuming the
   // tokens one at a time. Logits are computed where they are needed: for every token when
-  // logits.size() == T * vocab (eval), for the last one when it is vocab (prefill, decode).
+  // logits.size() == T * vocab (eval), for the last one when it is vocab (decode, a prompt's last
+  // chunk), for none when logits is empty (the prompt's earlier chunks: no lm_head).
   void forward(ModelState& state, std::span<const int32_t> tokens, std::span<float> logits,
                PhaseTimes* times = nullptr);
   void forward(ModelState& state, int32_t token, std::span<float> logits, PhaseTimes* times = nullptr) {
@@ -98,6 +99,8 @@ class Model {
   MoeBlock* moe_block(int64_t layer) { return layers_.at(layer).moe.get(); }
   // The next MoE layer after `layer`, or -1.
   int64_t next_moe_layer(int64_t layer) const;
+  // Distinct experts routed, per MoE layer and forward pass, summed since load (MoeBlock).
+  int64_t distinct_experts_routed() const;
 
  private:
   Model() = default;

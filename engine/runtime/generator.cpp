@@ -47,12 +47,18 @@ GenerationResult generate(Model& model, ModelState& state, const GenerationReque
   const auto start = Clock::now();
   const std::span<const int32_t> prompt(req.prompt);
   const size_t chunk = static_cast<size_t>(std::max<int64_t>(req.prefill_chunk, 1));
+  const ExpertIoStats io_start = model.expert_io_stats();
+  const int64_t distinct_start = model.distinct_experts_routed();
   for (size_t first = 0; first < prompt.size(); first += chunk) {
     const std::span<const int32_t> tokens = prompt.subspan(first, std::min(chunk, prompt.size() - first));
-    model.forward(state, tokens, logits);
+    const bool last = first + tokens.size() == prompt.size();  // only its logits are used
+    model.forward(state, tokens, last ? std::span<float>(logits) : std::span<float>(), &result.prefill_phases);
     if (req.after_step) req.after_step(static_cast<int64_t>(tokens.size()));
   }
   result.prefill_ms = ms_since(start);
+  result.prefill_expert_bytes = model.expert_io_stats().bytes_read - io_start.bytes_read;
+  result.prefill_experts_loaded = model.expert_io_stats().experts_loaded - io_start.experts_loaded;
+  result.prefill_distinct_experts = static_cast<uint64_t>(model.distinct_experts_routed() - distinct_start);
   for (int64_t i = 0; i < req.max_new_tokens; ++i) {
     const auto step_start = Clock::now();
     if (i > 0) {

@@ -1,5 +1,6 @@
 #pragma once
-// The generation loop: prefill the prompt token by token, then decode, timing each phase.
+// The generation loop: prefill the prompt in chunks of --prefill-chunk tokens, then decode, timing
+// each phase.
 // Decode tok/s counts only tokens generated after the first (the first is the prefill's output).
 #include <cstdint>
 #include <functional>
@@ -20,6 +21,12 @@ struct GenerationResult {
   PhaseTimes decode_phases;         // summed over decode steps
   uint64_t decode_expert_bytes = 0;     // read from expert files during decode steps
   uint64_t decode_experts_loaded = 0;   // experts fetched during decode steps
+  PhaseTimes prefill_phases;        // summed over the prompt's forward passes
+  uint64_t prefill_expert_bytes = 0;    // read from expert files while consuming the prompt
+  uint64_t prefill_experts_loaded = 0;  // experts fetched while consuming the prompt
+  // Distinct experts routed per MoE layer and prompt chunk, summed: the fewest fetches a chunked
+  // prefill can make (each distinct expert once per chunk).
+  uint64_t prefill_distinct_experts = 0;
   bool stopped_at_eos = false;
 
   double decode_tok_s() const;

@@ -41,6 +41,19 @@ nlohmann::json phase_ms_per_token(const GenerationResult& r) {
   return phases;
 }
 
+nlohmann::json prefill_phase_ms(const GenerationResult& r) {
+  nlohmann::json phases = nlohmann::json::object();
+  double named_ms = 0.0;
+  for (int p = 0; p < static_cast<int>(Phase::kCount); ++p) {
+    if (static_cast<Phase>(p) == Phase::kOther) continue;
+    const double ms = r.prefill_phases.seconds[p] * 1000.0;
+    named_ms += ms;
+    phases[std::string(kPhaseNames[p])] = ms;
+  }
+  phases["other"] = std::max(0.0, r.prefill_ms - named_ms);
+  return phases;
+}
+
 // Expert I/O counters are summed over the same steps as decode_ms (the first token, chosen from
 // the prefill's logits, reads nothing).
 static double per_decoded_token(const GenerationResult& r, uint64_t total) {
@@ -60,6 +73,12 @@ nlohmann::json generation_metrics(const GenerationResult& r, const Model& model,
       {"decode_tok_s", r.decode_tok_s()},
       {"decode_ms", r.decode_ms},
       {"phase_ms_per_token", phase_ms_per_token(r)},
+      {"prefill",
+       {{"phase_ms", prefill_phase_ms(r)},
+        {"chunk", options.prefill_chunk},
+        {"expert_bytes_read", r.prefill_expert_bytes},
+        {"experts_loaded", r.prefill_experts_loaded},
+        {"distinct_experts_routed", r.prefill_distinct_experts}}},
       {"expert_bytes_read_per_token", per_decoded_token(r, r.decode_expert_bytes)},
       {"experts_loaded_per_token", per_decoded_token(r, r.decode_experts_loaded)},
       {"peak_rss_mb", peak_rss_mb()},

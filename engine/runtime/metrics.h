@@ -21,6 +21,8 @@ nlohmann::json generation_metrics(const GenerationResult& result, const Model& m
 nlohmann::json build_info_json();
 // Per-phase ms per decoded token, "other" being the step time not covered by a named phase.
 nlohmann::json phase_ms_per_token(const GenerationResult& result);
+// Each phase's total over the prompt's forward passes, "other" the rest of prefill_ms.
+nlohmann::json prefill_phase_ms(const GenerationResult& result);
 double peak_rss_mb();
 
 }  // namespace streammoe
