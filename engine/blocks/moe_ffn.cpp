@@ -126,8 +126,9 @@ void MoeBlock::step(std::span<const float> x, std::span<float> out, int64_t pos,
   for (int64_t t = 0; t < T; ++t) inputs_[t].bind(row(x, t));
   const auto slot_out = [&](int64_t t, int64_t slot) { return std::span(slot_out_).subspan((t * slots + slot) * H, H); };
 
-  for (size_t first = 0; first < uses_.size(); first += slots) {
-    const size_t count = std::min(slots, uses_.size() - first);
+  const size_t per_fetch = std::max(slots, static_cast<size_t>(fetch_batch_));
+  for (size_t first = 0; first < uses_.size(); first += per_fetch) {
+    const size_t count = std::min(per_fetch, uses_.size() - first);
     batch_.resize(count);
     for (size_t i = 0; i < count; ++i) batch_[i] = uses_[first + i].expert;
     fetched_.resize(count);

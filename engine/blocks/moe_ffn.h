@@ -78,7 +78,7 @@ class MoeBlock {
   MoeBlock(int64_t layer, const MoeShape& shape, MoeWeights weights, ExpertSource& experts);
   // A chunk of tokens, x = [T, hidden] at positions pos, pos + 1, ...; out = [T, hidden]. Every
   // token is routed (by `routing`), then the block runs expert-major: each distinct routed expert
-  // is fetched once for the chunk (in fetches of at most the widest routing's size) and computed
+  // is fetched once for the chunk (in fetches of at most max(widest routing, fetch batch)) and computed
   // for every token routed to it; each token's expert outputs are summed in its routing order,
   // so a chunk gives bit-identical results to its tokens one at a time. With one token,
   // `routing.fetched` runs between the fetch and the compute (the prefetch lookahead). With
@@ -95,6 +95,9 @@ class MoeBlock {
   void set_dequant(DequantMode mode) { dequant_ = mode; }
   void set_pool(ThreadPool* pool) { pool_ = pool; }
   void set_expert_order(ExpertOrder order) { order_ = order; }
+  // Experts fetched together when a chunk routes more distinct experts than one token's K
+  // (0: K): larger fetches keep more reads in flight. Results do not depend on it.
+  void set_fetch_batch(int64_t experts) { fetch_batch_ = experts; }
   // How quantised weights (routed experts, a quantised shared expert) meet x (ops/linear.h).
   void set_matvec(MatvecPath path) { matvec_ = path; }
 
@@ -117,6 +120,7 @@ class MoeBlock {
   DequantMode dequant_ = DequantMode::kFma;
   ThreadPool* pool_ = nullptr;
   ExpertOrder order_ = ExpertOrder::kAll;
+  int64_t fetch_batch_ = 0;
   MatvecPath matvec_ = MatvecPath::kF32;
   std::vector<SharedActivation> inputs_;  // [T] each token's x, quantised once for all its experts
   std::vector<Routing> routes_;        // [T] routing of the last step

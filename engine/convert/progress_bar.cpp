@@ -38,15 +38,17 @@ void ProgressBar::draw(uint64_t done, std::string_view stage, bool final_line) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double fraction = total_ ? static_cast<double>(done) / static_cast<double>(total_) : 1.0;
-  const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0.0;
-  const double eta = rate > 0 ? static_cast<double>(total_ - std::min(done, total_)) / rate : 0.0;
+  // A rate over less than a second (a first small write) says nothing: shown as "--" until then.
+  const bool timed = seconds >= 1.0 && done > 0;
+  const double rate = timed ? static_cast<double>(done) / seconds : 0.0;
+  const double eta = timed ? static_cast<double>(total_ - std::min(done, total_)) / rate : 0.0;
   constexpr int kWidth = 30;
   const int filled = static_cast<int>(fraction * kWidth);
   const std::string bar = std::string(filled, '#') + std::string(kWidth - filled, '.');
   const std::string line = fmt::format(
-      "{} [{}] {:5.1f}%  {:.2f}/{:.2f} GB  {:.0f} MB/s  {}  {}", label_, bar, 100.0 * fraction,
-      done / 1e9, total_ / 1e9, rate / 1e6,
-      final_line ? fmt::format("{:.1f} s", seconds) : fmt::format("ETA {:.0f} s", eta), stage);
+      "{} [{}] {:5.1f}%  {:.2f}/{:.2f} GB  {} MB/s  {}  {}", label_, bar, 100.0 * fraction,
+      done / 1e9, total_ / 1e9, timed ? fmt::format("{:.0f}", rate / 1e6) : "--",
+      final_line ? fmt::format("{:.1f} s", seconds) : timed ? fmt::format("ETA {:.0f} s", eta) : "ETA --", stage);
   if (terminal_)
     fmt::print(out_, "\r{:<110}{}", line, final_line ? "\n" : "");
   else

@@ -220,6 +220,11 @@ void Model::set_dequant(DequantMode mode) {
     if (layer.moe) layer.moe->set_dequant(mode);
 }
 
+void Model::set_fetch_batch(int64_t experts) {
+  for (auto& layer : layers_)
+    if (layer.moe) layer.moe->set_fetch_batch(experts);
+}
+
 void Model::set_expert_order(ExpertOrder order) {
   for (auto& layer : layers_)
     if (layer.moe) layer.moe->set_expert_order(order);

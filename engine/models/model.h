@@ -88,6 +88,7 @@ class Model {
   void set_threads(int64_t threads);
   void set_dequant(DequantMode mode);
   void set_expert_order(ExpertOrder order);
+  void set_fetch_batch(int64_t experts);  // MoeBlock::set_fetch_batch
   // How every quantised weight meets its input (--matvec; ops/linear.h): routed experts and any
   // quantised resident weight; dense weights take the f32 kernels either way.
   void set_matvec(MatvecPath path);

@@ -36,6 +36,7 @@ Engine::Engine(const std::filesystem::path& folder, const EngineOptions& options
   model_->set_dequant(options_.dequant);
   model_->set_matvec(options_.matvec);
   model_->set_expert_order(options_.expert_order);
+  model_->set_fetch_batch(options_.fetch_batch);
   if (!options_.replay_routing.empty()) replay_ = RoutingTrace::load(options_.replay_routing);
   if (!options_.record_routing.empty()) recorder_.emplace(options_.record_routing, config_, folder);
   if (options_.predictor == PredictorKind::kOracle) oracle_ = RoutingTrace::load(options_.predictor_trace);

@@ -91,6 +91,7 @@ void EngineOptions::validate() const {
   if (k < 0) fail("--k {} out of range: must be >= 0 (0 keeps the model's K)", k);
   if (threads < 1 || threads > 256) fail("--threads {} out of range [1, 256]", threads);
   if (prefill_chunk < 1 || prefill_chunk > 4096) fail("--prefill-chunk {} out of range [1, 4096]", prefill_chunk);
+  if (fetch_batch < 0 || fetch_batch > 4096) fail("--fetch-batch {} out of range [0, 4096]", fetch_batch);
   if (io_threads < 0 || io_threads > 256) fail("--io-threads {} out of range [0, 256]", io_threads);
   if (cache_entries < 0 || cache_bytes < 0) fail("--cache-entries/--cache-bytes must not be negative");
   if (expert_cache == ExpertCacheKind::kNone && (cache_entries > 0 || cache_bytes > 0))

@@ -36,6 +36,7 @@ struct EngineOptions {
   RoutingMode routing = RoutingMode::kExact;
   int64_t threads = default_compute_threads();  // compute threads
   int64_t prefill_chunk = 1;                     // prompt tokens per forward (expert-major MoE)
+  int64_t fetch_batch = 0;                       // experts a MoE layer reads together; 0: K
   DequantMode dequant = DequantMode::kFma;       // packed models
   MatvecPath matvec = MatvecPath::kF32;          // how quantised weights meet x
   std::filesystem::path record_routing;          // file to write the routing trace to
@@ -62,6 +63,9 @@ struct EngineOptions {
     v.option("prefill-chunk", prefill_chunk,
              "prompt tokens consumed per forward pass: each MoE layer fetches each distinct routed expert once "
              "per chunk (1: token by token; logits are identical)");
+    v.option("fetch-batch", fetch_batch,
+             "experts a MoE layer reads together in a chunked prefill (one fetch, --io-threads reads in flight; "
+             "with --expert-order arrival each is computed as it lands, overlapping the rest); 0: the routing's K");
     v.option("dequant", dequant, "dequantisation formulation of packed experts");
     v.option("matvec", matvec,
              "how quantised weights (packed experts, quantised resident weights) meet the activations; "

@@ -122,6 +122,13 @@ TEST_P(Parity, ChunkedPrefillMatchesTokenByToken) {
     ASSERT_EQ(chunked.size(), one.size());
     EXPECT_EQ(std::memcmp(chunked.data(), one.data(), one.size() * sizeof(float)), 0) << f.name << " chunk " << chunk;
   }
+  // Larger fetches (more reads in flight) change nothing but the I/O pattern.
+  EngineOptions wide;
+  wide.fetch_batch = 40;
+  Engine wide_engine(f.model, wide);
+  const std::vector<float> wide_logits = teacher_forced_logits(wide_engine.model(), ids, {}, static_cast<int64_t>(ids.size()));
+  ASSERT_EQ(wide_logits.size(), one.size());
+  EXPECT_EQ(std::memcmp(wide_logits.data(), one.data(), one.size() * sizeof(float)), 0) << f.name << " fetch batch 40";
   // A prompt's earlier chunks skip lm_head (empty logits): the last position's logits are the same.
   const int64_t V = model.config().vocab_size, n = static_cast<int64_t>(ids.size());
   ModelState state = model.new_state();
