@@ -32,14 +32,14 @@ if [ "${SKIP_TSAN:-0}" != 1 ]; then
   # Kept out: the slowest, packed_quality_test (70 s under TSan), whose threads (the matvec pool,
   # the pack workers) the matvec tests and the switch tests' pack already cover.
   TSAN_BUILD=${TSAN_BUILD:-build-tsan}
-  TSAN_TESTS="thread_pool_test expert_cache_test uring_reader_test executor_test quant_matvec_test dense_matvec_test lab_cli_test engine_e2e_test switches_lossless_test"
+  TSAN_TESTS="thread_pool_test arrival_pool_test expert_cache_test packed_expert_source_test uring_reader_test executor_test quant_matvec_test dense_matvec_test linear_test lab_cli_test engine_e2e_test switches_lossless_test"
   cmake -S . -B "$TSAN_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTREAMMOE_TSAN=ON -DSTREAMMOE_BENCHMARKS=OFF >/dev/null
   targets=""
   for t in streammoe streammoe-lab $TSAN_TESTS; do targets="$targets --target $t"; done
   cmake --build "$TSAN_BUILD" -j"$JOBS" $targets
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:exitcode=66"
   ctest --test-dir "$TSAN_BUILD" --output-on-failure -j"$JOBS" \
-    -R '^(ThreadPool|LruExpertCache|PredictionScore|UringReader|UringReaderTest|SubprocessExecutor|MemoryCgroup|QuantMatvec|DenseMatvec|LabCliTest|EngineEndToEnd)\.'
+    -R '^(ThreadPool|ArrivalPool|PackedSource|LinearBatch|LruExpertCache|PredictionScore|UringReader|UringReaderTest|SubprocessExecutor|MemoryCgroup|QuantMatvec|DenseMatvec|LabCliTest|EngineEndToEnd)\.'
   # One process for the engine switches: the suite packs its model once (ctest would per test).
   # A race in the engine makes its exit code 66, which the test reports with the race.
   "$TSAN_BUILD"/bin/switches_lossless_test
