@@ -56,7 +56,9 @@ struct EngineOptions {
   // Calls v.option(name, field, help) for every switch, in display order.
   template <typename Visitor>
   void visit(Visitor&& v) {
-    v.option("k", k, "routed experts per token (top-K); 0 keeps the model's value");
+    v.option("k", k,
+             "routed experts per token (top-K); 0 keeps the model's value; under --replay-routing the first K of "
+             "the trace's choices, renormalised as the router's top-K (at most the trace's K)");
     v.option("routing", routing, "where each MoE layer's routing decision comes from");
     v.option("threads", threads, "compute threads (default: the number of cores)");
     v.option("prefill-chunk", prefill_chunk,
@@ -67,7 +69,8 @@ struct EngineOptions {
              "how quantised weights (packed experts, quantised resident weights) meet the activations; "
              "dense weights use the f32 kernels on either path");
     v.option("record-routing", record_routing, "write the routing trace (token, layer, experts, weights) to FILE");
-    v.option("replay-routing", replay_routing, "follow the routing trace in FILE instead of the routers");
+    v.option("replay-routing", replay_routing,
+             "follow the routing trace in FILE instead of the routers (--k N keeps the first N of each routing)");
     v.option("expert-stats", expert_stats, "write per-(layer, expert) activation counts and reuse statistics to FILE");
     v.option("io", io, "how expert bytes are read");
     v.option("io-threads", io_threads, "parallel expert reads per layer; 0: one per routed expert");

@@ -1,6 +1,7 @@
 #include "engine/runtime/routing_policy.h"
 
 #include "engine/runtime/predictor.h"
+#include "engine/util/error.h"
 
 namespace streammoe {
 
@@ -12,16 +13,21 @@ RoutingPolicy::RoutingPolicy(Model& model, RoutingMode mode, int64_t k, const Ro
       replay_(replay),
       lookahead_(lookahead),
       early_(model.config().num_layers) {
-  if (replay_) replay_->check_fits(model.config());
+  if (!replay_) return;
+  replay_->check_fits(model.config());
+  if (k_ > replay_->top_k())
+    fail("--k {} with --replay-routing {}: the trace holds the top {} of each routing, and --k can only keep the "
+         "first of them (valid: 0 for all, or 1 to {})",
+         k_, replay_->source(), replay_->top_k(), replay_->top_k());
+}
+
+Routing RoutingPolicy::replayed(int64_t pos, int64_t layer) const {
+  return first_k(replay_->at(pos, layer), k_, model_.config().norm_topk_prob);
 }
 
 Routing RoutingPolicy::route(int64_t pos, int64_t layer, std::span<const float> x,
                              MoeBlock& block) {
-  if (replay_) {
-    const Routing& recorded = replay_->at(pos, layer);
-    if (!recorded.experts.empty()) return recorded;
-    return block.route(x, k_);
-  }
+  if (replay_) return replayed(pos, layer);
   if (mode_ == RoutingMode::kExact) return block.route(x, k_);
   // Speculative early routing: the next MoE layer will use the routing its router gives on this
   // layer's input, decided before this layer runs (lossy: the input differs).

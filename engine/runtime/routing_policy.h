@@ -4,7 +4,8 @@
 //   decision   a replayed trace (--replay-routing) if given; else, with --routing early, the
 //              decision made one MoE layer ahead (speculative early routing: the layer's router
 //              applied to the previous MoE layer's input, lossy); else the layer's own router.
-//              --k overrides the model's top-K of every router call.
+//              --k overrides the model's top-K of every router call; under replay it keeps the
+//              first K of the trace's choices, renormalised as the router renormalises its top-K.
 //   lookahead  after a layer's fetch, the predictor guesses the next MoE layer's experts (scored
 //              against what happens) and the prefetcher loads them; --overlap serial waits for it.
 #include <cstdint>
@@ -39,8 +40,8 @@ class RoutingPolicy final : public MoeRouting {
     Prefetcher* prefetcher = nullptr;  // nullptr: predictions are only scored
     OverlapMode overlap = OverlapMode::kSerial;
   };
-  // `replay` (nullptr: none) must fit the model and outlive the policy, as must the lookahead's
-  // parts.
+  // `replay` (nullptr: none) must fit the model and hold at least k choices per routing (Error
+  // naming the trace otherwise), and outlive the policy, as must the lookahead's parts.
   RoutingPolicy(Model& model, RoutingMode mode, int64_t k, const RoutingTrace* replay,
                 Lookahead lookahead);
 
@@ -48,6 +49,9 @@ class RoutingPolicy final : public MoeRouting {
   void fetched(int64_t pos, int64_t layer, std::span<const float> x) override;
 
  private:
+  // The trace's routing of `layer` at `pos`, cut to the first k_ of its choices.
+  Routing replayed(int64_t pos, int64_t layer) const;
+
   Model& model_;
   RoutingMode mode_;
   int64_t k_;
