@@ -27,6 +27,8 @@ Routing RoutingPolicy::replayed(int64_t pos, int64_t layer) const {
 
 Routing RoutingPolicy::route(int64_t pos, int64_t layer, std::span<const float> x,
                              MoeBlock& block) {
+  // Under replay --routing early changes no decision: the replayed choice of the next layer is
+  // known a layer ahead already; fetched() hands it to the prefetcher.
   if (replay_) return replayed(pos, layer);
   if (mode_ == RoutingMode::kExact) return block.route(x, k_);
   // Speculative early routing: the next MoE layer will use the routing its router gives on this
@@ -43,14 +45,29 @@ Routing RoutingPolicy::route(int64_t pos, int64_t layer, std::span<const float> 
   return decided;
 }
 
+std::vector<int32_t> RoutingPolicy::decided_early(int64_t pos, int64_t next) const {
+  if (replay_) return replayed(pos, next).experts;
+  auto it = early_[next].find(pos);
+  return it == early_[next].end() ? std::vector<int32_t>{} : it->second.experts;
+}
+
 void RoutingPolicy::fetched(int64_t pos, int64_t layer, std::span<const float> x) {
-  if (!lookahead_.predictor) return;
   const int64_t next = model_.next_moe_layer(layer);
   if (next < 0) return;
+  if (mode_ == RoutingMode::kEarly) {
+    // The next layer's experts are decided, not guessed: read them behind this layer's compute.
+    if (lookahead_.prefetcher) prefetch(next, decided_early(pos, next));
+    return;
+  }
+  if (!lookahead_.predictor) return;
   std::vector<int32_t> guess = lookahead_.predictor->predict(pos, next, x);
   lookahead_.score->predicted(next, guess);
-  if (!lookahead_.prefetcher || guess.empty()) return;
-  lookahead_.prefetcher->prefetch(next, std::move(guess));
+  prefetch(next, std::move(guess));
+}
+
+void RoutingPolicy::prefetch(int64_t layer, std::vector<int32_t> experts) {
+  if (!lookahead_.prefetcher || experts.empty()) return;
+  lookahead_.prefetcher->prefetch(layer, std::move(experts));
   if (lookahead_.overlap == OverlapMode::kSerial) lookahead_.prefetcher->wait();
 }
 

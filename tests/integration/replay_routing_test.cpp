@@ -1,7 +1,10 @@
 // Switches under --replay-routing on the packed trained tiny model (top-8 of 32 experts):
 //   --k N keeps the first N of each replayed routing, with the weights renormalised as the router
 //     renormalises its top-K (checked through --record-routing of the replayed run); N above the
-//     trace's K is refused; the oracle predictor reading the trace predicts the same first N.
+//     trace's K is refused; the oracle predictor reading the trace predicts the same first N;
+//   --routing early prefetches the next MoE layer's replayed choice one layer ahead: the same
+//     reads as the oracle predictor reading the replayed trace, every one of them used, and the
+//     same tokens as the replay alone. Without replay it prefetches its own early decision.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -103,6 +106,49 @@ TEST_F(ReplaySwitches, OraclePredictorKeepsTheFirstKToo) {
   EXPECT_EQ(k4["prefetch"]["used"], k4["prefetch"]["experts"]);
   EXPECT_GT(k8["prefetch"]["requests"].get<int64_t>(), 0);
   EXPECT_EQ(k4["prefetch"]["requests"].get<int64_t>() * 2, k8["prefetch"]["requests"].get<int64_t>());
+}
+
+TEST_F(ReplaySwitches, EarlyRoutingPrefetchesTheNextLayersReplayedChoice) {
+  const std::string replay = "--replay-routing " + path("generate.jsonl");
+  // Serial: each prefetch completes before the layer computes, so the counts do not race.
+  const std::string prefetch = " --prefetch async --expert-cache lru --cache-entries 100000 --overlap serial";
+  for (const std::string k : {"", " --k 4"}) {
+    SCOPED_TRACE(k);
+    const auto [ids, plain] = generated(replay + k);
+    const auto [early_ids, early] = generated(replay + k + " --routing early" + prefetch);
+    const auto [oracle_ids, oracle] =
+        generated(replay + k + " --predictor oracle --predictor-trace " + path("generate.jsonl") + prefetch);
+    EXPECT_EQ(early_ids, ids);  // the routing is the replay's
+    const auto& p = early["prefetch"];
+    EXPECT_GT(p["requests"].get<int64_t>(), 0);
+    EXPECT_EQ(p["used"], p["experts"]);  // the decision, not a guess: every read is used
+    EXPECT_EQ(p["unused_bytes"], 0);
+    for (const char* key : {"requests", "experts", "bytes", "used"}) EXPECT_EQ(p[key], oracle["prefetch"][key]) << key;
+    EXPECT_EQ(early["predictor"]["kind"], "none");
+  }
+  EXPECT_EQ(generated(replay + " --k 4 --routing early" + prefetch).second["prefetch"]["requests"].get<int64_t>() * 2,
+            generated(replay + " --routing early" + prefetch).second["prefetch"]["requests"].get<int64_t>());
+}
+
+TEST_F(ReplaySwitches, EarlyRoutingWithoutReplayPrefetchesItsOwnDecision) {
+  const auto [ids, plain] = generated("--routing early");
+  const auto [prefetched_ids, prefetched] =
+      generated("--routing early --prefetch async --expert-cache lru --cache-entries 100000 --overlap serial");
+  EXPECT_EQ(prefetched_ids, ids);  // prefetching is lossless
+  const auto& p = prefetched["prefetch"];
+  EXPECT_GT(p["experts"].get<int64_t>(), 0);
+  EXPECT_EQ(p["used"], p["experts"]);
+  EXPECT_EQ(plain["prefetch"]["requests"], 0);
+}
+
+TEST_F(ReplaySwitches, EarlyRoutingTakesNoPredictor) {
+  const CommandResult r = generate("--routing early --predictor temporal --prefetch willneed");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--predictor temporal with --routing early"), std::string::npos) << r.output;
+  const CommandResult alone = generate("--prefetch willneed");
+  EXPECT_EQ(alone.exit_code, 1) << alone.output;
+  EXPECT_NE(alone.output.find("needs a --predictor"), std::string::npos) << alone.output;
+  EXPECT_EQ(generate("--routing early --prefetch willneed").exit_code, 0);
 }
 
 }  // namespace
