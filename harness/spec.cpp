@@ -70,7 +70,8 @@ bool higher_is_better(const std::string& metric) {
   auto ends_with = [&](std::string_view tail) {
     return metric.size() >= tail.size() && metric.compare(metric.size() - tail.size(), tail.size(), tail) == 0;
   };
-  return ends_with("tok_s") || ends_with("hit_rate") || ends_with("share");
+  return ends_with("tok_s") || ends_with("hit_rate") || ends_with("share") || ends_with("precision") ||
+         ends_with("recall");
 }
 
 fs::path find_project_root(const fs::path& start) {

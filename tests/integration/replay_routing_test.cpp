@@ -4,7 +4,9 @@
 //     trace's K is refused; the oracle predictor reading the trace predicts the same first N;
 //   --routing early prefetches the next MoE layer's replayed choice one layer ahead: the same
 //     reads as the oracle predictor reading the replayed trace, every one of them used, and the
-//     same tokens as the replay alone. Without replay it prefetches its own early decision.
+//     same tokens as the replay alone. Without replay it prefetches its own early decision;
+//   the predictor's precision and recall in --metrics-json, on oracles that know half or twice
+//     what is routed.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -149,6 +151,25 @@ TEST_F(ReplaySwitches, EarlyRoutingTakesNoPredictor) {
   EXPECT_EQ(alone.exit_code, 1) << alone.output;
   EXPECT_NE(alone.output.find("needs a --predictor"), std::string::npos) << alone.output;
   EXPECT_EQ(generate("--routing early --prefetch willneed").exit_code, 0);
+}
+
+// The predictor's scores in --metrics-json on a case with a known answer: under replay of a K=8
+// trace, an oracle reading the same routing cut to its first 4 predicts half of what is routed,
+// all of it right (precision 1, recall 1/2); the other way round it predicts twice what is routed
+// (precision 1/2, recall 1).
+TEST_F(ReplaySwitches, PredictorPrecisionAndRecallOnAKnownCase) {
+  const std::string full = path("generate.jsonl"), half = path("generate_k4.jsonl");
+  ASSERT_EQ(generate("--replay-routing " + full + " --k 4 --record-routing " + half).exit_code, 0);
+  const auto [ids, narrow] = generated("--replay-routing " + full + " --predictor oracle --predictor-trace " + half);
+  const auto& p = narrow["predictor"];
+  EXPECT_GT(p["predicted_experts"].get<int64_t>(), 0);
+  EXPECT_EQ(p["correct"], p["predicted_experts"]);
+  EXPECT_EQ(p["routed_experts_predicted_layers"].get<int64_t>(), 2 * p["predicted_experts"].get<int64_t>());
+  EXPECT_DOUBLE_EQ(p["precision"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(p["recall"].get<double>(), 0.5);
+  const auto [ids4, wide] = generated("--replay-routing " + half + " --predictor oracle --predictor-trace " + full);
+  EXPECT_DOUBLE_EQ(wide["predictor"]["precision"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(wide["predictor"]["recall"].get<double>(), 1.0);
 }
 
 }  // namespace
