@@ -237,11 +237,16 @@ PlanEstimate estimate_plan(const ExperimentSpec& spec, Store* history, const std
 
   for (const auto& pack : spec.packs) {
     if (fs::exists(pack.folder / kPackStampFile)) continue;
-    // Packed experts take bits/16 of bf16 ones; an LZ4 copy about as much again.
+    // Packed experts take bits/16 of bf16 ones; an LZ4 copy about as much again (a synth's random
+    // codes do not compress, only its constant scales: 0.89 of the 4-bit bytes).
     const bool synth = pack.kind == RecipeKind::kSynth;
-    double bytes = synth ? recipe_bytes(pack).experts + recipe_bytes(pack).resident
-                         : static_cast<double>(folder_bytes(pack.source)) * pack.bits / 16.0 *
-                               (pack.lz4 ? 2 : 1);
+    double bytes = 0;
+    if (synth) {
+      const ModelBytes made = recipe_bytes(pack);
+      bytes = made.experts * (pack.lz4 ? 2 : 1) + made.resident;
+    } else {
+      bytes = static_cast<double>(folder_bytes(pack.source)) * pack.bits / 16.0 * (pack.lz4 ? 2 : 1);
+    }
     e.disk_bytes += static_cast<uint64_t>(bytes);
     e.disk_parts.push_back(fmt::format("{} to {} {}", bytes_text(bytes), synth ? "synth" : "pack",
                                        pack.folder.filename().string()));

@@ -20,22 +20,25 @@ namespace fs = std::filesystem;
 
 std::string PackRecipe::describe(const std::string& source_label) const {
   if (kind == RecipeKind::kSynth)
-    return fmt::format("synth like {}, {} layers, {}-bit experts{}, seed {}",
+    return fmt::format("synth like {}, {} layers, {}-bit experts{}, seed {}{}",
                        source_label.empty() ? source.string() : source_label,
                        layers ? std::to_string(layers) : std::string("all"), bits,
                        resident_bits != 16 ? fmt::format(", {}-bit resident weights", resident_bits)
                                            : "",
-                       seed);
+                       seed, lz4 ? " + lz4" : "");
   return fmt::format("{} packed to {} bits{}{}", source_label.empty() ? source.string() : source_label,
                      bits,
                      group_size ? fmt::format(", group {}", group_size) : "", lz4 ? " + lz4" : "");
 }
 
 nlohmann::json PackRecipe::to_json() const {
-  if (kind == RecipeKind::kSynth)
-    return {{"kind", "synth"},           {"from", source.string()}, {"bits", bits},
-            {"layers", layers},          {"seed", seed},            {"resident_bits", resident_bits},
-            {"folder", folder.string()}};
+  if (kind == RecipeKind::kSynth) {
+    nlohmann::json j = {{"kind", "synth"},  {"from", source.string()}, {"bits", bits},
+                        {"layers", layers}, {"seed", seed},            {"resident_bits", resident_bits},
+                        {"folder", folder.string()}};
+    if (lz4) j["lz4"] = true;  // absent when off: the stamps of synth folders made before stay current
+    return j;
+  }
   return {{"from", source.string()},
           {"bits", bits},
           {"lz4", lz4},
@@ -47,16 +50,16 @@ fs::path packed_folder(const fs::path& models_dir, const PackRecipe& recipe) {
   if (recipe.kind == RecipeKind::kSynth) {
     std::string hash = StableHash()
                            .add(recipe.source.lexically_normal().string())
-                           .add(fmt::format("synth {} {} {} {}", recipe.layers, recipe.bits,
-                                            recipe.seed, recipe.resident_bits))
+                           .add(fmt::format("synth {} {} {} {}{}", recipe.layers, recipe.bits,
+                                            recipe.seed, recipe.resident_bits, recipe.lz4 ? " lz4" : ""))
                            .hex()
                            .substr(0, 8);
-    return models_dir / fmt::format("{}-synth-l{}-q{}{}-s{}-{}", recipe.source.stem().string(),
+    return models_dir / fmt::format("{}-synth-l{}-q{}{}-s{}{}-{}", recipe.source.stem().string(),
                                     recipe.layers, recipe.bits,
                                     recipe.resident_bits != 16
                                         ? fmt::format("-r{}", recipe.resident_bits)
                                         : "",
-                                    recipe.seed, hash);
+                                    recipe.seed, recipe.lz4 ? "-lz4" : "", hash);
   }
   std::string hash = StableHash()
                          .add(recipe.source.lexically_normal().string())

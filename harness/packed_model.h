@@ -14,7 +14,7 @@
 namespace streammoe::lab {
 
 // A derived model: `{pack: {from, bits, lz4, group_size}}` packs a checkpoint, `{synth: {like,
-// layers, bits, resident_bits, seed}}` writes a random-weight model at a real model's shapes
+// layers, bits, resident_bits, seed, lz4}}` writes a random-weight model at a real model's shapes
 // (`streammoe synth`); both are made once into the models folder and reused while current.
 enum class RecipeKind { kPack, kSynth };
 
@@ -23,7 +23,7 @@ struct PackRecipe {
   // pack: a Hugging Face or MLX checkpoint folder; synth: the config.json whose shapes it copies.
   std::filesystem::path source;
   int bits = 4;                  // 2 or 4
-  bool lz4 = false;              // pack: also write the LZ4 expert files (--expert-cache lz4)
+  bool lz4 = false;              // also write the LZ4 expert files (--expert-cache lz4)
   int group_size = 0;            // pack: 0 = the packer's default
   int layers = 0;                // synth: 0 = as many as the config has
   uint64_t seed = 1;             // synth
@@ -41,9 +41,8 @@ struct PackRecipe {
 inline constexpr const char* kPackStampFile = "lab-pack.json";
 
 // <models_dir>/<source folder name>-q<bits>[-g<group>][-lz4]-<hash of source path and recipe>
-// (synth: <config name>-synth-l<layers>-q<bits>[-r<resident bits>]-s<seed>-<hash>, r only when
-// not 16): readable, and distinct for
-// distinct sources that share a name.
+// (synth: <config name>-synth-l<layers>-q<bits>[-r<resident bits>]-s<seed>[-lz4]-<hash>, r only
+// when not 16): readable, and distinct for distinct sources that share a name.
 std::filesystem::path packed_folder(const std::filesystem::path& models_dir,
                                     const PackRecipe& recipe);
 
@@ -60,7 +59,7 @@ struct PreparedModel {
 
 // Makes recipe.folder unless it is current: runs `<engine> pack --hf SOURCE --out TMP --bits B
 // [--lz4] [--group-size G]` (or `<engine> synth --like CONFIG --layers N --bits B --seed S --out
-// TMP [--resident-bits R]`) into a scratch folder beside it and renames that into place, so an interrupted pack
+// TMP [--resident-bits R] [--lz4]`) into a scratch folder beside it and renames that into place, so an interrupted pack
 // never leaves a folder that looks finished. Error naming the recipe's
 // file:line when the pack fails.
 PreparedModel prepare_packed_model(const PackRecipe& recipe, const std::filesystem::path& engine,

@@ -407,7 +407,7 @@ class SpecReader {
   }
 
   // A model as written anywhere in the file: a folder, {pack: {from, bits, lz4, group_size}}
-  // or {synth: {like, layers, bits, resident_bits, seed}}, which name the folder the lab will
+  // or {synth: {like, layers, bits, resident_bits, seed, lz4}}, which name the folder the lab will
   // make (packed_model.h) and register the recipe.
   fs::path read_model(ExperimentSpec& spec, const YAML::Node& node, std::string_view what) {
     if (!node.IsMap()) return existing_model(node);
@@ -442,7 +442,7 @@ class SpecReader {
   }
 
   PackRecipe read_synth(const YAML::Node& synth) {
-    auto fields = file_.keys(synth, "synth", {"like", "layers", "bits", "resident_bits", "seed"});
+    auto fields = file_.keys(synth, "synth", {"like", "layers", "bits", "resident_bits", "seed", "lz4"});
     if (!fields.count("like"))
       file_.fail_at(synth, "synth needs 'like: <config.json whose shapes to copy>'");
     PackRecipe recipe;
@@ -465,6 +465,7 @@ class SpecReader {
                       fmt::format("synth.resident_bits must be 16, 8 or 4, got {}",
                                   recipe.resident_bits));
     }
+    if (fields.count("lz4")) recipe.lz4 = file_.boolean(fields["lz4"], "synth.lz4");
     return recipe;
   }
 
