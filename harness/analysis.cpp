@@ -47,6 +47,7 @@ struct VariantRuns {
   VariantSamples samples;
   std::vector<double> ttft_ms, peak_rss_mb, params_total, params_active;
   std::vector<double> cache_hit_rate, disk_mb_per_token, disk_gbps, roofline_share, cold_share;
+  std::vector<double> predictor_precision, predictor_recall;
 };
 
 std::optional<double> opt_value(const SqlValue& v) {
@@ -88,7 +89,8 @@ void update_verdicts(Store& store, int64_t experiment_id) {
            fmt::format("SELECT r.variant_id, r.model, r.status, r.repeat, r.load_1m, "
                        "m.decode_tok_s, m.ttft_ms, m.peak_rss_mb, m.params_total, "
                        "m.params_active, m.cache_hit_rate, m.disk_bytes_per_token, "
-                       "m.roofline_share, m.cold_share, m.{} AS keep_metric FROM runs r LEFT "
+                       "m.roofline_share, m.cold_share, m.predictor_precision, m.predictor_recall, "
+                       "m.{} AS keep_metric FROM runs r LEFT "
                        "JOIN metrics m ON m.run_id = r.id WHERE r.experiment_id = ? ORDER BY "
                        "r.ordinal",
                        rule.metric),
@@ -116,6 +118,8 @@ void update_verdicts(Store& store, int64_t experiment_id) {
       }
       if (auto v = opt_value(row.at("roofline_share"))) r.roofline_share.push_back(*v);
       if (auto v = opt_value(row.at("cold_share"))) r.cold_share.push_back(*v);
+      if (auto v = opt_value(row.at("predictor_precision"))) r.predictor_precision.push_back(*v);
+      if (auto v = opt_value(row.at("predictor_recall"))) r.predictor_recall.push_back(*v);
     } else {
       ++r.samples.n_failed;
       ++failures[key][status != "ok" ? status : tok_s ? "no " + rule.metric : "no decode_tok_s"];
@@ -210,6 +214,8 @@ void update_verdicts(Store& store, int64_t experiment_id) {
           {"roofline_share", sql(median_or_nan(r.roofline_share))},
           {"rss_budget_share", sql(rss / budget_mb)},
           {"cold_share", sql(median_or_nan(r.cold_share))},
+          {"predictor_precision", sql(median_or_nan(r.predictor_precision))},
+          {"predictor_recall", sql(median_or_nan(r.predictor_recall))},
           {"keep_metric", rule.metric},
           {"paired", int64_t{verdict.paired}},
           {"n_compared", int64_t{verdict.n_compared}},

@@ -86,8 +86,8 @@ ModelBytes recipe_bytes(const PackRecipe& recipe) {
   }
   params += layers * 3 * hidden * get("shared_expert_intermediate_size");
   // Per value: bf16; at 8 bits a code and a bf16 scale per 64; at 4 bits a code and a bf16 scale
-  // and bias per 64 (the layouts of streammoe synth --resident-bits).
-  const int bits = recipe.kind == RecipeKind::kSynth ? recipe.resident_bits : 16;
+  // and bias per 64 (the layouts of --resident-bits).
+  const int bits = recipe.resident_bits;
   bytes.resident = params * (bits == 8 ? 1.0 + 2.0 / 64 : bits == 4 ? 0.5 + 4.0 / 64 : 2.0);
   return bytes;
 }
@@ -237,11 +237,15 @@ PlanEstimate estimate_plan(const ExperimentSpec& spec, Store* history, const std
 
   for (const auto& pack : spec.packs) {
     if (fs::exists(pack.folder / kPackStampFile)) continue;
-    // Packed experts take bits/16 of bf16 ones; an LZ4 copy about as much again.
+    // From the config: experts at the recipe's bits, an LZ4 copy about as much again (a synth's
+    // random codes do not compress, only its constant scales: 0.89 of the 4-bit bytes), resident
+    // weights at its resident bits. A pack source whose config does not tell: packed experts take
+    // bits/16 of the folder's bf16 bytes.
     const bool synth = pack.kind == RecipeKind::kSynth;
-    double bytes = synth ? recipe_bytes(pack).experts + recipe_bytes(pack).resident
-                         : static_cast<double>(folder_bytes(pack.source)) * pack.bits / 16.0 *
-                               (pack.lz4 ? 2 : 1);
+    const ModelBytes made = recipe_bytes(pack);
+    double bytes = made.experts * (pack.lz4 ? 2 : 1) + made.resident;
+    if (!synth && made.experts <= 0)
+      bytes = static_cast<double>(folder_bytes(pack.source)) * pack.bits / 16.0 * (pack.lz4 ? 2 : 1);
     e.disk_bytes += static_cast<uint64_t>(bytes);
     e.disk_parts.push_back(fmt::format("{} to {} {}", bytes_text(bytes), synth ? "synth" : "pack",
                                        pack.folder.filename().string()));

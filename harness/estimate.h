@@ -26,8 +26,8 @@ struct PlanEstimate {
 };
 
 // The resident and expert bytes of the model a recipe makes, from its config (for --dry-run,
-// before it exists): experts at the recipe's bits, resident weights at bf16 (a synth's
-// resident_bits).
+// before it exists): experts at the recipe's bits, resident weights at its resident_bits (16:
+// bf16).
 ModelBytes recipe_bytes(const PackRecipe& recipe);
 
 // The machine's rates a run's time is estimated from when no earlier run tells.

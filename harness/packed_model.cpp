@@ -20,55 +20,63 @@ namespace fs = std::filesystem;
 
 std::string PackRecipe::describe(const std::string& source_label) const {
   if (kind == RecipeKind::kSynth)
-    return fmt::format("synth like {}, {} layers, {}-bit experts{}, seed {}",
+    return fmt::format("synth like {}, {} layers, {}-bit experts{}, seed {}{}",
                        source_label.empty() ? source.string() : source_label,
                        layers ? std::to_string(layers) : std::string("all"), bits,
                        resident_bits != 16 ? fmt::format(", {}-bit resident weights", resident_bits)
                                            : "",
-                       seed);
-  return fmt::format("{} packed to {} bits{}{}", source_label.empty() ? source.string() : source_label,
-                     bits,
-                     group_size ? fmt::format(", group {}", group_size) : "", lz4 ? " + lz4" : "");
+                       seed, lz4 ? " + lz4" : "");
+  return fmt::format("{} packed to {} bits{}{}{}", source_label.empty() ? source.string() : source_label,
+                     bits, group_size ? fmt::format(", group {}", group_size) : "",
+                     resident_bits != 16 ? fmt::format(", {}-bit resident weights", resident_bits) : "",
+                     lz4 ? " + lz4" : "");
 }
 
 nlohmann::json PackRecipe::to_json() const {
-  if (kind == RecipeKind::kSynth)
-    return {{"kind", "synth"},           {"from", source.string()}, {"bits", bits},
-            {"layers", layers},          {"seed", seed},            {"resident_bits", resident_bits},
-            {"folder", folder.string()}};
-  return {{"from", source.string()},
-          {"bits", bits},
-          {"lz4", lz4},
-          {"group_size", group_size},
-          {"folder", folder.string()}};
+  if (kind == RecipeKind::kSynth) {
+    nlohmann::json j = {{"kind", "synth"},  {"from", source.string()}, {"bits", bits},
+                        {"layers", layers}, {"seed", seed},            {"resident_bits", resident_bits},
+                        {"folder", folder.string()}};
+    if (lz4) j["lz4"] = true;  // absent when off: the stamps of synth folders made before stay current
+    return j;
+  }
+  nlohmann::json j = {{"from", source.string()},
+                      {"bits", bits},
+                      {"lz4", lz4},
+                      {"group_size", group_size},
+                      {"folder", folder.string()}};
+  if (resident_bits != 16) j["resident_bits"] = resident_bits;  // absent at 16: older stamps stay current
+  return j;
 }
 
 fs::path packed_folder(const fs::path& models_dir, const PackRecipe& recipe) {
   if (recipe.kind == RecipeKind::kSynth) {
     std::string hash = StableHash()
                            .add(recipe.source.lexically_normal().string())
-                           .add(fmt::format("synth {} {} {} {}", recipe.layers, recipe.bits,
-                                            recipe.seed, recipe.resident_bits))
+                           .add(fmt::format("synth {} {} {} {}{}", recipe.layers, recipe.bits,
+                                            recipe.seed, recipe.resident_bits, recipe.lz4 ? " lz4" : ""))
                            .hex()
                            .substr(0, 8);
-    return models_dir / fmt::format("{}-synth-l{}-q{}{}-s{}-{}", recipe.source.stem().string(),
+    return models_dir / fmt::format("{}-synth-l{}-q{}{}-s{}{}-{}", recipe.source.stem().string(),
                                     recipe.layers, recipe.bits,
                                     recipe.resident_bits != 16
                                         ? fmt::format("-r{}", recipe.resident_bits)
                                         : "",
-                                    recipe.seed, hash);
+                                    recipe.seed, recipe.lz4 ? "-lz4" : "", hash);
   }
-  std::string hash = StableHash()
-                         .add(recipe.source.lexically_normal().string())
-                         .add(std::to_string(recipe.bits))
-                         .add(recipe.lz4 ? "lz4" : "")
-                         .add(std::to_string(recipe.group_size))
-                         .hex()
-                         .substr(0, 8);
+  StableHash pack_hash;
+  pack_hash.add(recipe.source.lexically_normal().string())
+      .add(std::to_string(recipe.bits))
+      .add(recipe.lz4 ? "lz4" : "")
+      .add(std::to_string(recipe.group_size));
+  // Only when not 16: the folders of packs made before resident bits keep their names.
+  if (recipe.resident_bits != 16) pack_hash.add(fmt::format("r{}", recipe.resident_bits));
+  std::string hash = pack_hash.hex().substr(0, 8);
   std::string name = recipe.source.lexically_normal().filename().string();
   if (name.empty()) name = recipe.source.lexically_normal().parent_path().filename().string();
-  return models_dir / fmt::format("{}-q{}{}{}-{}", name, recipe.bits,
+  return models_dir / fmt::format("{}-q{}{}{}{}-{}", name, recipe.bits,
                                   recipe.group_size ? fmt::format("-g{}", recipe.group_size) : "",
+                                  recipe.resident_bits != 16 ? fmt::format("-r{}", recipe.resident_bits) : "",
                                   recipe.lz4 ? "-lz4" : "", hash);
 }
 
@@ -157,7 +165,7 @@ PreparedModel prepare_packed_model(const PackRecipe& recipe, const fs::path& eng
                     "--layers",      std::to_string(recipe.layers), "--bits",
                     std::to_string(recipe.bits), "--seed", std::to_string(recipe.seed),
                     "--out", scratch.string()};
-  if (synth && recipe.resident_bits != 16) {
+  if (recipe.resident_bits != 16) {
     command.argv.push_back("--resident-bits");
     command.argv.push_back(std::to_string(recipe.resident_bits));
   }

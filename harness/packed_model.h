@@ -13,8 +13,8 @@
 
 namespace streammoe::lab {
 
-// A derived model: `{pack: {from, bits, lz4, group_size}}` packs a checkpoint, `{synth: {like,
-// layers, bits, resident_bits, seed}}` writes a random-weight model at a real model's shapes
+// A derived model: `{pack: {from, bits, lz4, group_size, resident_bits}}` packs a checkpoint, `{synth: {like,
+// layers, bits, resident_bits, seed, lz4}}` writes a random-weight model at a real model's shapes
 // (`streammoe synth`); both are made once into the models folder and reused while current.
 enum class RecipeKind { kPack, kSynth };
 
@@ -23,11 +23,11 @@ struct PackRecipe {
   // pack: a Hugging Face or MLX checkpoint folder; synth: the config.json whose shapes it copies.
   std::filesystem::path source;
   int bits = 4;                  // 2 or 4
-  bool lz4 = false;              // pack: also write the LZ4 expert files (--expert-cache lz4)
+  bool lz4 = false;              // also write the LZ4 expert files (--expert-cache lz4)
   int group_size = 0;            // pack: 0 = the packer's default
   int layers = 0;                // synth: 0 = as many as the config has
   uint64_t seed = 1;             // synth
-  int resident_bits = 16;        // synth: 16 (as drawn, bf16), 8 or 4 (--resident-bits)
+  int resident_bits = 16;        // 16 (as stored / drawn), 8 or 4 (--resident-bits)
   std::filesystem::path folder;  // where the derived model lives (packed_folder())
   std::string where;             // file:line:column of its definition
 
@@ -40,10 +40,10 @@ struct PackRecipe {
 // pack) or with a different one (the source or recipe changed) is packed again.
 inline constexpr const char* kPackStampFile = "lab-pack.json";
 
-// <models_dir>/<source folder name>-q<bits>[-g<group>][-lz4]-<hash of source path and recipe>
-// (synth: <config name>-synth-l<layers>-q<bits>[-r<resident bits>]-s<seed>-<hash>, r only when
-// not 16): readable, and distinct for
-// distinct sources that share a name.
+// <models_dir>/<source folder name>-q<bits>[-g<group>][-r<resident bits>][-lz4]-<hash of source
+// path and recipe>
+// (synth: <config name>-synth-l<layers>-q<bits>[-r<resident bits>]-s<seed>[-lz4]-<hash>, r only
+// when not 16): readable, and distinct for distinct sources that share a name.
 std::filesystem::path packed_folder(const std::filesystem::path& models_dir,
                                     const PackRecipe& recipe);
 
@@ -59,8 +59,8 @@ struct PreparedModel {
 };
 
 // Makes recipe.folder unless it is current: runs `<engine> pack --hf SOURCE --out TMP --bits B
-// [--lz4] [--group-size G]` (or `<engine> synth --like CONFIG --layers N --bits B --seed S --out
-// TMP [--resident-bits R]`) into a scratch folder beside it and renames that into place, so an interrupted pack
+// [--resident-bits R] [--group-size G] [--lz4]` (or `<engine> synth --like CONFIG --layers N --bits B --seed S --out
+// TMP [--resident-bits R] [--lz4]`) into a scratch folder beside it and renames that into place, so an interrupted pack
 // never leaves a folder that looks finished. Error naming the recipe's
 // file:line when the pack fails.
 PreparedModel prepare_packed_model(const PackRecipe& recipe, const std::filesystem::path& engine,

@@ -157,10 +157,19 @@ Fields telemetry_fields(const nlohmann::json& m, std::optional<uint64_t> disk_re
       if (tok_s) share = *tok_s / *roofline;
     }
   }
+  // The predictor's scores mean something only when it predicted: none for kind none (the
+  // engine writes 0 there) or a run too short for a prediction.
+  const nlohmann::json predictor = routing.value("predictor", nlohmann::json::object());
+  std::optional<double> precision, recall;
+  if (predictor.value("kind", std::string("none")) != "none" && number_at(predictor, "predicted_experts").value_or(0) > 0) {
+    precision = number_at(predictor, "precision");
+    recall = number_at(predictor, "recall");
+  }
   return {{"expert_bytes_read", real(expert_bytes)}, {"bytes_from_disk", real(from_disk)},
           {"disk_bytes_per_token", real(disk_per_token)}, {"cold_share", real(cold_share)},
           {"cache_hit_rate", real(hit_rate)}, {"expert_gbps", real(expert_gbps)},
-          {"roofline_tok_s", real(roofline)}, {"roofline_share", real(share)}};
+          {"roofline_tok_s", real(roofline)}, {"roofline_share", real(share)},
+          {"predictor_precision", real(precision)}, {"predictor_recall", real(recall)}};
 }
 
 }  // namespace streammoe::lab

@@ -70,7 +70,8 @@ bool higher_is_better(const std::string& metric) {
   auto ends_with = [&](std::string_view tail) {
     return metric.size() >= tail.size() && metric.compare(metric.size() - tail.size(), tail.size(), tail) == 0;
   };
-  return ends_with("tok_s") || ends_with("hit_rate") || ends_with("share");
+  return ends_with("tok_s") || ends_with("hit_rate") || ends_with("share") || ends_with("precision") ||
+         ends_with("recall");
 }
 
 fs::path find_project_root(const fs::path& start) {
@@ -405,8 +406,8 @@ class SpecReader {
                                       static_cast<unsigned char>(text[*at]), *at));
   }
 
-  // A model as written anywhere in the file: a folder, {pack: {from, bits, lz4, group_size}}
-  // or {synth: {like, layers, bits, resident_bits, seed}}, which name the folder the lab will
+  // A model as written anywhere in the file: a folder, {pack: {from, bits, lz4, group_size, resident_bits}}
+  // or {synth: {like, layers, bits, resident_bits, seed, lz4}}, which name the folder the lab will
   // make (packed_model.h) and register the recipe.
   fs::path read_model(ExperimentSpec& spec, const YAML::Node& node, std::string_view what) {
     if (!node.IsMap()) return existing_model(node);
@@ -423,8 +424,16 @@ class SpecReader {
     return recipe.folder;
   }
 
+  // A recipe's resident_bits: what `--resident-bits` takes (16 keeps the weights as they are).
+  int resident_bits(const YAML::Node& node, const std::string& recipe) const {
+    const int bits = static_cast<int>(file_.integer(node, recipe + ".resident_bits", 1, 64));
+    if (bits != 16 && bits != 8 && bits != 4)
+      file_.fail_at(node, fmt::format("{}.resident_bits must be 16, 8 or 4, got {}", recipe, bits));
+    return bits;
+  }
+
   PackRecipe read_pack(const YAML::Node& pack) {
-    auto fields = file_.keys(pack, "pack", {"from", "bits", "lz4", "group_size"});
+    auto fields = file_.keys(pack, "pack", {"from", "bits", "lz4", "group_size", "resident_bits"});
     if (!fields.count("from")) file_.fail_at(pack, "pack needs 'from: <checkpoint folder>'");
     PackRecipe recipe;
     recipe.where = file_.where(pack);
@@ -437,11 +446,12 @@ class SpecReader {
     if (fields.count("group_size"))
       recipe.group_size =
           static_cast<int>(file_.integer(fields["group_size"], "pack.group_size", 1, 1 << 20));
+    if (fields.count("resident_bits")) recipe.resident_bits = resident_bits(fields["resident_bits"], "pack");
     return recipe;
   }
 
   PackRecipe read_synth(const YAML::Node& synth) {
-    auto fields = file_.keys(synth, "synth", {"like", "layers", "bits", "resident_bits", "seed"});
+    auto fields = file_.keys(synth, "synth", {"like", "layers", "bits", "resident_bits", "seed", "lz4"});
     if (!fields.count("like"))
       file_.fail_at(synth, "synth needs 'like: <config.json whose shapes to copy>'");
     PackRecipe recipe;
@@ -456,14 +466,8 @@ class SpecReader {
     }
     if (fields.count("seed"))
       recipe.seed = static_cast<uint64_t>(file_.integer(fields["seed"], "synth.seed", 0, INT64_MAX));
-    if (fields.count("resident_bits")) {
-      recipe.resident_bits =
-          static_cast<int>(file_.integer(fields["resident_bits"], "synth.resident_bits", 1, 64));
-      if (recipe.resident_bits != 16 && recipe.resident_bits != 8 && recipe.resident_bits != 4)
-        file_.fail_at(fields["resident_bits"],
-                      fmt::format("synth.resident_bits must be 16, 8 or 4, got {}",
-                                  recipe.resident_bits));
-    }
+    if (fields.count("resident_bits")) recipe.resident_bits = resident_bits(fields["resident_bits"], "synth");
+    if (fields.count("lz4")) recipe.lz4 = file_.boolean(fields["lz4"], "synth.lz4");
     return recipe;
   }
 

@@ -77,7 +77,8 @@ struct QualitySpec {
 struct KeepRule {
   // What is judged: a numeric column of the metrics table (decode_tok_s, prefill_tok_s,
   // ttft_ms, expert_compute_ms, ...), and whether more is better (inferred from the name when
-  // the YAML does not say: *_tok_s and *hit_rate are higher-is-better, the rest lower).
+  // the YAML does not say: *_tok_s, *hit_rate, *share, *precision and *recall are higher-is-better,
+  // the rest lower).
   std::string metric = "decode_tok_s";
   bool higher_is_better = true;
   double min_speedup = 1.0;  // median improvement must reach this, with CI low > 1
@@ -190,7 +191,8 @@ ExperimentSpec load_experiment_text(const std::string& yaml, const std::filesyst
 
 // The metrics a keep rule may judge: the numeric columns of the metrics table.
 std::vector<std::string> keep_metrics();
-// Whether more of a metric is better (*_tok_s, *hit_rate, *share) or less (times, bytes, ...).
+// Whether more of a metric is better (*_tok_s, *hit_rate, *share, *precision, *recall) or less
+// (times, bytes, ...).
 bool higher_is_better(const std::string& metric);
 
 // "4GiB", "512MiB", "1.5G", "1000000" -> bytes (binary units); nullopt when malformed.

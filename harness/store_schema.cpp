@@ -36,6 +36,10 @@ SchemaDef build_schema() {
   // Version 9 added which folder the quality suite evaluated (quality_model may differ from the
   // speed model).
   schema.version = 9;
+  // Version 10 added the predictor's precision (predicted experts the next layer routed to, of
+  // those predicted) and recall (routed experts that were predicted) to metrics, and their
+  // medians per variant to verdicts.
+  schema.version = 10;
 
   schema.tables.push_back(TableDef{
       .name = "experiments",
@@ -203,6 +207,9 @@ SchemaDef build_schema() {
               // cores, as the run computed), and the run's share of it.
               {.name = "roofline_tok_s", .sql = "REAL", .since = 6},
               {.name = "roofline_share", .sql = "REAL", .since = 6},
+              // The engine's scoring of its --predictor (routing.predictor), when it has one.
+              {.name = "predictor_precision", .sql = "REAL", .since = 10},
+              {.name = "predictor_recall", .sql = "REAL", .since = 10},
           },
   });
 
@@ -352,14 +359,14 @@ SchemaDef build_schema() {
                .tsv_name = "active_B"},
               {.name = "verdict",
                .sql = "TEXT NOT NULL",  // baseline | keep | discard | crash
-               .results_rank = 20,
+               .results_rank = 22,
                .shown = Shown::kAlways,
                .label = "verdict",
                .tsv_rank = 8,
                .tsv_name = "status"},
               {.name = "reason",
                .sql = "TEXT",
-               .results_rank = 21,
+               .results_rank = 23,
                .shown = Shown::kAlways,
                .label = "why"},
               {.name = "description", .sql = "TEXT", .tsv_rank = 9, .tsv_name = "description"},
@@ -369,7 +376,7 @@ SchemaDef build_schema() {
               {.name = "warnings",
                .sql = "TEXT",
                .since = 5,
-               .results_rank = 19,
+               .results_rank = 21,
                .shown = Shown::kIfVaries,
                .label = "warnings"},
               // Telemetry medians over the successful runs, shown where they vary.
@@ -409,6 +416,20 @@ SchemaDef build_schema() {
                .label = "RSS/budget",
                .precision = 3},
               {.name = "cold_share", .sql = "REAL", .since = 6},
+              {.name = "predictor_precision",
+               .sql = "REAL",
+               .since = 10,
+               .results_rank = 19,
+               .shown = Shown::kIfVaries,
+               .label = "pred. precision",
+               .precision = 3},
+              {.name = "predictor_recall",
+               .sql = "REAL",
+               .since = 10,
+               .results_rank = 20,
+               .shown = Shown::kIfVaries,
+               .label = "pred. recall",
+               .precision = 3},
           },
       .constraints = {"UNIQUE(experiment_id, variant_id, model)"},
   });

@@ -11,9 +11,11 @@
 #   scripts/study.sh --rerun            repeat every experiment of the database as a new one and
 #                                       report which verdicts reproduced (results/study/rerun.txt)
 # Options:
-#   --models-dir DIR   where the derived models go (two synth models of 23 GB and 12.5 GB, the
-#                      packed trained model, replay traces); default $STREAMMOE_STUDY_MODELS, else
-#                      /work/dev/study-models; never inside the repository
+#   --models-dir DIR   where the derived models go (synth models of 19.5 GB at 40 layers and
+#                      10.1 GB at 20, and the 2-bit, bf16-resident and LZ4 variations of the
+#                      40-layer one: --dry-run totals them; the packed trained model, replay
+#                      traces); default $STREAMMOE_STUDY_MODELS, else /work/dev/study-models;
+#                      never inside the repository
 #   --db FILE          default results/study/study.db (the report goes beside it)
 #   --only NAME        only experiments/study/NAME.yaml (repeatable)
 #   --smoke            the same files on a tiny substitute model (a 12-layer synth of the trained

@@ -10,6 +10,16 @@
 #include "engine/util/error.h"
 
 namespace streammoe {
+namespace {
+
+// Top-K weights to sum 1: summed in routing order and divided, as transformers' norm_topk_prob.
+void renormalise(std::vector<float>& weights) {
+  float sum = 0.0f;
+  for (float w : weights) sum += w;
+  for (float& w : weights) w /= sum;
+}
+
+}  // namespace
 
 void swiglu_mlp(const MlpWeights& w, std::span<SharedActivation* const> xs, std::span<const std::span<float>> outs,
                 MlpScratch& s, DequantMode mode, ThreadPool* pool, MatvecPath path) {
@@ -54,13 +64,17 @@ Routing MoeBlock::route(std::span<const float> x, int64_t top_k) {
   });
   Routing r;
   r.experts.assign(order.begin(), order.begin() + k);
-  float sum = 0.0f;
-  for (int32_t e : r.experts) {
-    r.weights.push_back(logits_[e]);
-    sum += logits_[e];
-  }
-  if (shape_.norm_topk_prob)
-    for (float& wgt : r.weights) wgt /= sum;
+  for (int32_t e : r.experts) r.weights.push_back(logits_[e]);
+  if (shape_.norm_topk_prob) renormalise(r.weights);
+  return r;
+}
+
+Routing first_k(const Routing& routing, int64_t k, bool renormalise_weights) {
+  if (k <= 0 || static_cast<size_t>(k) >= routing.experts.size()) return routing;
+  Routing r;
+  r.experts.assign(routing.experts.begin(), routing.experts.begin() + k);
+  r.weights.assign(routing.weights.begin(), routing.weights.begin() + std::min<size_t>(k, routing.weights.size()));
+  if (renormalise_weights) renormalise(r.weights);
   return r;
 }
 

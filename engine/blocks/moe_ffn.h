@@ -57,6 +57,11 @@ struct Routing {
   std::vector<float> weights;    // their (renormalised) weights
 };
 
+// The first k of a routing's choices (k <= 0, or at least as many as it has: all of it,
+// unchanged), their weights renormalised to sum to 1 when `renormalise` (norm_topk_prob) as
+// MoeBlock::route renormalises its top-K: what --k makes of a replayed routing.
+Routing first_k(const Routing& routing, int64_t k, bool renormalise);
+
 class MoeBlock;
 
 // Where a MoE block's routing decision comes from, and what runs once its experts are fetched:

@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "engine/cli/common.h"
+#include "engine/cli/lz4_option.h"
 #include "engine/cli/resident_option.h"
-#include "engine/convert/lz4_writer.h"
 #include "engine/convert/pack.h"
 #include "engine/convert/progress_bar.h"
 #include "engine/util/error.h"
@@ -50,12 +50,7 @@ void run_pack(const PackArgs& a) {
       r.skipped_tensors ? fmt::format(" ({} unused tensors left out)", r.skipped_tensors) : "",
       resident_summary(r),
       r.seconds, r.seconds > 0 ? (r.expert_file_bytes + r.resident_bytes) / r.seconds / 1e6 : 0.0);
-  if (a.lz4) {
-    const Lz4PackResult z = write_lz4_experts(a.output);
-    std::cout << fmt::format("  lz4: {:.3f} GB of experts -> {:.3f} GB (ratio {:.3f}) in experts/layer_LLL.lz4\n",
-                             z.raw_bytes / 1e9, z.compressed_bytes / 1e9,
-                             z.raw_bytes ? static_cast<double>(z.compressed_bytes) / z.raw_bytes : 0.0);
-  }
+  if (a.lz4) std::cout << write_lz4_copies(a.output);
 }
 
 }  // namespace
@@ -78,8 +73,7 @@ void register_pack(CLI::App& app) {
   cmd->add_option("--group-size", args->group_size,
                   "values per scale/bias group; must divide hidden and moe_intermediate [default: "
                   "64, or MLX's]");
-  cmd->add_flag("--lz4", args->lz4,
-                "also write LZ4-compressed expert files with an offset table (for --expert-cache lz4)");
+  add_lz4_flag(*cmd, args->lz4);
   cmd->add_option("--threads", args->threads, "worker threads (0: all cores)")
       ->capture_default_str();
   cmd->callback([args] { run_pack(*args); });

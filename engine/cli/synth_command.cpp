@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "engine/cli/common.h"
+#include "engine/cli/lz4_option.h"
 #include "engine/cli/resident_option.h"
 #include "engine/convert/packed_writer.h"
 #include "engine/convert/progress_bar.h"
@@ -25,6 +26,7 @@ struct SynthArgs {
   uint64_t seed = 1;
   std::string format = "packed";
   int threads = 0;
+  bool lz4 = false;
 };
 
 void run_synth(const SynthArgs& a) {
@@ -44,6 +46,9 @@ void run_synth(const SynthArgs& a) {
   options.seed = a.seed;
   const nlohmann::json config = synth_config(like, options, a.like);
   if (a.format == "hf") {
+    if (a.lz4)
+      fail("--lz4 with --format hf: LZ4 expert files are copies of packed ones (synth a packed folder, or pack "
+           "this one with --lz4)");
     if (a.resident_bits != 16)
       fail("--resident-bits {} with --format hf: a Hugging Face folder holds unquantised weights "
            "(pack it with --resident-bits {})",
@@ -71,6 +76,7 @@ void run_synth(const SynthArgs& a) {
       a.like, a.output, input->config().summary(), r.manifest.layout.bits,
       r.manifest.layout.expert_bytes, r.expert_file_bytes / 1e9, r.resident_bytes / 1e9, r.seconds,
       resident_summary(r));
+  if (a.lz4) std::cout << write_lz4_copies(a.output);
 }
 
 }  // namespace
@@ -93,6 +99,7 @@ void register_synth(CLI::App& app) {
   cmd->add_option("--group-size", args->group_size, "values per scale/bias group")
       ->capture_default_str();
   add_resident_bits_option(*cmd, args->resident_bits);
+  add_lz4_flag(*cmd, args->lz4);
   cmd->add_option("--seed", args->seed, "random seed")->capture_default_str();
   cmd->add_option("--format", args->format,
                   "packed | hf (dense bf16 experts, the reference for pack)")

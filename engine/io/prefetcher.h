@@ -1,6 +1,6 @@
 #pragma once
-// Prefetchers: what is done with a predictor's guess of the next layer's experts. One switch,
-// --prefetch:
+// Prefetchers: what is done with a predictor's guess of the next layer's experts (or, with
+// --routing early, with the next layer's decision made a layer ahead). One switch, --prefetch:
 //   none      nothing (the predictor, if any, is only scored: precision/recall telemetry)
 //   willneed  posix_fadvise(WILLNEED) over the predicted experts' file ranges, in read_ahead-sized
 //             chunks, so the kernel reads them into the page cache while this layer computes

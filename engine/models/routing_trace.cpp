@@ -89,9 +89,10 @@ void RoutingTraceWriter::write_header(int64_t top_k) {
 
 void RoutingTraceWriter::add_token(int64_t token_index, const std::vector<Routing>& per_layer) {
   if (top_k_ == 0) {
-    size_t widest = static_cast<size_t>(config_.experts_per_tok);
+    // The run's K (--k may differ from the config's), which a replay's --k may cut but not exceed.
+    size_t widest = 0;
     for (const Routing& r : per_layer) widest = std::max(widest, r.experts.size());
-    write_header(static_cast<int64_t>(widest));
+    write_header(widest ? static_cast<int64_t>(widest) : config_.experts_per_tok);
   }
   for (size_t layer = 0; layer < per_layer.size(); ++layer) {
     const Routing& r = per_layer[layer];

@@ -40,6 +40,7 @@ class RoutingTrace {
   int64_t layers() const { return layers_; }
   int64_t experts() const { return experts_; }
   int64_t top_k() const { return top_k_; }
+  const std::string& source() const { return source_; }
   // Routing of `layer` at token `index`; an Error naming the trace when the run has gone past its
   // last token, or the trace recorded nothing for that layer there.
   const Routing& at(int64_t index, int64_t layer) const;

@@ -99,9 +99,14 @@ void EngineOptions::validate() const {
          kExpertCacheNames.join(", ", ExpertCacheKind::kNone));
   if (expert_cache != ExpertCacheKind::kNone && cache_entries == 0 && cache_bytes == 0)
     fail("--expert-cache {}: needs a capacity, --cache-entries N or --cache-bytes N", enum_name(expert_cache));
-  if (prefetch != PrefetchKind::kNone && predictor == PredictorKind::kNone)
-    fail("--prefetch {} needs a --predictor (valid: {})", enum_name(prefetch),
-         kPredictorNames.join(", ", PredictorKind::kNone));
+  if (routing == RoutingMode::kEarly && predictor != PredictorKind::kNone)
+    fail("--predictor {} with --routing {}: the next MoE layer's experts are decided a layer ahead, not predicted, "
+         "and --prefetch reads that decision (drop --predictor)",
+         enum_name(predictor), enum_name(routing));
+  if (prefetch != PrefetchKind::kNone && predictor == PredictorKind::kNone && routing != RoutingMode::kEarly)
+    fail("--prefetch {} needs a --predictor (valid: {}), or --routing {} (which decides the next layer's experts "
+         "a layer ahead)",
+         enum_name(prefetch), kPredictorNames.join(", ", PredictorKind::kNone), enum_name(RoutingMode::kEarly));
   if (prefetch == PrefetchKind::kAsync && expert_cache == ExpertCacheKind::kNone)
     fail("--prefetch async reads into the expert cache: needs --expert-cache {} (with no cache use --prefetch {})",
          kExpertCacheNames.join(" or ", ExpertCacheKind::kNone), enum_name(PrefetchKind::kWillneed));

@@ -57,8 +57,12 @@ struct EngineOptions {
   // Calls v.option(name, field, help) for every switch, in display order.
   template <typename Visitor>
   void visit(Visitor&& v) {
-    v.option("k", k, "routed experts per token (top-K); 0 keeps the model's value");
-    v.option("routing", routing, "where each MoE layer's routing decision comes from");
+    v.option("k", k,
+             "routed experts per token (top-K); 0 keeps the model's value; under --replay-routing the first K of "
+             "the trace's choices, renormalised as the router's top-K (at most the trace's K)");
+    v.option("routing", routing,
+             "where each MoE layer's routing decision comes from; a decision made a layer early is what --prefetch "
+             "reads (no --predictor)");
     v.option("threads", threads, "compute threads (default: the number of cores)");
     v.option("prefill-chunk", prefill_chunk,
              "prompt tokens consumed per forward pass: each MoE layer fetches each distinct routed expert once "
@@ -71,7 +75,9 @@ struct EngineOptions {
              "how quantised weights (packed experts, quantised resident weights) meet the activations; "
              "dense weights use the f32 kernels on either path");
     v.option("record-routing", record_routing, "write the routing trace (token, layer, experts, weights) to FILE");
-    v.option("replay-routing", replay_routing, "follow the routing trace in FILE instead of the routers");
+    v.option("replay-routing", replay_routing,
+             "follow the routing trace in FILE instead of the routers (--k N keeps the first N of each routing; "
+             "--routing early prefetches the next layer's replayed choice)");
     v.option("expert-stats", expert_stats, "write per-(layer, expert) activation counts and reuse statistics to FILE");
     v.option("io", io, "how expert bytes are read");
     v.option("io-threads", io_threads, "parallel expert reads per layer; 0: one per routed expert");
@@ -82,7 +88,9 @@ struct EngineOptions {
     v.option("expert-cache", expert_cache, "experts kept in process memory");
     v.option("cache-entries", cache_entries, "expert cache capacity in experts (0: no entry limit)");
     v.option("cache-bytes", cache_bytes, "expert cache capacity in bytes (0: no byte limit)");
-    v.option("prefetch", prefetch, "what is done with the predicted next-layer experts");
+    v.option("prefetch", prefetch,
+             "what is done with the next MoE layer's experts: the --predictor's guess, or with --routing early the "
+             "decision made a layer ahead");
     v.option("predictor", predictor, "how the next MoE layer's experts are predicted");
     v.option("predictor-trace", predictor_trace, "routing trace (--record-routing format) for the oracle predictor");
     v.option("overlap", overlap, "whether prefetch reads overlap the layer's compute");

@@ -34,13 +34,17 @@ class EarlyRoutingPredictor : public Predictor {
 
 class OraclePredictor : public Predictor {
  public:
-  explicit OraclePredictor(const RoutingTrace& t) : trace_(t) {}
+  OraclePredictor(const RoutingTrace& t, int64_t k) : trace_(t), k_(k) {}
   std::vector<int32_t> predict(int64_t pos, int64_t next, std::span<const float>) override {
-    return trace_.at(pos, next).experts;
+    // With --k the run routes to the first k of the trace's choices (a replay is cut the same way).
+    std::vector<int32_t> experts = trace_.at(pos, next).experts;
+    if (k_ > 0 && experts.size() > static_cast<size_t>(k_)) experts.resize(k_);
+    return experts;
   }
 
  private:
   const RoutingTrace& trace_;
+  int64_t k_;
 };
 
 }  // namespace
@@ -53,7 +57,7 @@ std::unique_ptr<Predictor> make_predictor(PredictorKind kind, Model& model, int6
     case PredictorKind::kOracle:
       if (!trace) fail("the oracle predictor needs a routing trace");
       trace->check_fits(model.config());
-      return std::make_unique<OraclePredictor>(*trace);
+      return std::make_unique<OraclePredictor>(*trace, k);
   }
   return nullptr;
 }

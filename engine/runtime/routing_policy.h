@@ -4,9 +4,12 @@
 //   decision   a replayed trace (--replay-routing) if given; else, with --routing early, the
 //              decision made one MoE layer ahead (speculative early routing: the layer's router
 //              applied to the previous MoE layer's input, lossy); else the layer's own router.
-//              --k overrides the model's top-K of every router call.
-//   lookahead  after a layer's fetch, the predictor guesses the next MoE layer's experts (scored
-//              against what happens) and the prefetcher loads them; --overlap serial waits for it.
+//              --k overrides the model's top-K of every router call; under replay it keeps the
+//              first K of the trace's choices, renormalised as the router renormalises its top-K.
+//   lookahead  after a layer's fetch, the next MoE layer's experts go to the prefetcher: with
+//              --routing early they are known (the decision made one layer ahead; under replay
+//              the next layer's replayed choice), else the predictor guesses them (scored against
+//              what happens). --overlap serial waits for the prefetch.
 #include <cstdint>
 #include <map>
 #include <span>
@@ -24,7 +27,9 @@ enum class RoutingMode { kExact, kEarly };
 inline constexpr NameTable<RoutingMode, 2> kRoutingModeNames{{{
     {RoutingMode::kExact, "exact", "each layer's router decides"},
     {RoutingMode::kEarly, "early",
-     "decided one MoE layer ahead from the previous MoE layer's input (lossy)"},
+     "decided one MoE layer ahead from the previous MoE layer's input (lossy), so --prefetch reads "
+     "the next layer's experts while this one computes; under --replay-routing the decision is the next "
+     "layer's replayed choice (the routing is the replay's, the reads start a layer early)"},
 }}};
 constexpr const auto& name_table(RoutingMode) { return kRoutingModeNames; }
 
@@ -39,8 +44,8 @@ class RoutingPolicy final : public MoeRouting {
     Prefetcher* prefetcher = nullptr;  // nullptr: predictions are only scored
     OverlapMode overlap = OverlapMode::kSerial;
   };
-  // `replay` (nullptr: none) must fit the model and outlive the policy, as must the lookahead's
-  // parts.
+  // `replay` (nullptr: none) must fit the model and hold at least k choices per routing (Error
+  // naming the trace otherwise), and outlive the policy, as must the lookahead's parts.
   RoutingPolicy(Model& model, RoutingMode mode, int64_t k, const RoutingTrace* replay,
                 Lookahead lookahead);
 
@@ -48,6 +53,12 @@ class RoutingPolicy final : public MoeRouting {
   void fetched(int64_t pos, int64_t layer, std::span<const float> x) override;
 
  private:
+  // The trace's routing of `layer` at `pos`, cut to the first k_ of its choices.
+  Routing replayed(int64_t pos, int64_t layer) const;
+  // The next MoE layer's experts decided one layer early (--routing early); empty when none is.
+  std::vector<int32_t> decided_early(int64_t pos, int64_t next) const;
+  void prefetch(int64_t layer, std::vector<int32_t> experts);
+
   Model& model_;
   RoutingMode mode_;
   int64_t k_;

@@ -124,6 +124,30 @@ TEST(Telemetry, BytesFromDiskHitRateAndTheRooflineShare) {
   }
 }
 
+// The predictor's scores as the engine writes them (routing.predictor), taken only from a run
+// that had a predictor and made a prediction.
+TEST(Telemetry, PredictorPrecisionAndRecall) {
+  auto field = [](const nlohmann::json& predictor, const std::string& name) {
+    nlohmann::json m = MockExecutor::engine_metrics(100);
+    m["routing"] = {{"routing_tokens", 24}, {"predictor", predictor}};
+    for (const auto& [k, v] : telemetry_fields(m, std::nullopt, NAN, NAN))
+      if (k == name) return is_null(v) ? std::optional<double>() : std::optional<double>(to_double(v));
+    ADD_FAILURE() << "no field " << name;
+    return std::optional<double>();
+  };
+  // 5 experts predicted, 3 of them routed to, 4 routed in the predicted layers.
+  const nlohmann::json temporal = {{"kind", "temporal"}, {"predicted_experts", 5}, {"correct", 3},
+                                   {"routed_experts_predicted_layers", 4}, {"precision", 0.6}, {"recall", 0.75}};
+  EXPECT_EQ(field(temporal, "predictor_precision"), 0.6);
+  EXPECT_EQ(field(temporal, "predictor_recall"), 0.75);
+  nlohmann::json none = temporal;
+  none["kind"] = "none";
+  EXPECT_FALSE(field(none, "predictor_precision"));
+  nlohmann::json silent = temporal;
+  silent["predicted_experts"] = 0;  // a run too short to predict anything
+  EXPECT_FALSE(field(silent, "predictor_recall"));
+}
+
 class ColdTest : public ::testing::Test {
  protected:
   void SetUp() override { testing::make_project(dir_.path()); }

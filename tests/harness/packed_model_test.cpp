@@ -101,6 +101,22 @@ TEST_F(PackedModelTest, ChangedSourceOrRecipeIsPackedAgain) {
   EXPECT_FALSE(prepare_packed_model(four, "engine", executor_).reused);
 }
 
+// A pack recipe's resident_bits reaches `streammoe pack --resident-bits`, only when not 16.
+TEST_F(PackedModelTest, ResidentBitsReachThePacker) {
+  prepare_packed_model(recipe_, "engine", executor_);
+  EXPECT_FALSE(MockExecutor::has(executor_.calls().back(), "--resident-bits"));
+  PackRecipe r4 = recipe_;
+  r4.resident_bits = 4;
+  r4.folder = packed_folder(dir_ / "results/models", r4);
+  EXPECT_NE(r4.folder, recipe_.folder);
+  const PreparedModel prepared = prepare_packed_model(r4, "engine", executor_);
+  EXPECT_FALSE(prepared.reused);
+  EXPECT_EQ(executor_.calls().back().argv[1], "pack");
+  EXPECT_EQ(MockExecutor::flag(executor_.calls().back(), "resident-bits"), "4");
+  EXPECT_EQ(prepared.stamp["resident_bits"], 4);
+  EXPECT_TRUE(prepare_packed_model(r4, "engine", executor_).reused);
+}
+
 TEST_F(PackedModelTest, FailedPackLeavesNoFolderAndNamesTheRecipe) {
   packer_.fail_next = true;
   try {

@@ -240,7 +240,10 @@ TEST_F(ReportTest, TelemetryColumnsAppearWhereTheyVary) {
     (*reply.metrics)["routing"] = {
         {"routing_tokens", 24},
         {"expert_io", {{"bytes_read", 36e6}, {"bytes_from_disk", lru ? 3.6e6 : 36e6}}},
-        {"expert_cache", {{"kind", lru ? "lru" : "none"}, {"hit_rate", lru ? 0.9 : 0.0}}}};
+        {"expert_cache", {{"kind", lru ? "lru" : "none"}, {"hit_rate", lru ? 0.9 : 0.0}}},
+        // The engine scores a predictor only when there is one; kind none writes zeros.
+        {"predictor", {{"kind", lru ? "temporal" : "none"}, {"predicted_experts", lru ? 40 : 0},
+                       {"correct", lru ? 30 : 0}, {"precision", lru ? 0.75 : 0.0}, {"recall", lru ? 0.625 : 0.0}}}};
     return reply;
   });
   RunnerOptions o;
@@ -262,6 +265,22 @@ TEST_F(ReportTest, TelemetryColumnsAppearWhereTheyVary) {
   EXPECT_EQ(at("disk MB/tok", 1), "0.150");
   EXPECT_EQ(at("hit rate", 0), "");  // no cache
   EXPECT_EQ(at("hit rate", 1), "0.900");
+  EXPECT_EQ(at("pred. precision", 0), "");  // no predictor
+  EXPECT_EQ(at("pred. precision", 1), "0.750");
+  EXPECT_EQ(at("pred. recall", 1), "0.625");
+  auto stored = store_->query("SELECT v.name, m.predictor_precision, m.predictor_recall FROM metrics m JOIN runs r "
+                              "ON r.id = m.run_id JOIN variants v ON v.id = r.variant_id WHERE r.experiment_id = ?",
+                              {summary.experiment_id});
+  ASSERT_EQ(stored.size(), 4u);
+  for (const auto& row : stored) {
+    if (to_text(row.at("name")) == "none") {
+      EXPECT_TRUE(is_null(row.at("predictor_precision")));
+      EXPECT_TRUE(is_null(row.at("predictor_recall")));
+    } else {
+      EXPECT_DOUBLE_EQ(to_double(row.at("predictor_precision")), 0.75);
+      EXPECT_DOUBLE_EQ(to_double(row.at("predictor_recall")), 0.625);
+    }
+  }
 }
 
 TEST(SvgCharts, EscapesAndScales) {

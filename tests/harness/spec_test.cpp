@@ -365,6 +365,32 @@ variants: [{name: b}]
   EXPECT_NE(load(two_bits).models[0], spec.models[0]);
 }
 
+// resident_bits (16, 8 or 4, as synth's) is part of a pack recipe: its own folder, in the recipe
+// and the identity; 16 is the default and names the folder packs without the key had.
+TEST_F(SpecTest, PackRecipeTakesResidentBits) {
+  auto with_model = [](const std::string& model) {
+    return "name: x\nmodel: " + model + "\nworkload: {prompt: hi}\nbaseline: b\nvariants: [{name: b}]\n";
+  };
+  ExperimentSpec q4 = load(with_model("{pack: {from: models/tiny, bits: 4, resident_bits: 4}}"));
+  ASSERT_EQ(q4.packs.size(), 1u);
+  EXPECT_EQ(q4.packs[0].resident_bits, 4);
+  EXPECT_THAT(q4.packs[0].folder.filename().string(), ::testing::StartsWith("tiny-q4-r4-"));
+  EXPECT_THAT(q4.packs[0].describe(), HasSubstr("packed to 4 bits, 4-bit resident weights"));
+  EXPECT_EQ(q4.packs[0].to_json()["resident_bits"], 4);
+  ExperimentSpec plain = load(with_model("{pack: {from: models/tiny, bits: 4}}"));
+  ExperimentSpec sixteen = load(with_model("{pack: {from: models/tiny, bits: 4, resident_bits: 16}}"));
+  EXPECT_EQ(plain.packs[0].resident_bits, 16);
+  EXPECT_EQ(sixteen.models[0], plain.models[0]);
+  EXPECT_FALSE(plain.packs[0].to_json().contains("resident_bits"));  // older stamps stay current
+  EXPECT_NE(q4.models[0], plain.models[0]);
+  EXPECT_NE(q4.identity_hash(), plain.identity_hash());
+  EXPECT_NE(load(with_model("{pack: {from: models/tiny, bits: 4, resident_bits: 8}}")).models[0], q4.models[0]);
+  EXPECT_THAT(error_of(with_model("{pack: {from: models/tiny, resident_bits: 2}}")),
+              HasSubstr(at(2, 50) + "pack.resident_bits must be 16, 8 or 4, got 2"));
+  EXPECT_THAT(error_of(with_model("{pack: {from: models/tiny, resident_bits: x}}")),
+              HasSubstr(at(2, 50) + "pack.resident_bits"));
+}
+
 TEST_F(SpecTest, PackedModelMistakesNameLineAndColumn) {
   auto with_model = [](const std::string& model) {
     return "name: x\nmodel: " + model + "\nworkload: {prompt: hi}\nbaseline: b\nvariants: [{name: b}]\n";

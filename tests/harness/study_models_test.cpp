@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/util/error.h"
+#include "harness/estimate.h"
 #include "harness/executor.h"
 #include "harness/mock_executor.h"
 #include "harness/packed_model.h"
@@ -168,6 +169,41 @@ TEST_F(StudyModelsTest, SynthPassesResidentBits) {
   // 2 layers x 16 experts x 3 x 64 x 32 x (0.5 + 1/16) bytes + 2 x 100 x 64 x (0.5 + 1/16) bytes
   // (bf16 tables would make it 136.2 kB).
   EXPECT_THAT(plan.str(), HasSubstr("117.8 kB to synth big-synth-l2-q4-r4-s7-"));
+}
+
+// lz4: true reaches the engine's synth as --lz4 (the LZ4 expert files --expert-cache lz4 reads),
+// names another folder, is stamped, and the disk estimate counts the copies: random codes barely
+// compress, so the expert bytes twice.
+TEST_F(StudyModelsTest, SynthPassesLz4) {
+  std::string text = kSynth;
+  text.replace(text.find("seed: 7"), 7, "seed: 7, lz4: true");
+  ExperimentSpec spec = load(text);
+  const PackRecipe& r = spec.packs[0];
+  EXPECT_TRUE(r.lz4);
+  EXPECT_FALSE(load(kSynth).packs[0].lz4);
+  EXPECT_THAT(r.folder.filename().string(), ::testing::StartsWith("big-synth-l2-q4-s7-lz4-"));
+  EXPECT_NE(r.folder, load(kSynth).packs[0].folder);
+  EXPECT_THAT(r.describe(), HasSubstr("seed 7 + lz4"));
+  EXPECT_EQ(r.to_json()["lz4"], true);
+  EXPECT_FALSE(load(kSynth).packs[0].to_json().contains("lz4"));  // older synth stamps stay current
+  std::vector<std::string> made;
+  MockExecutor executor([&](const Command& c) {
+    made = c.argv;
+    testing::write_text(fs::path(MockExecutor::flag(c, "out")) / "streammoe.json", "{}");
+    return MockExecutor::ok_reply();
+  });
+  const PreparedModel prepared = prepare_packed_model(r, "/opt/fake/streammoe", executor);
+  EXPECT_NE(std::find(made.begin(), made.end(), "--lz4"), made.end()) << shell_join(made);
+  EXPECT_EQ(made[1], "synth");
+  EXPECT_EQ(prepared.stamp["lz4"], true);
+  std::ostringstream plan;
+  fs::remove_all(r.folder);
+  print_plan(spec, "/opt/fake/streammoe", dir_ / "builds", plan);
+  const ModelBytes bytes = recipe_bytes(r);
+  EXPECT_THAT(plan.str(), HasSubstr(bytes_text(2 * bytes.experts + bytes.resident) + " to synth big-synth-l2-q4-s7-lz4-"));
+  EXPECT_THAT(plan.str(), HasSubstr("seed 7 + lz4"));
+  EXPECT_THAT(error_of("name: s\nmodel: {synth: {like: configs/big.json, lz4: maybe}}\nworkload: {ids: [1]}\n"),
+              HasSubstr("synth.lz4"));
 }
 
 TEST_F(StudyModelsTest, QualityIsMeasuredOnTheQualityModelWithTheSameSwitches) {

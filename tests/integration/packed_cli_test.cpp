@@ -99,6 +99,43 @@ TEST_F(PackedCli, SynthWritesAPackedModelThatRuns) {
   EXPECT_EQ(g.exit_code, 0) << g.output;
 }
 
+// synth --lz4 writes the folder pack --lz4 would: the same packed files as the synth without it,
+// plus LZ4 copies of the expert files, which --expert-cache lz4 reads to the same logits.
+TEST_F(PackedCli, SynthLz4WritesLz4ExpertFilesTheLz4CacheReads) {
+  const std::string like = "synth --like " + (kConfigs / "small_qwen35moe_g64.json").string() + " --layers 2 --seed 9";
+  const fs::path lz4 = root_ / "synth_lz4", plain = root_ / "synth_plain";
+  const CommandResult s = run_streammoe(like + " --lz4 --out " + lz4.string());
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  EXPECT_THAT(s.output, HasSubstr("lz4: "));
+  ASSERT_EQ(run_streammoe(like + " --out " + plain.string()).exit_code, 0);
+  int lz4_files = 0, packed_files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(lz4)) {
+    if (!e.is_regular_file()) continue;
+    const fs::path rel = fs::relative(e.path(), lz4);
+    if (rel.extension() == ".lz4") {
+      ++lz4_files;
+      EXPECT_FALSE(fs::exists(plain / rel)) << rel;
+      continue;
+    }
+    ++packed_files;
+    EXPECT_TRUE(cli_test::read_bytes(e.path()) == cli_test::read_bytes(plain / rel)) << rel;
+  }
+  EXPECT_EQ(lz4_files, 2);  // one per MoE layer, experts/layer_LLL.lz4
+  EXPECT_GT(packed_files, 2);
+  auto eval = [&](const fs::path& model, const std::string& switches, const std::string& out) {
+    const CommandResult r = run_streammoe("eval --model " + model.string() + " --ids 1,5,9,2,7,3 --dump-logits " +
+                                          (root_ / out).string() + " " + switches);
+    EXPECT_EQ(r.exit_code, 0) << switches << "\n" << r.output;
+    return cli_test::read_bytes(root_ / out);
+  };
+  const std::string reference = eval(plain, "", "synth_plain.npy");
+  ASSERT_GT(reference.size(), 1000u);
+  EXPECT_TRUE(eval(lz4, "--expert-cache lz4 --cache-entries 8", "synth_lz4.npy") == reference);
+  EXPECT_TRUE(eval(lz4, "", "synth_lz4_plain.npy") == reference);
+  expect_one_line_error(run_streammoe(like + " --format hf --lz4 --out " + (root_ / "synth_hf_lz4").string()),
+                        "--lz4 with --format hf", "pack");
+}
+
 TEST_F(PackedCli, TruncatedExpertFileIsAClearError) {
   const fs::path dir = copy_of_packed();
   fs::resize_file(dir / "experts/layer_002.bin",

@@ -171,6 +171,31 @@ TEST(MoeBlock, TopKOverride) {
   EXPECT_NEAR(out[0], 4 * silu_ref(1.0f), 1e-6);  // renormalised weight 1
 }
 
+// --k under replay: the first k of a recorded top-K, renormalised, is the router's own top-k.
+TEST(MoeBlock, FirstKOfARoutingIsTheRoutersTopK) {
+  std::vector<float> router = {0, 2, 1, 3, -1};
+  ScaledExperts experts(5);
+  for (bool norm : {true, false}) {
+    SCOPED_TRACE(norm);
+    MoeBlock block(0, {1, 5, 4, 1, norm}, {mat(router, 5, 1), false, {}, {}}, experts);
+    const std::vector<float> x = {1.0f};
+    const Routing top4 = block.route(x), top2 = block.route(x, 2);
+    const Routing cut = first_k(top4, 2, norm);
+    ASSERT_EQ(cut.experts, (std::vector<int32_t>{3, 1}));
+    ASSERT_EQ(cut.experts, top2.experts);
+    ASSERT_EQ(cut.weights.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) EXPECT_NEAR(cut.weights[i], top2.weights[i], 1e-6);
+    if (norm) EXPECT_NEAR(cut.weights[0] + cut.weights[1], 1.0f, 1e-6);
+    else EXPECT_EQ(cut.weights[0], top4.weights[0]);  // softmax probabilities kept as they are
+    // k = 0 or k >= the routing's size: the routing as it is, bit for bit.
+    for (int64_t k : {0, 4, 9}) {
+      const Routing all = first_k(top4, k, norm);
+      EXPECT_EQ(all.experts, top4.experts);
+      EXPECT_EQ(all.weights, top4.weights);
+    }
+  }
+}
+
 // ---- the int8 path (--matvec int8) --------------------------------------------------------
 namespace {
 

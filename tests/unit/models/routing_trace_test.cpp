@@ -84,6 +84,14 @@ TEST_F(RoutingTraceTest, HeaderTopKIsTheRunsKNotTheConfigs) {
     writer.close();
   }
   EXPECT_EQ(RoutingTrace::load(path).top_k(), 3);
+  // A smaller --k too: a replay of this trace may cut it further, never widen it.
+  const auto one = dir_.path() / "k1.jsonl";
+  {
+    RoutingTraceWriter writer(one, two_layers_four_experts(), "m");
+    writer.add_token(0, {routing({2}), routing({3})});
+    writer.close();
+  }
+  EXPECT_EQ(RoutingTrace::load(one).top_k(), 1);
 }
 
 TEST_F(RoutingTraceTest, RunPastTheEndOfTheTraceIsAnError) {
