@@ -24,18 +24,14 @@ void Attention::forward(std::span<const float> x, int64_t pos, KvCache& cache, s
   k_.resize(T * kv_dim);
   v_.resize(T * kv_dim);
   attn_out_.resize(T * q_dim);
-  inputs_.resize(T);
-  for (int64_t t = 0; t < T; ++t) inputs_[t].bind(x.subspan(t * H, H));
-  const std::span<SharedActivation> inputs(inputs_.data(), T);
+  const std::span<SharedActivation> inputs = bind_rows(inputs_, x, H);
   linear_batch(w_.q_proj, inputs, q_full_, DequantMode::kFma, pool_, matvec_);
   linear_batch(w_.k_proj, inputs, k_, DequantMode::kFma, pool_, matvec_);
   linear_batch(w_.v_proj, inputs, v_, DequantMode::kFma, pool_, matvec_);
-  const auto row = [](std::vector<float>& v, int64_t t, int64_t width) {
-    return std::span<float>(v).subspan(t * width, width);
-  };
   for (int64_t t = 0; t < T; ++t) {
-    attend(row(q_full_, t, q_full), row(k_, t, kv_dim), row(v_, t, kv_dim), pos + t, cache, row(attn_out_, t, q_dim));
-    inputs_[t].bind(row(attn_out_, t, q_dim));
+    attend(row_of(q_full_, t, q_full), row_of(k_, t, kv_dim), row_of(v_, t, kv_dim), pos + t, cache,
+           row_of(attn_out_, t, q_dim));
+    inputs_[t].bind(row_of(attn_out_, t, q_dim));
   }
   linear_batch(w_.o_proj, inputs, out, DequantMode::kFma, pool_, matvec_);
 }

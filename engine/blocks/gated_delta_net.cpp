@@ -29,20 +29,15 @@ void GatedDeltaNet::forward(std::span<const float> x, DeltaNetState& state, std:
   b_.resize(T * heads);
   a_.resize(T * heads);
   core_.resize(T * values);
-  inputs_.resize(T);
-  for (int64_t t = 0; t < T; ++t) inputs_[t].bind(x.subspan(t * H, H));
-  const std::span<SharedActivation> inputs(inputs_.data(), T);
+  const std::span<SharedActivation> inputs = bind_rows(inputs_, x, H);
   linear_batch(w_.in_proj_qkv, inputs, qkv_, DequantMode::kFma, pool_, matvec_);
   linear_batch(w_.in_proj_z, inputs, z_, DequantMode::kFma, pool_, matvec_);
   linear_batch(w_.in_proj_b, inputs, b_, DequantMode::kFma, pool_, matvec_);
   linear_batch(w_.in_proj_a, inputs, a_, DequantMode::kFma, pool_, matvec_);
-  const auto row = [](std::vector<float>& v, int64_t t, int64_t width) {
-    return std::span<float>(v).subspan(t * width, width);
-  };
   for (int64_t t = 0; t < T; ++t) {
-    recur(row(qkv_, t, channels), row(z_, t, values), row(b_, t, heads), row(a_, t, heads), state,
-          row(core_, t, values));
-    inputs_[t].bind(row(core_, t, values));
+    recur(row_of(qkv_, t, channels), row_of(z_, t, values), row_of(b_, t, heads), row_of(a_, t, heads), state,
+          row_of(core_, t, values));
+    inputs_[t].bind(row_of(core_, t, values));
   }
   linear_batch(w_.out_proj, inputs, out, DequantMode::kFma, pool_, matvec_);
 }

@@ -85,6 +85,13 @@ void linear(const LinearRef& w, SharedActivation& x, std::span<float> y, Dequant
   linear(w, x.values(), x.quantized(w.quant.group_size), y, pool);
 }
 
+std::span<SharedActivation> bind_rows(std::vector<SharedActivation>& acts, std::span<const float> x, int64_t width) {
+  const size_t T = x.size() / static_cast<size_t>(width);
+  if (acts.size() < T) acts.resize(T);
+  for (size_t t = 0; t < T; ++t) acts[t].bind(x.subspan(t * width, width));
+  return {acts.data(), T};
+}
+
 void linear_batch(const LinearRef& w, std::span<SharedActivation* const> xs, std::span<const std::span<float>> ys,
                   DequantMode mode, ThreadPool* pool, MatvecPath path) {
   if (xs.size() != ys.size()) fail("linear_batch: {} activations for {} outputs", xs.size(), ys.size());

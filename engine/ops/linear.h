@@ -3,6 +3,7 @@
 // group-quantised (quant.h: 2/4/8-bit). Blocks call linear() and need not know which.
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "engine/ops/activation_quant.h"
 #include "engine/ops/matvec.h"
@@ -82,6 +83,15 @@ class SharedActivation {
 // on the int8 path W meets x.quantized(W's group size).
 void linear(const LinearRef& w, SharedActivation& x, std::span<float> y, DequantMode mode,
             ThreadPool* pool, MatvecPath path);
+
+// Binds acts[t] to row t of x = [T, width] (acts grown to at least T) and returns those T: a
+// chunk of tokens as linear_batch takes it.
+std::span<SharedActivation> bind_rows(std::vector<SharedActivation>& acts, std::span<const float> x,
+                                      int64_t width);
+// Row t of v = [T, width].
+inline std::span<float> row_of(std::vector<float>& v, int64_t t, int64_t width) {
+  return std::span<float>(v).subspan(t * width, width);
+}
 
 // ys[i] = W xs[i] for a batch of activations (the tokens of a prefill chunk, the tokens routed to
 // one expert): W's rows go tile by tile, each tile meeting every x while it is in cache, so W is
