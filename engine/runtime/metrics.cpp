@@ -25,34 +25,28 @@ nlohmann::json build_info_json() {
           {"int8_kernel_isa", std::string(enum_name(best_int8_kernel_isa()))}};
 }
 
-nlohmann::json phase_ms_per_token(const GenerationResult& r) {
+// Each named phase's ms and "other", the rest of total_ms, all divided by `steps` (0 when there
+// were none).
+static nlohmann::json phase_ms(const PhaseTimes& times, double total_ms, double steps) {
   nlohmann::json phases = nlohmann::json::object();
-  const double n = static_cast<double>(r.decode_ms.size());
-  double step_ms = 0.0;
-  for (double ms : r.decode_ms) step_ms += ms;
   double named_ms = 0.0;
   for (int p = 0; p < static_cast<int>(Phase::kCount); ++p) {
     if (static_cast<Phase>(p) == Phase::kOther) continue;
-    const double ms = r.decode_phases.seconds[p] * 1000.0;
+    const double ms = times.seconds[p] * 1000.0;
     named_ms += ms;
-    phases[std::string(kPhaseNames[p])] = n > 0 ? ms / n : 0.0;
+    phases[std::string(kPhaseNames[p])] = steps > 0 ? ms / steps : 0.0;
   }
-  phases["other"] = n > 0 ? std::max(0.0, step_ms - named_ms) / n : 0.0;
+  phases["other"] = steps > 0 ? std::max(0.0, total_ms - named_ms) / steps : 0.0;
   return phases;
 }
 
-nlohmann::json prefill_phase_ms(const GenerationResult& r) {
-  nlohmann::json phases = nlohmann::json::object();
-  double named_ms = 0.0;
-  for (int p = 0; p < static_cast<int>(Phase::kCount); ++p) {
-    if (static_cast<Phase>(p) == Phase::kOther) continue;
-    const double ms = r.prefill_phases.seconds[p] * 1000.0;
-    named_ms += ms;
-    phases[std::string(kPhaseNames[p])] = ms;
-  }
-  phases["other"] = std::max(0.0, r.prefill_ms - named_ms);
-  return phases;
+nlohmann::json phase_ms_per_token(const GenerationResult& r) {
+  double step_ms = 0.0;
+  for (double ms : r.decode_ms) step_ms += ms;
+  return phase_ms(r.decode_phases, step_ms, static_cast<double>(r.decode_ms.size()));
 }
+
+nlohmann::json prefill_phase_ms(const GenerationResult& r) { return phase_ms(r.prefill_phases, r.prefill_ms, 1.0); }
 
 // Expert I/O counters are summed over the same steps as decode_ms (the first token, chosen from
 // the prefill's logits, reads nothing).
