@@ -105,7 +105,10 @@ void GatedDeltaNet::recur(std::span<const float> qkv, std::span<const float> z, 
       rmsnorm_gated(oh, z.subspan(h * dv, dv), w_.norm, shape_.eps, oh);
     }
   };
-  if (pool_ && pool_->size() > 1) {
+  // As linear() does for small weights: below 256 KiB of state, waking the pool costs more than
+  // it saves (the bundled model's heads hold a few KiB).
+  constexpr size_t kMinParallelStateBytes = 256 * 1024;
+  if (pool_ && pool_->size() > 1 && state.recurrent.size() * sizeof(float) >= kMinParallelStateBytes) {
     pool_->parallel_for(shape_.v_heads, heads);
   } else {
     heads(0, shape_.v_heads);
