@@ -188,7 +188,8 @@ PlanEstimate estimate_plan(const ExperimentSpec& spec, Store* history, const std
   e.max_seconds = spec.timeout_s * (measured + extra + warmups) + spec.timeout_s * 4 * quality;
 
   // Expected: each run as long as the median of earlier ok runs of its model and options (or
-  // of its model alone); quality commands as long as a run.
+  // of its model alone); quality commands run on small trained models, kQualityCommandSeconds
+  // each (counting them as long as a run had the study's files at 5-7x their real time).
   if (history) {
     double total = 0;
     int known = 0;
@@ -206,15 +207,13 @@ PlanEstimate estimate_plan(const ExperimentSpec& spec, Store* history, const std
         }
         if (ms.empty()) continue;
         ++known;
-        int per_cell_runs = spec.repeats + spec.warmup;
-        int per_cell_quality = cells ? quality / cells : 0;
-        total += median(ms) / 1000 * (per_cell_runs + per_cell_quality);
+        total += median(ms) / 1000 * (spec.repeats + spec.warmup);
       }
     if (known == cells && cells > 0) {
-      e.seconds = total;
+      e.seconds = total + kQualityCommandSeconds * quality;
       e.basis = "the median duration of earlier runs of these models in the database";
     } else if (known > 0) {
-      e.seconds = total * cells / known;
+      e.seconds = total * cells / known + kQualityCommandSeconds * quality;
       e.basis = fmt::format("earlier runs of {} of the {} variant/model pairs", known, cells);
     }
   }

@@ -217,10 +217,12 @@ std::vector<int64_t> resolve_layer_map(const LayerMap& map, const ModelShape& mo
 }
 
 json RoutingReplaySpec::to_json() const {
-  return {{"trace", trace.string()},         {"trace_model", trace_model.string()},
-          {"layer_map", map.text()},         {"windows", windows},
-          {"cycle_tokens", cycle_tokens},    {"match_types", match_types},
-          {"predictor_trace", predictor_trace}};
+  json j = {{"trace", trace.string()},         {"trace_model", trace_model.string()},
+            {"layer_map", map.text()},         {"windows", windows},
+            {"cycle_tokens", cycle_tokens},    {"match_types", match_types},
+            {"predictor_trace", predictor_trace}};
+  if (!predictor_source.empty()) j["predictor_source"] = predictor_source.string();
+  return j;
 }
 
 json ReplayRecipe::provenance() const {

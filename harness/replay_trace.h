@@ -68,7 +68,9 @@ struct RoutingReplaySpec {
   int windows = 1;             // repeat r replays window r % windows (consecutive token ranges)
   bool cycle_tokens = false;   // a window past the trace's end wraps to its start
   bool match_types = true;
-  bool predictor_trace = false;  // also --predictor-trace: the oracle predictor knows the replay
+  bool predictor_trace = false;  // also --predictor-trace: the oracle predictor knows the replay,
+  std::filesystem::path predictor_source;  // or this other trace of the same tokens (for example
+                                           // the early router's decisions), derived like it
   std::string where;            // file:line:column of `routing:`
   std::string where_trace;      // ... of its trace, and of its layer map
   std::string where_map;

@@ -60,11 +60,12 @@ std::vector<std::string> Runner::generate_argv(const ExperimentSpec& spec, const
   argv.push_back(std::to_string(spec.workload.tokens));
   for (auto& arg : switch_args(variant.switches)) argv.push_back(arg);
   if (const fs::path* replay = spec.replay_for(variant, plan.model_index, plan.repeat)) {
-    for (const char* flag : {"--replay-routing", "--predictor-trace"}) {
-      if (flag[2] == 'p' && !spec.routing_for(variant)->predictor_trace) continue;
-      argv.push_back(flag);
-      argv.push_back(replay->string());
-    }
+    argv.push_back("--replay-routing");
+    argv.push_back(replay->string());
+  }
+  if (const fs::path* predicted = spec.predictor_trace_for(variant, plan.model_index, plan.repeat)) {
+    argv.push_back("--predictor-trace");
+    argv.push_back(predicted->string());
   }
   if (spec.workload.ignore_eos) argv.push_back("--ignore-eos");
   argv.push_back("--metrics-json");
@@ -644,7 +645,8 @@ void Runner::measure_variant_quality(const Session& session, size_t i, size_t m,
       // The oracle predictor of a quality run reads the trace as recorded: the quality model is
       // the one that recorded it (the derived traces are for the speed model's depth).
       if (const RoutingReplaySpec* routing = spec_.routing_for(variant); routing && routing->predictor_trace)
-        run.switches["predictor-trace"] = routing->trace.string();
+        run.switches["predictor-trace"] =
+            (routing->predictor_source.empty() ? routing->trace : routing->predictor_source).string();
       run.timeout_s = spec_.timeout_s * 4;
       run.cgroup_procs = session.cgroup_procs();
       measurement = suite.measure(spec_.quality, run, reference.value_or(fs::path()));

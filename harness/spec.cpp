@@ -146,6 +146,15 @@ const fs::path* ExperimentSpec::replay_for(const Variant& variant, size_t model_
   return &windows[static_cast<size_t>(repeat) % windows.size()];
 }
 
+const fs::path* ExperimentSpec::predictor_trace_for(const Variant& variant, size_t model_index, int repeat) const {
+  const RoutingReplaySpec* routing = routing_for(variant);
+  if (!routing || !routing->predictor_trace) return nullptr;
+  if (routing->predictor_source.empty()) return replay_for(variant, model_index, repeat);
+  if (model_index >= variant.predictor_replay.size() || variant.predictor_replay[model_index].empty()) return nullptr;
+  const auto& windows = variant.predictor_replay[model_index];
+  return &windows[static_cast<size_t>(repeat) % windows.size()];
+}
+
 int64_t Workload::max_fed_tokens() const {
   int64_t prompt = 0;
   for (const std::string& p : prompts)
@@ -529,8 +538,17 @@ class SpecReader {
       r.windows = static_cast<int>(file_.integer(keys["windows"], "routing.windows", 1, 100000));
     if (keys.count("cycle_tokens")) r.cycle_tokens = file_.boolean(keys["cycle_tokens"], "routing.cycle_tokens");
     if (keys.count("match_types")) r.match_types = file_.boolean(keys["match_types"], "routing.match_types");
-    if (keys.count("predictor_trace"))
-      r.predictor_trace = file_.boolean(keys["predictor_trace"], "routing.predictor_trace");
+    if (keys.count("predictor_trace")) {
+      // true: the oracle predictor knows the replay; a file: it knows that trace instead.
+      const YAML::Node p = keys["predictor_trace"];
+      const std::string text = file_.scalar(p, "routing.predictor_trace");
+      if (text == "true" || text == "false" || text == "yes" || text == "no" || text == "on" || text == "off") {
+        r.predictor_trace = file_.boolean(p, "routing.predictor_trace");
+      } else {
+        r.predictor_trace = true;
+        r.predictor_source = existing_file(p, "routing.predictor_trace");
+      }
+    }
     return r;
   }
 
@@ -559,14 +577,7 @@ class SpecReader {
       if (r->predictor_trace && v.switches.count("predictor-trace"))
         fail("{}: variant '{}' sets predictor-trace, and routing: at {} has predictor_trace: true; give one",
              v.where, v.name, r->where);
-      if (!summaries.count(r->trace)) {
-        try {
-          summaries[r->trace] = read_trace_summary(r->trace);
-        } catch (const Error& e) {
-          fail("{}: routing.trace: {}", r->where_trace, e.what());
-        }
-      }
-      const TraceSummary& s = summaries[r->trace];
+      const TraceSummary& s = summary_of(summaries, r->trace, r->where_trace + ": routing.trace");
       fs::path trace_model = r->trace_model;
       if (trace_model.empty()) {
         trace_model = s.model.empty() ? fs::path() : resolve(s.model);
@@ -630,15 +641,49 @@ class SpecReader {
         recipe.tokens = fed;
         recipe.cycle_tokens = r->cycle_tokens;
         recipe.where = r->where;
-        for (int w = 0; w < r->windows; ++w) {
-          recipe.first_token = (fed * w) % s.tokens;
-          recipe.file = replay_file(models_dir, recipe);
-          auto same = [&](const ReplayRecipe& e) { return e.file == recipe.file; };
-          if (std::none_of(spec.replays.begin(), spec.replays.end(), same)) spec.replays.push_back(recipe);
-          v.replay[m].push_back(recipe.file);
+        add_windows(spec, *r, recipe, models_dir, v.replay[m]);
+        if (!r->predictor_source.empty()) {
+          // The predictor's trace: the same tokens through the same map, window for window.
+          const TraceSummary& p = summary_of(summaries, r->predictor_source, r->where + ": routing.predictor_trace");
+          if (p.experts != s.experts || p.top_k != s.top_k || p.layers != s.layers || p.tokens != s.tokens)
+            fail("{}: routing.predictor_trace {} must record what routing.trace does ({} tokens, {} layers, "
+                 "top-{} of {} experts); it has {} tokens, {} layers, top-{} of {}",
+                 r->where, r->predictor_source.string(), s.tokens, s.layers, s.top_k, s.experts, p.tokens,
+                 p.layers, p.top_k, p.experts);
+          ReplayRecipe predictor = recipe;
+          predictor.source = r->predictor_source;
+          predictor.source_hash = p.content_hash;
+          v.predictor_replay.resize(spec.models.size());
+          add_windows(spec, *r, predictor, models_dir, v.predictor_replay[m]);
         }
       }
     }
+  }
+
+  // One derived trace per window of `recipe` (consecutive token ranges), each listed once in
+  // spec.replays and in order in `files`.
+  static void add_windows(ExperimentSpec& spec, const RoutingReplaySpec& r, ReplayRecipe recipe,
+                          const fs::path& models_dir, std::vector<fs::path>& files) {
+    for (int w = 0; w < r.windows; ++w) {
+      recipe.first_token = (recipe.tokens * w) % recipe.trace_tokens;
+      recipe.file = replay_file(models_dir, recipe);
+      auto same = [&](const ReplayRecipe& e) { return e.file == recipe.file; };
+      if (std::none_of(spec.replays.begin(), spec.replays.end(), same)) spec.replays.push_back(recipe);
+      files.push_back(recipe.file);
+    }
+  }
+
+  // The summary of a trace, read once per experiment; `what` prefixes its error.
+  const TraceSummary& summary_of(std::map<fs::path, TraceSummary>& summaries, const fs::path& trace,
+                                 const std::string& what) {
+    if (!summaries.count(trace)) {
+      try {
+        summaries[trace] = read_trace_summary(trace);
+      } catch (const Error& e) {
+        fail("{}: {}", what, e.what());
+      }
+    }
+    return summaries[trace];
   }
 
   // A folder as the plan names it: relative to the project root when inside it.

@@ -45,6 +45,8 @@ struct Variant {
   std::optional<RoutingReplaySpec> routing;
   // The derived traces its speed runs replay, [model index][window]; empty without routing.
   std::vector<std::vector<std::filesystem::path>> replay;
+  // The derived traces its oracle predictor reads when routing names a predictor_trace file.
+  std::vector<std::vector<std::filesystem::path>> predictor_replay;
   std::string where;                                 // file:line:column of its definition
 };
 
@@ -161,6 +163,9 @@ struct ExperimentSpec {
   // The derived trace a run of `variant` on models[model_index] at `repeat` replays (window
   // repeat % windows); nullptr when it replays none.
   const std::filesystem::path* replay_for(const Variant& variant, size_t model_index, int repeat) const;
+  // The trace its --predictor-trace reads (routing's predictor_trace: the replay itself, or the
+  // other trace's window); nullptr when it has none.
+  const std::filesystem::path* predictor_trace_for(const Variant& variant, size_t model_index, int repeat) const;
   // What the runs depend on (models, workload, variants, cache, budget, quality): resuming is
   // allowed only while this hash is unchanged.
   std::string identity_hash() const;

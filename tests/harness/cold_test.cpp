@@ -14,7 +14,7 @@
 #include "harness/mock_executor.h"
 #include "harness/run_record.h"
 #include "harness/runner.h"
-#include "lab_test_util.h"
+#include "lab_fixture.h"
 
 namespace streammoe::lab {
 namespace {
@@ -148,26 +148,7 @@ TEST(Telemetry, PredictorPrecisionAndRecall) {
   EXPECT_FALSE(field(silent, "predictor_recall"));
 }
 
-class ColdTest : public ::testing::Test {
- protected:
-  void SetUp() override { testing::make_project(dir_.path()); }
-  ExperimentSpec load(const std::string& yaml) {
-    testing::write_text(dir_ / "experiments/e.yaml", yaml);
-    SpecOptions options;
-    options.catalog = &catalog_;
-    return load_experiment(dir_ / "experiments/e.yaml", options);
-  }
-  RunnerOptions options() {
-    RunnerOptions o;
-    o.engine = "/opt/fake/streammoe";
-    o.source_dir = dir_.path();
-    o.build_root = dir_ / "builds";
-    o.cache_dir = dir_ / "cache";
-    return o;
-  }
-  TempDir dir_;
-  SwitchCatalog catalog_ = testing::fixture_catalog();
-};
+class ColdTest : public testing::LabProjectTest {};
 
 constexpr const char* kCold =
     "name: c\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 3\ncache: cold\n"

@@ -16,25 +16,18 @@
 #include "harness/run_record.h"
 #include "harness/runner.h"
 #include "harness/scratch_file.h"
-#include "lab_test_util.h"
+#include "lab_fixture.h"
 #include "report/exporter.h"
+#include "tests/common/error_of.h"
 
 namespace streammoe::lab {
 namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using streammoe::testing::error_of;
 using ::testing::Not;
 using testing::TempDir;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 // A database another program made: one table, rollback journal, no schema version.
 void make_foreign(const fs::path& path) {
@@ -107,28 +100,18 @@ TEST(DatabaseCheck, ADamagedLabDatabaseIsFoundWhenOpenedNotAtTheFirstInsert) {
               HasSubstr("a damaged lab database: its table metrics has no column prompt_tokens"));
 }
 
-class LockTest : public ::testing::Test {
+class LockTest : public testing::LabProjectTest {
  protected:
   void SetUp() override {
-    testing::make_project(dir_.path());
-    testing::write_text(dir_ / "experiments/e.yaml",
-                        "name: locked\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 1\n"
-                        "baseline: b\nvariants: [{name: b}]\n");
-    SpecOptions options;
-    options.catalog = &catalog_;
-    spec_ = load_experiment(dir_ / "experiments/e.yaml", options);
+    LabProjectTest::SetUp();
+    spec_ = load("name: locked\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 1\n"
+                 "baseline: b\nvariants: [{name: b}]\n");
   }
-  RunnerOptions options(bool resume) {
-    RunnerOptions o;
-    o.engine = "/opt/fake/streammoe";
-    o.source_dir = dir_.path();
-    o.build_root = dir_ / "builds";
-    o.cache_dir = dir_ / "cache";
+  RunnerOptions options(bool resume) const {
+    RunnerOptions o = LabProjectTest::options();
     o.resume = resume;
     return o;
   }
-  TempDir dir_;
-  SwitchCatalog catalog_ = testing::fixture_catalog();
   ExperimentSpec spec_;
 };
 

@@ -18,8 +18,9 @@
 #include "harness/mock_executor.h"
 #include "harness/replay_trace.h"
 #include "harness/runner.h"
-#include "lab_test_util.h"
+#include "lab_fixture.h"
 #include "report/terminal.h"
+#include "tests/common/error_of.h"
 
 namespace streammoe::lab {
 namespace {
@@ -28,6 +29,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
+using streammoe::testing::error_of;
 using testing::TempDir;
 
 // A model of `layers` layers in Qwen3.5's pattern (3 linear-attention layers, then one full),
@@ -43,15 +45,6 @@ ModelShape qwen35_shape(int64_t layers, int64_t interval = 4) {
   }
   s.source = fmt::format("{}-layer model", layers);
   return s;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 const std::vector<int64_t> kTraceMoe = {0, 1, 2, 3};
@@ -140,18 +133,18 @@ json qwen35_config(int64_t layers, int64_t experts, int64_t top_k) {
           {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", 10000.0}, {"partial_rotary_factor", 0.5}}}};
 }
 
-// Token t, layer l of the test trace routes to experts (t + l + 3i) mod 16, i < 4, with weights
-// 0.4 0.3 0.2 0.1: every record is distinct and its order known.
-std::vector<int32_t> recorded_experts(int64_t t, int64_t layer) {
+// Token t, layer l of the test trace routes to experts (t + l + 3i + shift) mod 16, i < 4, with
+// weights 0.4 0.3 0.2 0.1: every record is distinct and its order known (shift tells traces apart).
+std::vector<int32_t> recorded_experts(int64_t t, int64_t layer, int64_t shift = 0) {
   std::vector<int32_t> ids;
-  for (int i = 0; i < 4; ++i) ids.push_back(static_cast<int32_t>((t + layer + 3 * i) % 16));
+  for (int i = 0; i < 4; ++i) ids.push_back(static_cast<int32_t>((t + layer + 3 * i + shift) % 16));
   return ids;
 }
 
-class ReplayExperimentTest : public ::testing::Test {
+class ReplayExperimentTest : public testing::LabProjectTest {
  protected:
   void SetUp() override {
-    testing::make_project(dir_.path());
+    LabProjectTest::SetUp();
     write_json(dir_ / "models/trained/config.json", qwen35_config(4, 16, 4));
     write_json(dir_ / "configs/deep.json", qwen35_config(40, 16, 4));
     write_json(dir_ / "configs/wide.json", qwen35_config(40, 32, 4));
@@ -159,24 +152,35 @@ class ReplayExperimentTest : public ::testing::Test {
     write_trace(dir_ / "traces/t.jsonl", 20);
   }
   static void write_json(const fs::path& path, const json& j) { testing::write_text(path, j.dump(1)); }
-  void write_trace(const fs::path& path, int64_t tokens) {
+  void write_trace(const fs::path& path, int64_t tokens, int64_t shift = 0) {
     std::string text = json{{"routing_trace", 1}, {"layers", 4}, {"experts", 16}, {"top_k", 4},
                             {"model", "models/trained"}}.dump() + "\n";
     for (int64_t t = 0; t < tokens; ++t)
       for (int64_t l = 0; l < 4; ++l)
-        text += json{{"t", t}, {"layer", l}, {"experts", recorded_experts(t, l)}, {"weights", {0.4, 0.3, 0.2, 0.1}}}
+        text += json{{"t", t}, {"layer", l}, {"experts", recorded_experts(t, l, shift)}, {"weights", {0.4, 0.3, 0.2, 0.1}}}
                     .dump() + "\n";
     testing::write_text(path, text);
   }
-  ExperimentSpec load(const std::string& yaml) {
-    testing::write_text(dir_ / "experiments/e.yaml", yaml);
-    SpecOptions options;
-    options.catalog = &catalog_;
-    options.packed_models_dir = dir_ / "derived";
-    return load_experiment(dir_ / "experiments/e.yaml", options);
-  }
-  std::string error_of(const std::string& yaml) {
-    return lab::error_of([&] { load(yaml); });
+  ExperimentSpec load(const std::string& yaml) { return LabProjectTest::load(yaml, dir_ / "derived"); }
+  std::string load_error(const std::string& yaml) { return error_of([&] { load(yaml); }); }
+  // The engine, mocked: synth writes a stamp, eval answers, generate runs at 100 tok/s; the
+  // commands are kept.
+  static MockExecutor engine(std::vector<Command>& generates, std::vector<Command>& evals) {
+    return MockExecutor([&](const Command& c) {
+      if (c.argv[1] == "synth") {
+        testing::write_text(fs::path(MockExecutor::flag(c, "out")) / "streammoe.json", "{}");
+        return MockExecutor::ok_reply();
+      }
+      if (c.argv[1] == "eval") {
+        evals.push_back(c);
+        return MockExecutor::ok_reply(
+            MockExecutor::has(c, "--ref-logits") ? MockExecutor::eval_json(0.01, 0.95, 10.5, 10) : "");
+      }
+      generates.push_back(c);
+      MockReply reply = MockExecutor::ok_reply();
+      reply.metrics = MockExecutor::engine_metrics(100);
+      return reply;
+    });
   }
   static std::vector<json> read_lines(const fs::path& path) {
     std::vector<json> lines;
@@ -184,8 +188,6 @@ class ReplayExperimentTest : public ::testing::Test {
     for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
     return lines;
   }
-  TempDir dir_;
-  SwitchCatalog catalog_ = testing::fixture_catalog();
 };
 
 // routing: on line 4 (its trace on line 4 too), 3 prompt ids + 4 tokens = 6 fed per run.
@@ -263,41 +265,41 @@ TEST_F(ReplayExperimentTest, ADerivedTraceIsReusedWhileItsProvenanceHolds) {
 }
 
 TEST_F(ReplayExperimentTest, MismatchesAreOneErrorAtTheYamlLine) {
-  EXPECT_THAT(error_of(experiment("wide.json", "{trace: traces/t.jsonl, layer_map: cycle}")),
+  EXPECT_THAT(load_error(experiment("wide.json", "{trace: traces/t.jsonl, layer_map: cycle}")),
               HasSubstr("e.yaml:4:18: routing.trace " + (dir_ / "traces/t.jsonl").string() +
                         " routes over 16 experts, the model (" + (dir_ / "configs/wide.json").string() +
                         ") has 32: replay needs the same expert count"));
-  EXPECT_THAT(error_of(experiment("top2.json", "{trace: traces/t.jsonl, layer_map: cycle}")),
+  EXPECT_THAT(load_error(experiment("top2.json", "{trace: traces/t.jsonl, layer_map: cycle}")),
               HasSubstr("e.yaml:4:18: routing.trace " + (dir_ / "traces/t.jsonl").string() +
                         " records top-4 routing, the model (" + (dir_ / "configs/top2.json").string() +
                         ") routes top-2: K must match"));
   // 3 windows of 6 tokens need 18 of the trace's 20; 4 need 24.
   EXPECT_NO_THROW(load(experiment("deep.json", "{trace: traces/t.jsonl, layer_map: cycle, windows: 3}")));
-  EXPECT_THAT(error_of(experiment("deep.json", "{trace: traces/t.jsonl, layer_map: cycle, windows: 4}")),
+  EXPECT_THAT(load_error(experiment("deep.json", "{trace: traces/t.jsonl, layer_map: cycle, windows: 4}")),
               HasSubstr("e.yaml:4:18: routing.trace " + (dir_ / "traces/t.jsonl").string() +
                         " holds 20 tokens, but the runs feed up to 6 each (the prompt's 3 + 4 generated - 1), in 4 "
                         "windows: record a longer trace, shorten the workload, or set routing.cycle_tokens: true"));
-  EXPECT_THAT(error_of(experiment("deep.json", "{trace: traces/t.jsonl, layer_map: [0, 1, 2]}")),
+  EXPECT_THAT(load_error(experiment("deep.json", "{trace: traces/t.jsonl, layer_map: [0, 1, 2]}")),
               HasSubstr("e.yaml:4:45: routing.layer_map: layer_map lists 3 trace layers, the model has 40 MoE "
                         "layers"));
-  EXPECT_THAT(error_of(experiment("deep.json", "{trace: traces/t.jsonl, layer_map: zigzag}")),
+  EXPECT_THAT(load_error(experiment("deep.json", "{trace: traces/t.jsonl, layer_map: zigzag}")),
               HasSubstr("e.yaml:4:45: routing.layer_map must be cycle, stretch or a list"));
-  EXPECT_THAT(error_of(experiment("deep.json", "{trace: traces/none.jsonl, layer_map: cycle}")),
+  EXPECT_THAT(load_error(experiment("deep.json", "{trace: traces/none.jsonl, layer_map: cycle}")),
               HasSubstr("e.yaml:4:18: routing.trace 'traces/none.jsonl' not found"));
-  EXPECT_THAT(error_of(experiment("deep.json", "{trace: traces/t.jsonl}")),
+  EXPECT_THAT(load_error(experiment("deep.json", "{trace: traces/t.jsonl}")),
               HasSubstr("e.yaml:4:10: routing needs 'layer_map: cycle | stretch"));
-  EXPECT_THAT(error_of(experiment("deep.json", "{trace: traces/t.jsonl, layer_map: cycle}",
+  EXPECT_THAT(load_error(experiment("deep.json", "{trace: traces/t.jsonl, layer_map: cycle}",
                                   "  - name: k8\n    switches: {k: 8}\n")),
               HasSubstr("variant 'k8' routes to k 8 experts, but routing.trace " +
                         (dir_ / "traces/t.jsonl").string() + " records only 4 per token"));
-  EXPECT_THAT(error_of(experiment("deep.json", "{trace: traces/t.jsonl, layer_map: cycle}",
+  EXPECT_THAT(load_error(experiment("deep.json", "{trace: traces/t.jsonl, layer_map: cycle}",
                                   "  - name: own\n    switches: {replay-routing: x.jsonl}\n")),
               HasSubstr("variant 'own' sets replay-routing, and routing: at "));
   // A trace whose header names no model folder here needs trace_model (for its layer types).
   std::string text = testing::read_text(dir_ / "traces/t.jsonl");
   text.replace(text.find("models/trained"), 14, "gone/elsewhere");
   testing::write_text(dir_ / "traces/moved.jsonl", text);
-  EXPECT_THAT(error_of(experiment("deep.json", "{trace: traces/moved.jsonl, layer_map: cycle}")),
+  EXPECT_THAT(load_error(experiment("deep.json", "{trace: traces/moved.jsonl, layer_map: cycle}")),
               HasSubstr("its header names the model 'gone/elsewhere', which is not a model folder here; name the "
                         "model that recorded it with routing.trace_model"));
   EXPECT_NO_THROW(load(experiment("deep.json", "{trace: traces/moved.jsonl, layer_map: cycle, trace_model: "
@@ -306,7 +308,7 @@ TEST_F(ReplayExperimentTest, MismatchesAreOneErrorAtTheYamlLine) {
   testing::write_text(dir_ / "traces/bad.jsonl", "{\"routing_trace\": 1, \"layers\": 4, \"experts\": 16, "
                                                  "\"top_k\": 4}\n{\"t\": 0, \"layer\": 0, \"experts\": [99], "
                                                  "\"weights\": [1]}\n");
-  EXPECT_THAT(error_of(experiment("deep.json", "{trace: traces/bad.jsonl, layer_map: cycle}")),
+  EXPECT_THAT(load_error(experiment("deep.json", "{trace: traces/bad.jsonl, layer_map: cycle}")),
               HasSubstr("e.yaml:4:18: routing.trace: " + (dir_ / "traces/bad.jsonl").string() +
                         ":2: expert 99 out of range [0, 16)"));
 }
@@ -328,28 +330,9 @@ TEST_F(ReplayExperimentTest, SpeedRunsReplayAndQualityRunsUseTheTrainedModelsOwn
       "deep.json", "{trace: traces/t.jsonl, layer_map: cycle, windows: 2, predictor_trace: true}",
       "quality_model: models/trained\nquality: {ids: [1, 2, 3, 4]}\n"));
   std::vector<Command> generates, evals;
-  MockExecutor executor([&](const Command& c) {
-    if (c.argv[1] == "synth") {
-      testing::write_text(fs::path(MockExecutor::flag(c, "out")) / "streammoe.json", "{}");
-      return MockExecutor::ok_reply();
-    }
-    if (c.argv[1] == "eval") {
-      evals.push_back(c);
-      return MockExecutor::ok_reply(
-          MockExecutor::has(c, "--ref-logits") ? MockExecutor::eval_json(0.01, 0.95, 10.5, 10) : "");
-    }
-    generates.push_back(c);
-    MockReply reply = MockExecutor::ok_reply();
-    reply.metrics = MockExecutor::engine_metrics(100);
-    return reply;
-  });
-  RunnerOptions o;
-  o.engine = "/opt/fake/streammoe";
-  o.source_dir = dir_.path();
-  o.build_root = dir_ / "builds";
-  o.cache_dir = dir_ / "cache";
+  MockExecutor executor = engine(generates, evals);
   Store store(dir_ / "lab.db");
-  Runner(spec, store, executor, o).run();
+  Runner(spec, store, executor, options()).run();
   ASSERT_EQ(generates.size(), 6u);
   for (const auto& c : generates) {
     const std::string replay = MockExecutor::flag(c, "replay-routing");
@@ -378,6 +361,45 @@ TEST_F(ReplayExperimentTest, SpeedRunsReplayAndQualityRunsUseTheTrainedModelsOwn
   print_plan(spec, "/opt/fake/streammoe", dir_ / "builds", dry);
   EXPECT_THAT(dry.str(), HasSubstr("prepare (made before; reused if current): routing of t.jsonl tokens 0..5 "
                                    "(replayed) on 40 MoE layers by layer map cycle -> derived/routing/t-cycle-l40-t0+6-"));
+}
+
+TEST_F(ReplayExperimentTest, APredictorTraceFileIsDerivedLikeTheReplayAndFeedsOnlyThePredictor) {
+  // The early router's decisions, say: the same tokens, other experts.
+  write_trace(dir_ / "traces/early.jsonl", 20, /*shift=*/1);
+  ExperimentSpec spec = load(experiment(
+      "deep.json", "{trace: traces/t.jsonl, layer_map: cycle, windows: 2, predictor_trace: traces/early.jsonl}"));
+  std::vector<Command> generates, evals;
+  MockExecutor executor = engine(generates, evals);
+  Store store(dir_ / "lab.db");
+  Runner(spec, store, executor, options()).run();
+  ASSERT_EQ(generates.size(), 6u);
+  for (const auto& c : generates) {
+    const fs::path replay = MockExecutor::flag(c, "replay-routing");
+    const fs::path predicted = MockExecutor::flag(c, "predictor-trace");
+    ASSERT_TRUE(fs::exists(predicted)) << predicted;
+    EXPECT_NE(replay, predicted);
+    const auto r = read_lines(replay), p = read_lines(predicted);
+    const int64_t first = r[0]["derived_from"]["first_token"];
+    EXPECT_EQ(p[0]["derived_from"]["first_token"], first);
+    EXPECT_EQ(p[0]["derived_from"]["source"], (dir_ / "traces/early.jsonl").string());
+    // Token 1 of the window at model layer 5 (trace layer 1 by the cycle map), from each trace,
+    // the variant's K first (top2 replays 2).
+    const size_t k = MockExecutor::flag(c, "k") == "2" ? 2 : 4;
+    auto expected = [&](int64_t shift) {
+      auto ids = recorded_experts(first + 1, 1, shift);
+      ids.resize(k);
+      return ids;
+    };
+    EXPECT_EQ(r[1 + 40 + 5]["experts"].get<std::vector<int32_t>>(), expected(0));
+    EXPECT_EQ(p[1 + 40 + 5]["experts"].get<std::vector<int32_t>>(), expected(1));
+  }
+  // A predictor trace that does not record the same tokens is one error at the routing line.
+  write_trace(dir_ / "traces/short.jsonl", 10);
+  const std::string error = load_error(experiment(
+      "deep.json", "{trace: traces/t.jsonl, layer_map: cycle, predictor_trace: traces/short.jsonl}"));
+  EXPECT_THAT(error, HasSubstr("e.yaml:4:"));
+  EXPECT_THAT(error, HasSubstr("routing.predictor_trace " + (dir_ / "traces/short.jsonl").string() +
+                               " must record what routing.trace does (20 tokens"));
 }
 
 // Not replay, but this fixture's configs are real ones: --dry-run's estimate when no earlier run

@@ -10,7 +10,7 @@
 
 #include "harness/mock_executor.h"
 #include "harness/runner.h"
-#include "lab_test_util.h"
+#include "lab_fixture.h"
 #include "report/exporter.h"
 #include "report/svg_charts.h"
 #include "report/terminal.h"
@@ -29,10 +29,10 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-class ReportTest : public ::testing::Test {
+class ReportTest : public testing::LabProjectTest {
  protected:
   void SetUp() override {
-    testing::make_project(dir_.path());
+    LabProjectTest::SetUp();
     store_ = std::make_unique<Store>(dir_ / "lab.db");
     run("first", "io", "mmap", 130);
     run("second", "io", "mmap", 101);
@@ -46,9 +46,7 @@ class ReportTest : public ::testing::Test {
                                     "  - name: fast\n    description: the fast one\n    switches: "
                                     "{{{}: {}}}\n",
                                     name, key, value));
-    SpecOptions options;
-    options.catalog = &catalog_;
-    ExperimentSpec spec = load_experiment(dir_ / "experiments/e.yaml", options);
+    ExperimentSpec spec = load_file();
     int call = 0;
     MockExecutor executor([&](const Command& c) {
       MockReply reply = MockExecutor::ok_reply();
@@ -56,16 +54,9 @@ class ReportTest : public ::testing::Test {
       reply.metrics = MockExecutor::engine_metrics(tok_s * (1 + 0.002 * (call++ % 3)));
       return reply;
     });
-    RunnerOptions o;
-    o.engine = "/opt/fake/streammoe";
-    o.source_dir = dir_.path();
-    o.build_root = dir_ / "builds";
-    o.cache_dir = dir_ / "cache";
-    Runner(spec, *store_, executor, o).run();
+    Runner(spec, *store_, executor, options()).run();
   }
 
-  TempDir dir_;
-  SwitchCatalog catalog_ = testing::fixture_catalog();
   std::unique_ptr<Store> store_;
 };
 
@@ -152,20 +143,15 @@ TEST_F(ReportTest, CompareMatchesVariantsByOptionSetAndConditionsNotByName) {
                         "  - {name: pread, switches: {io: pread}}\n"
                         "  - {name: mapped, switches: {io: mmap}}\n"
                         "  - {name: naive, switches: {dequant: naive}}\n");
-    SpecOptions options;
-    options.catalog = &catalog_;
-    ExperimentSpec spec = load_experiment(dir_ / "experiments/r.yaml", options);
+    SpecOptions spec_options;
+    spec_options.catalog = &catalog_;
+    ExperimentSpec spec = load_experiment(dir_ / "experiments/r.yaml", spec_options);
     MockExecutor executor([&](const Command& c) {
       MockReply reply = MockExecutor::ok_reply();
       reply.metrics = MockExecutor::engine_metrics(MockExecutor::flag(c, "io") == "mmap" ? 120 : 100);
       return reply;
     });
-    RunnerOptions o;
-    o.engine = "/opt/fake/streammoe";
-    o.source_dir = dir_.path();
-    o.build_root = dir_ / "builds";
-    o.cache_dir = dir_ / "cache";
-    Runner(spec, *store_, executor, o).run();
+    Runner(spec, *store_, executor, options()).run();
   };
   add("renamed", "warm");  // #3
   add("cold", "cold");     // #4
@@ -230,9 +216,9 @@ TEST_F(ReportTest, TelemetryColumnsAppearWhereTheyVary) {
                       "name: cache\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 2\n"
                       "baseline: none\nvariants: [{name: none}, {name: lru, switches: "
                       "{expert-cache: lru}}]\n");
-  SpecOptions options;
-  options.catalog = &catalog_;
-  ExperimentSpec spec = load_experiment(dir_ / "experiments/t.yaml", options);
+  SpecOptions spec_options;
+  spec_options.catalog = &catalog_;
+  ExperimentSpec spec = load_experiment(dir_ / "experiments/t.yaml", spec_options);
   MockExecutor executor([](const Command& c) {
     MockReply reply = MockExecutor::ok_reply();
     reply.metrics = MockExecutor::engine_metrics(100);
@@ -246,12 +232,7 @@ TEST_F(ReportTest, TelemetryColumnsAppearWhereTheyVary) {
                        {"correct", lru ? 30 : 0}, {"precision", lru ? 0.75 : 0.0}, {"recall", lru ? 0.625 : 0.0}}}};
     return reply;
   });
-  RunnerOptions o;
-  o.engine = "/opt/fake/streammoe";
-  o.source_dir = dir_.path();
-  o.build_root = dir_ / "builds";
-  o.cache_dir = dir_ / "cache";
-  RunnerSummary summary = Runner(spec, *store_, executor, o).run();
+  RunnerSummary summary = Runner(spec, *store_, executor, options()).run();
   ResultsTable table = results_table(load_results(*store_, {summary.experiment_id}).experiments[0]);
   EXPECT_THAT(table.headers, ::testing::Contains("disk MB/tok"));
   EXPECT_THAT(table.headers, ::testing::Contains("disk GB/s"));

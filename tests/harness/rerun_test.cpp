@@ -7,7 +7,7 @@
 
 #include "harness/mock_executor.h"
 #include "harness/runner.h"
-#include "lab_test_util.h"
+#include "lab_fixture.h"
 #include "report/terminal.h"
 
 namespace streammoe::lab {
@@ -31,18 +31,14 @@ variants:
     switches: {k: 2}
 )";
 
-class RerunTest : public ::testing::Test {
+class RerunTest : public testing::LabProjectTest {
  protected:
   void SetUp() override {
-    testing::make_project(dir_.path());
+    LabProjectTest::SetUp();
     testing::write_text(dir_ / "experiments/e.yaml", kExperiment);
   }
-  RunnerOptions options(std::optional<int64_t> rerun_of = std::nullopt) {
-    RunnerOptions o;
-    o.engine = "/opt/fake/streammoe";
-    o.source_dir = dir_.path();
-    o.build_root = dir_ / "builds";
-    o.cache_dir = dir_ / "cache";
+  RunnerOptions options(std::optional<int64_t> rerun_of = std::nullopt) const {
+    RunnerOptions o = LabProjectTest::options();
     o.rerun_of = rerun_of;
     return o;
   }
@@ -62,8 +58,6 @@ class RerunTest : public ::testing::Test {
       return reply;
     });
   }
-  TempDir dir_;
-  SwitchCatalog catalog_ = testing::fixture_catalog();
 };
 
 TEST_F(RerunTest, TheStoredYamlIsWhatRunsAgain) {
@@ -80,9 +74,7 @@ TEST_F(RerunTest, TheStoredYamlIsWhatRunsAgain) {
 }
 
 TEST_F(RerunTest, ReportsWhichVerdictsReproduced) {
-  SpecOptions spec_options;
-  spec_options.catalog = &catalog_;
-  ExperimentSpec spec = load_experiment(dir_ / "experiments/e.yaml", spec_options);
+  ExperimentSpec spec = load_file();
   Store store(dir_ / "lab.db");
   MockExecutor first = engine(1.3);
   RunnerSummary original = Runner(spec, store, first, options()).run();

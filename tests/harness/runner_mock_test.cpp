@@ -9,7 +9,7 @@
 #include "engine/util/error.h"
 #include "harness/mock_executor.h"
 #include "harness/quality.h"
-#include "lab_test_util.h"
+#include "lab_fixture.h"
 #include "report/exporter.h"
 
 namespace streammoe::lab {
@@ -75,26 +75,18 @@ MockReply engine_reply(const Command& c, int call) {
   return reply;
 }
 
-class RunnerMockTest : public ::testing::Test {
+class RunnerMockTest : public testing::LabProjectTest {
  protected:
   void SetUp() override {
-    testing::make_project(dir_.path());
+    LabProjectTest::SetUp();
     testing::write_text(dir_ / "json.txt", "{\"good\": \n{\"bad\": \n");
     testing::write_text(dir_ / "experiments/e.yaml", kExperiment);
   }
 
-  ExperimentSpec load() {
-    SpecOptions options;
-    options.catalog = &catalog_;
-    return load_experiment(dir_ / "experiments/e.yaml", options);
-  }
+  ExperimentSpec load() { return load_file(); }
 
-  RunnerOptions options(bool resume = false) {
-    RunnerOptions o;
-    o.engine = "/opt/fake/streammoe";
-    o.source_dir = dir_.path();
-    o.build_root = dir_ / "builds";
-    o.cache_dir = dir_ / "cache";
+  RunnerOptions options(bool resume = false) const {
+    RunnerOptions o = LabProjectTest::options();
     o.resume = resume;
     return o;
   }
@@ -111,8 +103,6 @@ class RunnerMockTest : public ::testing::Test {
     return out;
   }
 
-  TempDir dir_;
-  SwitchCatalog catalog_ = testing::fixture_catalog();
 };
 
 TEST_F(RunnerMockTest, FullExperimentFillsEveryTable) {
@@ -297,15 +287,15 @@ TEST_F(RunnerMockTest, DryRunEstimatesTimeAndDiskFromEarlierRuns) {
   Store store(dir_ / "lab.db");
   MockExecutor executor([](const Command& c) {
     MockReply reply = engine_reply(c, 0);
-    reply.result.wall_ms = 2000;
+    reply.result.wall_ms = 4000;
     return reply;
   });
   Runner(spec, store, executor, options()).run();
   std::ostringstream after;
   print_plan(spec, "/opt/fake/streammoe", dir_ / "builds", after, &store);
-  // Per variant 3 runs and 3 quality commands at the 2 s the earlier runs took (k=2 crashed
-  // every time: the model's other runs stand in): 4 x 6 x 2 s.
-  EXPECT_THAT(after.str(), HasSubstr("estimated time: about 48 s from the median duration of "
+  // Per variant 3 runs at the 4 s the earlier runs took (k=2 crashed every time: the model's
+  // other runs stand in) and 13 quality commands at 2 s each: 4 x 3 x 4 s + 13 x 2 s.
+  EXPECT_THAT(after.str(), HasSubstr("estimated time: about 74 s from the median duration of "
                                      "earlier runs"));
 }
 

@@ -8,7 +8,7 @@
 #include "harness/mock_executor.h"
 #include "harness/run_record.h"
 #include "harness/runner.h"
-#include "lab_test_util.h"
+#include "lab_fixture.h"
 
 namespace streammoe::lab {
 namespace {
@@ -39,22 +39,15 @@ MockReply engine(const Command& c) {
   return reply;
 }
 
-class RunnerPhasesTest : public ::testing::Test {
+class RunnerPhasesTest : public testing::LabProjectTest {
  protected:
   void SetUp() override {
-    testing::make_project(dir_.path());
-    testing::write_text(dir_ / "experiments/e.yaml", kExperiment);
-    SpecOptions options;
-    options.catalog = &catalog_;
-    spec_ = load_experiment(dir_ / "experiments/e.yaml", options);
+    LabProjectTest::SetUp();
+    spec_ = load(kExperiment);
   }
 
-  RunnerOptions options(bool resume = false) {
-    RunnerOptions o;
-    o.engine = "/opt/fake/streammoe";
-    o.source_dir = dir_.path();
-    o.build_root = dir_ / "builds";
-    o.cache_dir = dir_ / "cache";
+  RunnerOptions options(bool resume = false) const {
+    RunnerOptions o = LabProjectTest::options();
     o.resume = resume;
     return o;
   }
@@ -73,8 +66,6 @@ class RunnerPhasesTest : public ::testing::Test {
     return record;
   }
 
-  TempDir dir_;
-  SwitchCatalog catalog_ = testing::fixture_catalog();
   ExperimentSpec spec_;
 };
 

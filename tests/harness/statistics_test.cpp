@@ -12,7 +12,7 @@
 #include "harness/runner.h"
 #include "harness/stats.h"
 #include "harness/verdict.h"
-#include "lab_test_util.h"
+#include "lab_fixture.h"
 
 namespace streammoe::lab {
 namespace {
@@ -141,35 +141,7 @@ TEST(QualityIntervals, FromLogitsWithKnownAnswers) {
 
 // --- through the runner --------------------------------------------------------------------
 
-class StatisticsRunnerTest : public ::testing::Test {
- protected:
-  void SetUp() override { testing::make_project(dir_.path()); }
-
-  ExperimentSpec load(const std::string& yaml) {
-    testing::write_text(dir_ / "experiments/e.yaml", yaml);
-    SpecOptions options;
-    options.catalog = &catalog_;
-    return load_experiment(dir_ / "experiments/e.yaml", options);
-  }
-  RunnerOptions options() {
-    RunnerOptions o;
-    o.engine = "/opt/fake/streammoe";
-    o.source_dir = dir_.path();
-    o.build_root = dir_ / "builds";
-    o.cache_dir = dir_ / "cache";
-    return o;
-  }
-  std::string error_of(const std::string& yaml) {
-    try {
-      load(yaml);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "(no error)";
-  }
-  TempDir dir_;
-  SwitchCatalog catalog_ = testing::fixture_catalog();
-};
+class StatisticsRunnerTest : public testing::LabProjectTest {};
 
 constexpr const char* kHead =
     "name: s\nmodel: models/tiny\nworkload: {prompt: hi}\nrepeats: 4\nbaseline: base\n"
@@ -205,10 +177,10 @@ TEST_F(StatisticsRunnerTest, AKeepRuleJudgesTheMetricItNames) {
 }
 
 TEST_F(StatisticsRunnerTest, KeepRuleMetricsAreCheckedWhenTheFileIsRead) {
-  EXPECT_THAT(error_of(std::string(kHead) + "keep: {metric: tokens_per_fortnight}\n"),
+  EXPECT_THAT(load_error(std::string(kHead) + "keep: {metric: tokens_per_fortnight}\n"),
               HasSubstr("keep.metric 'tokens_per_fortnight' is not a recorded metric (one of: "
                         "ttft_ms, decode_tok_s, prefill_tok_s"));
-  EXPECT_THAT(error_of(std::string(kHead) + "keep: {metric: ttft_ms, direction: sideways}\n"),
+  EXPECT_THAT(load_error(std::string(kHead) + "keep: {metric: ttft_ms, direction: sideways}\n"),
               HasSubstr("keep.direction must be higher or lower"));
   EXPECT_TRUE(higher_is_better("prefill_tok_s"));
   EXPECT_FALSE(higher_is_better("ttft_ms"));

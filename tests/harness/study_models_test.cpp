@@ -13,7 +13,7 @@
 #include "harness/mock_executor.h"
 #include "harness/packed_model.h"
 #include "harness/runner.h"
-#include "lab_test_util.h"
+#include "lab_fixture.h"
 
 namespace streammoe::lab {
 namespace {
@@ -22,41 +22,16 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using testing::TempDir;
 
-class StudyModelsTest : public ::testing::Test {
+class StudyModelsTest : public testing::LabProjectTest {
  protected:
   void SetUp() override {
-    testing::make_project(dir_.path());
+    LabProjectTest::SetUp();
     testing::write_text(dir_ / "configs/big.json",
                         R"({"text_config": {"hidden_size": 64, "moe_intermediate_size": 32,
                             "num_experts": 16, "num_hidden_layers": 40, "vocab_size": 100}})");
     fs::create_directories(dir_ / "models/trained");
     testing::write_text(dir_ / "models/trained/config.json", "{}");
   }
-  ExperimentSpec load(const std::string& yaml, std::optional<fs::path> models_dir = {}) {
-    testing::write_text(dir_ / "experiments/e.yaml", yaml);
-    SpecOptions options;
-    options.catalog = &catalog_;
-    options.packed_models_dir = models_dir;
-    return load_experiment(dir_ / "experiments/e.yaml", options);
-  }
-  std::string error_of(const std::string& yaml) {
-    try {
-      load(yaml);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "(no error)";
-  }
-  RunnerOptions options() {
-    RunnerOptions o;
-    o.engine = "/opt/fake/streammoe";
-    o.source_dir = dir_.path();
-    o.build_root = dir_ / "builds";
-    o.cache_dir = dir_ / "cache";
-    return o;
-  }
-  TempDir dir_;
-  SwitchCatalog catalog_ = testing::fixture_catalog();
 };
 
 constexpr const char* kSynth =
@@ -90,13 +65,13 @@ TEST_F(StudyModelsTest, SynthRecipeMistakesAreOneClearError) {
     return "name: s\nmodel: {synth: " + synth +
            "}\nworkload: {ids: [1]}\nbaseline: b\nvariants: [{name: b}]\n";
   };
-  EXPECT_THAT(error_of(with("{like: configs/big.json, resident_bits: 3}")),
+  EXPECT_THAT(load_error(with("{like: configs/big.json, resident_bits: 3}")),
               HasSubstr("synth.resident_bits must be 16, 8 or 4, got 3"));
-  EXPECT_THAT(error_of(with("{layers: 2}")), HasSubstr("synth needs 'like: <config.json"));
-  EXPECT_THAT(error_of(with("{like: configs/none.json}")), HasSubstr("synth.like 'configs/none.json' not found"));
-  EXPECT_THAT(error_of(with("{like: configs/big.json, bits: 3}")), HasSubstr("synth.bits must be 2 or 4"));
-  EXPECT_THAT(error_of(with("{like: configs/big.json, width: 3}")), HasSubstr("unknown key 'width' in synth"));
-  EXPECT_THAT(error_of("name: s\nmodel: {synth: {like: configs/big.json}, pack: {from: models/tiny}}\n"
+  EXPECT_THAT(load_error(with("{layers: 2}")), HasSubstr("synth needs 'like: <config.json"));
+  EXPECT_THAT(load_error(with("{like: configs/none.json}")), HasSubstr("synth.like 'configs/none.json' not found"));
+  EXPECT_THAT(load_error(with("{like: configs/big.json, bits: 3}")), HasSubstr("synth.bits must be 2 or 4"));
+  EXPECT_THAT(load_error(with("{like: configs/big.json, width: 3}")), HasSubstr("unknown key 'width' in synth"));
+  EXPECT_THAT(load_error("name: s\nmodel: {synth: {like: configs/big.json}, pack: {from: models/tiny}}\n"
                        "workload: {ids: [1]}\nbaseline: b\nvariants: [{name: b}]\n"),
               HasSubstr("model must be a folder or {pack: "));
 }
@@ -202,7 +177,7 @@ TEST_F(StudyModelsTest, SynthPassesLz4) {
   const ModelBytes bytes = recipe_bytes(r);
   EXPECT_THAT(plan.str(), HasSubstr(bytes_text(2 * bytes.experts + bytes.resident) + " to synth big-synth-l2-q4-s7-lz4-"));
   EXPECT_THAT(plan.str(), HasSubstr("seed 7 + lz4"));
-  EXPECT_THAT(error_of("name: s\nmodel: {synth: {like: configs/big.json, lz4: maybe}}\nworkload: {ids: [1]}\n"),
+  EXPECT_THAT(load_error("name: s\nmodel: {synth: {like: configs/big.json, lz4: maybe}}\nworkload: {ids: [1]}\n"),
               HasSubstr("synth.lz4"));
 }
 
@@ -264,7 +239,7 @@ TEST_F(StudyModelsTest, AVariantWithItsOwnModelNeedsItsOwnQualityModel) {
       "name: s\nmodel: models/tiny\nworkload: {ids: [1]}\nbaseline: b\nvariants:\n  - name: b\n"
       "  - name: two\n    model: {pack: {from: models/tiny, bits: 2}}\n"
       "quality_model: models/trained\nquality: {ids: [1, 2]}\n";
-  EXPECT_THAT(error_of(yaml), HasSubstr("variant 'two' runs its own model, so quality_model does "
+  EXPECT_THAT(load_error(yaml), HasSubstr("variant 'two' runs its own model, so quality_model does "
                                         "not say where its quality is measured"));
   std::string fixed = yaml;
   fixed.replace(fixed.find("bits: 2}}\n"), 10,
@@ -272,7 +247,7 @@ TEST_F(StudyModelsTest, AVariantWithItsOwnModelNeedsItsOwnQualityModel) {
   ExperimentSpec spec = load(fixed);
   EXPECT_EQ(spec.quality_model_for(spec.variants[1], 0), spec.variants[1].quality_model);
   EXPECT_EQ(spec.quality_model_for(spec.variants[0], 0), dir_ / "models/trained");
-  EXPECT_THAT(error_of("name: s\nmodel: models/tiny\nworkload: {ids: [1]}\nbaseline: b\n"
+  EXPECT_THAT(load_error("name: s\nmodel: models/tiny\nworkload: {ids: [1]}\nbaseline: b\n"
                        "variants: [{name: b}]\nquality_model: models/trained\n"),
               HasSubstr("quality_model needs a quality: section"));
 }
@@ -327,10 +302,10 @@ TEST_F(StudyModelsTest, ABudgetRelativeToTheModelIsResolvedFromItsFiles) {
   EXPECT_THAT(refused,
               HasSubstr("memory_budget: {page_cache_share: ...} needs the baseline's model to be a packed "
                         "folder"));
-  EXPECT_THAT(error_of("name: p\nmodel: models/tiny\nworkload: {ids: [1]}\nbaseline: b\n"
+  EXPECT_THAT(load_error("name: p\nmodel: models/tiny\nworkload: {ids: [1]}\nbaseline: b\n"
                        "variants: [{name: b}]\nmemory_budget: {page_cache_share: 1.5}\n"),
               HasSubstr("e.yaml:6:35: memory_budget.page_cache_share must be between 0 and 1"));
-  EXPECT_THAT(error_of("name: p\nmodel: models/tiny\nworkload: {ids: [1]}\nbaseline: b\n"
+  EXPECT_THAT(load_error("name: p\nmodel: models/tiny\nworkload: {ids: [1]}\nbaseline: b\n"
                        "variants: [{name: b}]\nmemory_budget: {overhead: 1GiB}\n"),
               HasSubstr("e.yaml:6:16: memory_budget is a size like 8GiB, or {page_cache_share: 0.17"));
 }

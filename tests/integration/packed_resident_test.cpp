@@ -22,6 +22,7 @@
 #include "engine/util/dtype.h"
 #include "engine/util/error.h"
 #include "resident_test_util.h"
+#include "tests/common/error_of.h"
 
 namespace streammoe {
 namespace {
@@ -30,16 +31,7 @@ namespace fs = std::filesystem;
 using cli_test::kTiny;
 using cli_test::run_streammoe;
 using ::testing::HasSubstr;
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using streammoe::testing::error_of;
 
 nlohmann::json read_json(const fs::path& p) {
   std::ifstream in(p);

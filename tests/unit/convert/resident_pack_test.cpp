@@ -15,6 +15,7 @@
 #include "engine/models/tensor_table.h"
 #include "engine/ops/quant.h"
 #include "engine/util/error.h"
+#include "tests/common/error_of.h"
 #include "tests/common/temp_dir.h"
 
 namespace streammoe {
@@ -22,17 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using streammoe::testing::error_of;
 using testing::TempDir;
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 // Qwen3.5-MoE with every resident role; the shared expert is 96 wide, so its down_proj (96
 // columns) is one weight groups of 64 do not fit.

@@ -10,23 +10,15 @@
 #include "engine/convert/packed_writer.h"
 #include "engine/convert/synth.h"
 #include "engine/util/error.h"
+#include "tests/common/error_of.h"
 #include "tests/common/temp_dir.h"
 
 namespace streammoe {
 namespace {
 
 using ::testing::HasSubstr;
+using streammoe::testing::error_of;
 using testing::TempDir;
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 TEST(ExpertLayout, FourBitOffsetsByHand) {
   // hidden 128, moe_intermediate 64, 4-bit, group 64:

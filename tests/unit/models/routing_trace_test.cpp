@@ -9,12 +9,14 @@
 #include <functional>
 
 #include "engine/util/error.h"
+#include "tests/common/error_of.h"
 #include "tests/common/temp_dir.h"
 
 namespace streammoe {
 namespace {
 
 using ::testing::HasSubstr;
+using streammoe::testing::error_of;
 
 ModelConfig two_layers_four_experts() {
   ModelConfig c;
@@ -29,15 +31,6 @@ Routing routing(std::vector<int32_t> experts) {
   r.weights.assign(experts.size(), 1.0f / static_cast<float>(experts.size()));
   r.experts = std::move(experts);
   return r;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 class RoutingTraceTest : public ::testing::Test {

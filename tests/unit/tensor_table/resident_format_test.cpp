@@ -6,22 +6,14 @@
 #include <gtest/gtest.h>
 
 #include "engine/util/error.h"
+#include "tests/common/error_of.h"
 
 namespace streammoe {
 namespace {
 
 using R = TensorRole;
 using ::testing::HasSubstr;
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using streammoe::testing::error_of;
 
 TEST(ResidentFormat, BitsNameTheFormats) {
   EXPECT_FALSE(resident_format_for_bits(16).quantized());

@@ -9,21 +9,14 @@
 #include <functional>
 
 #include "engine/util/error.h"
+#include "tests/common/error_of.h"
 #include "tests/common/temp_dir.h"
 
 namespace streammoe {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using streammoe::testing::error_of;
 
 // A version-1 .npy file with this header dict and `data_bytes` zero bytes of data.
 std::string npy_bytes(const std::string& dict, size_t data_bytes) {

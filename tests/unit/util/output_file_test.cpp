@@ -10,27 +10,20 @@
 #include <sstream>
 
 #include "engine/util/error.h"
+#include "tests/common/error_of.h"
 #include "tests/common/temp_dir.h"
 
 namespace streammoe {
 namespace {
 
 using ::testing::HasSubstr;
+using streammoe::testing::error_of;
 
 std::string read_all(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(OutputFile, WritesSmallAndLargePiecesInOrder) {
