@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "harness/mock_executor.h"
 #include "harness/runner.h"
 #include "harness/spec.h"
 #include "lab_test_util.h"
@@ -45,6 +47,26 @@ class LabProjectTest : public ::testing::Test {
     o.build_root = dir_ / "builds";
     o.cache_dir = dir_ / "cache";
     return o;
+  }
+
+  // The engine, mocked: synth writes a stamp, eval answers, generate runs at 100 tok/s; the
+  // commands are kept.
+  static MockExecutor mock_engine(std::vector<Command>& generates, std::vector<Command>& evals) {
+    return MockExecutor([&](const Command& c) {
+      if (c.argv[1] == "synth") {
+        write_text(std::filesystem::path(MockExecutor::flag(c, "out")) / "streammoe.json", "{}");
+        return MockExecutor::ok_reply();
+      }
+      if (c.argv[1] == "eval") {
+        evals.push_back(c);
+        return MockExecutor::ok_reply(
+            MockExecutor::has(c, "--ref-logits") ? MockExecutor::eval_json(0.01, 0.95, 10.5, 10) : "");
+      }
+      generates.push_back(c);
+      MockReply reply = MockExecutor::ok_reply();
+      reply.metrics = MockExecutor::engine_metrics(100);
+      return reply;
+    });
   }
 
   TempDir dir_;

@@ -163,25 +163,6 @@ class ReplayExperimentTest : public testing::LabProjectTest {
   }
   ExperimentSpec load(const std::string& yaml) { return LabProjectTest::load(yaml, dir_ / "derived"); }
   std::string load_error(const std::string& yaml) { return error_of([&] { load(yaml); }); }
-  // The engine, mocked: synth writes a stamp, eval answers, generate runs at 100 tok/s; the
-  // commands are kept.
-  static MockExecutor engine(std::vector<Command>& generates, std::vector<Command>& evals) {
-    return MockExecutor([&](const Command& c) {
-      if (c.argv[1] == "synth") {
-        testing::write_text(fs::path(MockExecutor::flag(c, "out")) / "streammoe.json", "{}");
-        return MockExecutor::ok_reply();
-      }
-      if (c.argv[1] == "eval") {
-        evals.push_back(c);
-        return MockExecutor::ok_reply(
-            MockExecutor::has(c, "--ref-logits") ? MockExecutor::eval_json(0.01, 0.95, 10.5, 10) : "");
-      }
-      generates.push_back(c);
-      MockReply reply = MockExecutor::ok_reply();
-      reply.metrics = MockExecutor::engine_metrics(100);
-      return reply;
-    });
-  }
   static std::vector<json> read_lines(const fs::path& path) {
     std::vector<json> lines;
     std::ifstream in(path);
@@ -330,7 +311,7 @@ TEST_F(ReplayExperimentTest, SpeedRunsReplayAndQualityRunsUseTheTrainedModelsOwn
       "deep.json", "{trace: traces/t.jsonl, layer_map: cycle, windows: 2, predictor_trace: true}",
       "quality_model: models/trained\nquality: {ids: [1, 2, 3, 4]}\n"));
   std::vector<Command> generates, evals;
-  MockExecutor executor = engine(generates, evals);
+  MockExecutor executor = mock_engine(generates, evals);
   Store store(dir_ / "lab.db");
   Runner(spec, store, executor, options()).run();
   ASSERT_EQ(generates.size(), 6u);
@@ -369,7 +350,7 @@ TEST_F(ReplayExperimentTest, APredictorTraceFileIsDerivedLikeTheReplayAndFeedsOn
   ExperimentSpec spec = load(experiment(
       "deep.json", "{trace: traces/t.jsonl, layer_map: cycle, windows: 2, predictor_trace: traces/early.jsonl}"));
   std::vector<Command> generates, evals;
-  MockExecutor executor = engine(generates, evals);
+  MockExecutor executor = mock_engine(generates, evals);
   Store store(dir_ / "lab.db");
   Runner(spec, store, executor, options()).run();
   ASSERT_EQ(generates.size(), 6u);

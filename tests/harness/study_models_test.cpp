@@ -192,22 +192,8 @@ TEST_F(StudyModelsTest, QualityIsMeasuredOnTheQualityModelWithTheSameSwitches) {
                              "memory_budget: 1GiB\nquality_model: models/trained\n"
                              "quality: {ids: [1, 2, 3, 4]}\n");
   EXPECT_EQ(spec.quality_model, dir_ / "models/trained");
-  std::vector<Command> evals;
-  MockExecutor executor([&](const Command& c) {
-    if (c.argv[1] == "synth") {
-      testing::write_text(fs::path(MockExecutor::flag(c, "out")) / "streammoe.json", "{}");
-      return MockExecutor::ok_reply();
-    }
-    if (c.argv[1] == "eval") {
-      evals.push_back(c);
-      return MockExecutor::ok_reply(MockExecutor::has(c, "--ref-logits")
-                                        ? MockExecutor::eval_json(0.01, 0.95, 10.5, 10)
-                                        : "");
-    }
-    MockReply reply = MockExecutor::ok_reply();
-    reply.metrics = MockExecutor::engine_metrics(100);
-    return reply;
-  });
+  std::vector<Command> generates, evals;
+  MockExecutor executor = mock_engine(generates, evals);
   RunnerOptions o = options();
   o.cgroup_roots.v2 = cgroup;
   o.cgroup_roots.self = dir_ / "self-cgroup";
