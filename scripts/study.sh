@@ -140,10 +140,14 @@ fi
 mkdir -p "$MODELS"
 FAILED=()
 if [ "$MODE" = rerun ]; then
-  : > "$OUT/rerun.txt"
+  # A rerun of some files (--only) replaces their lines and keeps the others'.
+  [ ${#ONLY[@]} -eq 0 ] && : > "$OUT/rerun.txt"
+  touch "$OUT/rerun.txt"
   for f in "${VALID[@]}"; do
     name=$(sed -n 's/^name: //p' "$f")
     echo "== rerun $name"
+    grep -v "^$name: " "$OUT/rerun.txt" > "$OUT/rerun.txt.new" || true
+    mv "$OUT/rerun.txt.new" "$OUT/rerun.txt"
     if out=$("$LAB" run --rerun "$name" --db "$DB" --models-dir "$MODELS" --root "$ROOT"); then
       echo "$out" | grep '^rerun of' | sed "s/^/$name: /" | tee -a "$OUT/rerun.txt"
     else
