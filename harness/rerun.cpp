@@ -21,13 +21,22 @@ std::string Reproduction::text() const {
 }
 
 Reproduction compare_verdicts(Store& store, int64_t original, int64_t rerun) {
+  // A verdict with the direction of its effect on the keep metric: a cold experiment flagged
+  // "not cold" discards everything, so the decision alone would reproduce trivially.
   auto verdicts = [&](int64_t id) {
     std::map<std::pair<std::string, std::string>, std::string> out;
     for (const auto& r : store.query(
-             "SELECT v.name, d.model, d.verdict FROM verdicts d JOIN variants v ON v.id = "
-             "d.variant_id WHERE d.experiment_id = ? AND d.verdict <> 'baseline' ORDER BY v.ordinal",
-             {id}))
-      out[{to_text(r.at("name")), to_text(r.at("model"))}] = to_text(r.at("verdict"));
+             "SELECT v.name, d.model, d.verdict, d.speedup_ci_low, d.speedup_ci_high FROM verdicts "
+             "d JOIN variants v ON v.id = d.variant_id WHERE d.experiment_id = ? AND d.verdict <> "
+             "'baseline' ORDER BY v.ordinal",
+             {id})) {
+      std::string verdict = to_text(r.at("verdict"));
+      if (!is_null(r.at("speedup_ci_low")) && !is_null(r.at("speedup_ci_high"))) {
+        double low = to_double(r.at("speedup_ci_low")), high = to_double(r.at("speedup_ci_high"));
+        verdict += low > 1 ? " (better)" : high < 1 ? " (worse)" : " (n.s.)";
+      }
+      out[{to_text(r.at("name")), to_text(r.at("model"))}] = verdict;
+    }
     return out;
   };
   auto before = verdicts(original), after = verdicts(rerun);

@@ -15,9 +15,11 @@ struct VerdictChange {
 
 struct Reproduction {
   int compared = 0;    // verdicts present in both (baselines excluded)
-  int reproduced = 0;  // the same verdict (keep, discard, crash) both times
+  // The same verdict (keep, discard, crash) both times, and where it has a CI the same direction
+  // of effect on its keep metric: better (CI above 1), worse (below 1) or n.s. (across 1).
+  int reproduced = 0;
   std::vector<VerdictChange> flipped;
-  std::string text() const;  // "7 of 9 verdicts reproduced (78%); not robust: lru keep -> discard"
+  std::string text() const;  // "7 of 9 verdicts reproduced (78%); not robust: lru keep (better) -> discard (n.s.)"
 };
 
 // Verdicts of `rerun` against those of `original`, matched by variant name and model.

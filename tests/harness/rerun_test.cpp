@@ -92,13 +92,30 @@ TEST_F(RerunTest, ReportsWhichVerdictsReproduced) {
   EXPECT_EQ(r.reproduced, 2);
   ASSERT_EQ(r.flipped.size(), 1u);
   EXPECT_EQ(r.flipped[0].variant, "mapped");
-  EXPECT_EQ(r.flipped[0].before, "keep");
-  EXPECT_EQ(r.flipped[0].after, "discard");
-  EXPECT_EQ(r.text(), "2 of 3 verdicts reproduced (67%); not robust: mapped keep -> discard");
+  EXPECT_EQ(r.flipped[0].before, "keep (better)");
+  EXPECT_EQ(r.flipped[0].after, "discard (n.s.)");
+  EXPECT_EQ(r.text(),
+            "2 of 3 verdicts reproduced (67%); not robust: mapped keep (better) -> discard (n.s.)");
   EXPECT_THAT(show_view(store, rerun.experiment_id),
               HasSubstr("rerun of #1: 2 of 3 verdicts reproduced (67%)"));
   EXPECT_EQ(compare_verdicts(store, original.experiment_id, original.experiment_id).text(),
             "3 of 3 verdicts reproduced (100%)");
+}
+
+// Two discards are not a reproduction when the effect changed sign: a flagged cold experiment
+// discards every variant, so the decision alone could not fail.
+TEST_F(RerunTest, AVerdictReproducesOnlyWithTheDirectionOfItsEffect) {
+  ExperimentSpec spec = load_file();
+  Store store(dir_ / "lab.db");
+  MockExecutor first = engine(0.8);  // mmap slower: discard (worse)
+  RunnerSummary original = Runner(spec, store, first, options()).run();
+  MockExecutor second = engine(1.0);  // no effect: discard (n.s.)
+  RunnerSummary rerun = Runner(spec, store, second, options(original.experiment_id)).run();
+  Reproduction r = compare_verdicts(store, original.experiment_id, rerun.experiment_id);
+  EXPECT_EQ(r.compared, 3);
+  EXPECT_EQ(r.reproduced, 2);
+  EXPECT_EQ(r.text(),
+            "2 of 3 verdicts reproduced (67%); not robust: mapped discard (worse) -> discard (n.s.)");
 }
 
 }  // namespace
