@@ -7,7 +7,8 @@
 namespace streammoe::lab {
 
 std::string Reproduction::text() const {
-  if (compared == 0) return "no verdict to compare (no variant besides the baseline has one in both)";
+  if (compared == 0)
+    return "no verdict to compare (no variant besides the baseline has one in both)";
   std::string out = fmt::format("{} of {} verdicts reproduced ({:.0f}%)", reproduced, compared,
                                 100.0 * reproduced / compared);
   if (!flipped.empty()) {

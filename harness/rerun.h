@@ -19,7 +19,8 @@ struct Reproduction {
   // of effect on its keep metric: better (CI above 1), worse (below 1) or n.s. (across 1).
   int reproduced = 0;
   std::vector<VerdictChange> flipped;
-  std::string text() const;  // "7 of 9 verdicts reproduced (78%); not robust: lru keep (better) -> discard (n.s.)"
+  // "7 of 9 verdicts reproduced (78%); not robust: lru keep (better) -> discard (n.s.)"
+  std::string text() const;
 };
 
 // Verdicts of `rerun` against those of `original`, matched by variant name and model.

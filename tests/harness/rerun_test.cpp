@@ -102,7 +102,7 @@ TEST_F(RerunTest, ReportsWhichVerdictsReproduced) {
             "3 of 3 verdicts reproduced (100%)");
 }
 
-// Two discards are not a reproduction when the effect changed sign: a flagged cold experiment
+// Two discards are not a reproduction when the effect changed direction: a flagged cold experiment
 // discards every variant, so the decision alone could not fail.
 TEST_F(RerunTest, AVerdictReproducesOnlyWithTheDirectionOfItsEffect) {
   ExperimentSpec spec = load_file();
@@ -115,7 +115,8 @@ TEST_F(RerunTest, AVerdictReproducesOnlyWithTheDirectionOfItsEffect) {
   EXPECT_EQ(r.compared, 3);
   EXPECT_EQ(r.reproduced, 2);
   EXPECT_EQ(r.text(),
-            "2 of 3 verdicts reproduced (67%); not robust: mapped discard (worse) -> discard (n.s.)");
+            "2 of 3 verdicts reproduced (67%); not robust: "
+            "mapped discard (worse) -> discard (n.s.)");
 }
 
 }  // namespace
