@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "harness/stats.h"
+
 namespace streammoe::lab {
 
 std::string Reproduction::text() const {
@@ -33,8 +35,8 @@ Reproduction compare_verdicts(Store& store, int64_t original, int64_t rerun) {
              {id})) {
       std::string verdict = to_text(r.at("verdict"));
       if (!is_null(r.at("speedup_ci_low")) && !is_null(r.at("speedup_ci_high"))) {
-        double low = to_double(r.at("speedup_ci_low")), high = to_double(r.at("speedup_ci_high"));
-        verdict += low > 1 ? " (better)" : high < 1 ? " (worse)" : " (n.s.)";
+        Interval ci{to_double(r.at("speedup_ci_low")), to_double(r.at("speedup_ci_high"))};
+        verdict += ci.above(1) ? " (better)" : ci.below(1) ? " (worse)" : " (n.s.)";
       }
       out[{to_text(r.at("name")), to_text(r.at("model"))}] = verdict;
     }

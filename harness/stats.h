@@ -14,6 +14,10 @@ struct Interval {
   double low = 0;
   double high = 0;
   bool contains(double x) const { return low <= x && x <= high; }
+  // The lab's significance rule: an effect ratio is better or worse only when its whole CI lies
+  // above or below 1 (neither holds for NaN bounds).
+  bool above(double x) const { return low > x; }
+  bool below(double x) const { return high < x; }
 };
 
 double mean(std::span<const double> samples);    // NaN when empty

@@ -168,10 +168,10 @@ Verdict decide(const VerdictInputs& in, const KeepRule& rule) {
   std::vector<std::string> problems;
   if (!std::isfinite(v.speedup->ratio))
     problems.push_back(fmt::format("{} undefined ({} is zero or missing)", what, rule.metric));
-  else if (v.speedup->ci.high < 1.0)
+  else if (v.speedup->ci.below(1.0))
     problems.push_back(fmt::format("{}: {} {}", rule.metric == "decode_tok_s" ? "slower" : "worse",
                                    what, ratio_text(*v.speedup)));
-  else if (!(v.speedup->ci.low > 1.0))
+  else if (!v.speedup->ci.above(1.0))
     problems.push_back(fmt::format("{} {} not significant", what, ratio_text(*v.speedup)));
   else if (v.speedup->ratio < rule.min_speedup)
     problems.push_back(fmt::format("{} {} below threshold {:.3f}", what, ratio_text(*v.speedup),

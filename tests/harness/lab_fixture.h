@@ -59,8 +59,9 @@ class LabProjectTest : public ::testing::Test {
       }
       if (c.argv[1] == "eval") {
         evals.push_back(c);
-        return MockExecutor::ok_reply(
-            MockExecutor::has(c, "--ref-logits") ? MockExecutor::eval_json(0.01, 0.95, 10.5, 10) : "");
+        return MockExecutor::ok_reply(MockExecutor::has(c, "--ref-logits")
+                                          ? MockExecutor::eval_json(0.01, 0.95, 10.5, 10)
+                                          : "");
       }
       generates.push_back(c);
       MockReply reply = MockExecutor::ok_reply();
