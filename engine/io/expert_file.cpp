@@ -14,7 +14,8 @@
 
 namespace streammoe {
 
-ExpertFile::ExpertFile(const std::filesystem::path& path, IoMode mode) : path_(path), mode_(mode) {
+ExpertFile::ExpertFile(const std::filesystem::path& path, IoMode mode, Readahead readahead)
+    : path_(path), mode_(mode) {
   int flags = O_RDONLY | O_CLOEXEC;
   if (mode == IoMode::kDirect) flags |= O_DIRECT;
   fd_ = ::open(path.c_str(), flags);
@@ -37,6 +38,13 @@ ExpertFile::ExpertFile(const std::filesystem::path& path, IoMode mode) : path_(p
       if (mode == IoMode::kMmap) fail("{}: cannot mmap: {}", path.string(), std::strerror(errno));
       map_ = nullptr;  // residency then reads as 0 (all "disk")
     }
+  }
+  if (readahead == Readahead::kOff) {
+    // posix_fadvise returns the error number rather than setting errno.
+    if (const int err = ::posix_fadvise(fd_, 0, 0, POSIX_FADV_RANDOM); err != 0)
+      fail("{}: --readahead off: posix_fadvise(RANDOM) failed: {}", path.string(), std::strerror(err));
+    if (mode == IoMode::kMmap && map_ && ::madvise(map_, size_, MADV_RANDOM) != 0)
+      fail("{}: --readahead off: madvise(RANDOM) failed: {}", path.string(), std::strerror(errno));
   }
 }
 

@@ -55,7 +55,7 @@ HfExpertSource::~HfExpertSource() = default;
 int HfExpertSource::file_index(const TensorInfo& t) {
   for (size_t i = 0; i < files_.size(); ++i)
     if (files_[i]->path() == t.file) return static_cast<int>(i);
-  files_.push_back(std::make_unique<ExpertFile>(t.file, io_.mode));
+  files_.push_back(std::make_unique<ExpertFile>(t.file, io_.mode, io_.readahead));
   return static_cast<int>(files_.size() - 1);
 }
 

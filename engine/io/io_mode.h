@@ -23,9 +23,25 @@ inline constexpr NameTable<IoMode, 5> kIoModeNames{{{
 }}};
 constexpr const auto& name_table(IoMode) { return kIoModeNames; }
 
+// Whether the kernel's readahead heuristics act on reads of expert files. With the device's
+// read_ahead_kb (8 MB on this kind of VM) a read whose preceding bytes are cached looks
+// sequential and pulls up to that much past the expert; a random access hint reads exactly the
+// requested bytes. Prefetch advice (WILLNEED) is exact either way.
+enum class Readahead {
+  kKernel,  // the kernel's heuristics (the device's read_ahead_kb)
+  kOff,     // posix_fadvise(RANDOM) on every expert file (madvise(RANDOM) on mmap'd ones)
+};
+
+inline constexpr NameTable<Readahead, 2> kReadaheadNames{{{
+    {Readahead::kKernel, "kernel", "the kernel's readahead heuristics (the device's read_ahead_kb)"},
+    {Readahead::kOff, "off", "posix_fadvise(RANDOM) on expert files: a read loads exactly its bytes"},
+}}};
+constexpr const auto& name_table(Readahead) { return kReadaheadNames; }
+
 struct ExpertIoOptions {
   IoMode mode = IoMode::kPread;
   int io_threads = 0;  // parallel reads per fetch; 0: one per routed expert (K)
+  Readahead readahead = Readahead::kKernel;
 };
 
 }  // namespace streammoe

@@ -27,7 +27,7 @@ PackedExpertSource::PackedExpertSource(const std::filesystem::path& folder,
   for (const auto& l : manifest.layers) last_layer = std::max(last_layer, l.layer);
   files_.resize(last_layer + 1);
   for (const auto& l : manifest.layers) {
-    files_[l.layer] = std::make_unique<ExpertFile>(folder / l.file, io.mode);
+    files_[l.layer] = std::make_unique<ExpertFile>(folder / l.file, io.mode, io.readahead);
     if (files_[l.layer]->size() != manifest.layer_file_bytes())
       fail("{}: {} bytes, expected {} (truncated or from another pack)",
            files_[l.layer]->path().string(), files_[l.layer]->size(), manifest.layer_file_bytes());

@@ -23,9 +23,10 @@ void WillneedPrefetcher::prefetch(int64_t layer, std::vector<int32_t> experts) {
   }
 }
 
-AsyncPrefetcher::AsyncPrefetcher(LruExpertCache& cache) : cache_(cache), thread_([this] { run(); }) {}
+BackgroundPrefetcher::BackgroundPrefetcher(std::unique_ptr<Prefetcher> inner)
+    : inner_(std::move(inner)), thread_([this] { run(); }) {}
 
-AsyncPrefetcher::~AsyncPrefetcher() {
+BackgroundPrefetcher::~BackgroundPrefetcher() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
@@ -34,7 +35,7 @@ AsyncPrefetcher::~AsyncPrefetcher() {
   thread_.join();
 }
 
-void AsyncPrefetcher::prefetch(int64_t layer, std::vector<int32_t> experts) {
+void BackgroundPrefetcher::prefetch(int64_t layer, std::vector<int32_t> experts) {
   {
     std::lock_guard lock(mu_);
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
@@ -43,13 +44,13 @@ void AsyncPrefetcher::prefetch(int64_t layer, std::vector<int32_t> experts) {
   cv_.notify_all();
 }
 
-void AsyncPrefetcher::wait() {
+void BackgroundPrefetcher::wait() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
-void AsyncPrefetcher::run() {
+void BackgroundPrefetcher::run() {
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
@@ -59,7 +60,7 @@ void AsyncPrefetcher::run() {
     busy_ = true;
     lock.unlock();
     try {
-      cache_.prefetch(layer, experts);
+      inner_->prefetch(layer, std::move(experts));
     } catch (...) {
       lock.lock();
       error_ = std::current_exception();

@@ -6,12 +6,15 @@
 //             chunks, so the kernel reads them into the page cache while this layer computes
 //   async     a background thread reads the predicted experts into the expert cache (needs
 //             --expert-cache lru | lz4); the next fetch finds them there
-// --overlap serial waits for a request to complete before computing; pipelined lets it run
-// behind the current layer's compute.
+// --overlap serial waits for a request to be done before computing (willneed: the advice issued;
+// async: the reads complete); pipelined lets it run behind the current layer's compute, on a
+// background thread (BackgroundPrefetcher). Advice is not free: under a memory budget each
+// WILLNEED call allocates page-cache pages, reclaiming others, before it queues the reads.
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -47,6 +50,7 @@ class Prefetcher {
   virtual void wait() {}
 };
 
+// Issues the advice on the calling thread.
 class WillneedPrefetcher : public Prefetcher {
  public:
   // Error when the source has no file ranges to advise (mmap views).
@@ -57,16 +61,28 @@ class WillneedPrefetcher : public Prefetcher {
   ExpertSource& source_;
 };
 
-class AsyncPrefetcher : public Prefetcher {
+// Reads the experts into the cache on the calling thread.
+class CachePrefetcher : public Prefetcher {
  public:
-  explicit AsyncPrefetcher(LruExpertCache& cache);
-  ~AsyncPrefetcher() override;
+  explicit CachePrefetcher(LruExpertCache& cache) : cache_(cache) {}
+  void prefetch(int64_t layer, std::vector<int32_t> experts) override { cache_.prefetch(layer, experts); }
+
+ private:
+  LruExpertCache& cache_;
+};
+
+// Runs another prefetcher's requests in order on one background thread: prefetch() queues and
+// returns; wait() returns when the queue is empty and rethrows the first failure.
+class BackgroundPrefetcher : public Prefetcher {
+ public:
+  explicit BackgroundPrefetcher(std::unique_ptr<Prefetcher> inner);
+  ~BackgroundPrefetcher() override;
   void prefetch(int64_t layer, std::vector<int32_t> experts) override;
   void wait() override;
 
  private:
   void run();
-  LruExpertCache& cache_;
+  std::unique_ptr<Prefetcher> inner_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<int64_t, std::vector<int32_t>>> queue_;

@@ -76,6 +76,10 @@ void check_hf_folder(const std::filesystem::path& folder, const EngineOptions& o
         "use --io {})",
         folder.string(), enum_name(o.expert_cache), enum_name(o.io), enum_name(o.io),
         enum_name(ExpertCacheKind::kNone), enum_name(IoMode::kPread));
+  if (o.io == IoMode::kMmap && o.readahead == Readahead::kOff)
+    fail("{}: --readahead {} with --io {}: the hint covers expert files read by pread, not the safetensors "
+         "mappings; use --io {}",
+         folder.string(), enum_name(o.readahead), enum_name(o.io), one_of<IoMode>(std::span(kHfIoModes).first(2)));
   if (o.io == IoMode::kMmap && o.prefetch == PrefetchKind::kWillneed)
     fail(
         "{}: --prefetch {} with --io {}: mapped experts have no file ranges to advise; use --io {}",
@@ -94,7 +98,7 @@ void check_hf_folder(const std::filesystem::path& folder, const EngineOptions& o
 ExpertPipeline build_expert_pipeline(const std::filesystem::path& folder, const TensorStore& store,
                                      const ModelConfig& config, const EngineOptions& o) {
   const int64_t slots = std::max<int64_t>(config.experts_per_tok, 1);
-  const ExpertIoOptions io{o.io, static_cast<int>(o.io_threads)};
+  const ExpertIoOptions io{o.io, static_cast<int>(o.io_threads), o.readahead};
   ExpertPipeline p;
   std::optional<PackedManifest> manifest;
   if (is_packed_model(folder)) {
@@ -136,9 +140,12 @@ ExpertPipeline build_expert_pipeline(const std::filesystem::path& folder, const 
       break;
     case PrefetchKind::kWillneed:
       p.prefetcher = std::make_unique<WillneedPrefetcher>(*p.source);
+      if (o.overlap == OverlapMode::kPipelined)
+        p.prefetcher = std::make_unique<BackgroundPrefetcher>(std::move(p.prefetcher));
       break;
     case PrefetchKind::kAsync:
-      p.prefetcher = std::make_unique<AsyncPrefetcher>(*p.cache);
+      p.prefetcher =
+          std::make_unique<BackgroundPrefetcher>(std::make_unique<CachePrefetcher>(*p.cache));
       break;
   }
   return p;

@@ -1,12 +1,13 @@
 #pragma once
 // The expert I/O pipeline of an Engine, built from the switches in this one place:
-//   source      packed folder (streammoe.json)  -> PackedExpertSource  (io pread | direct |
-//   dontneed | uring)
-//               Hugging Face folder             -> HfExpertSource      (io pread | dontneed)
-//                                                  MmapExpertSource    (io mmap)
-//   cache       expert-cache lru | lz4          -> LruExpertCache / Lz4ExpertCache around the
-//   source prefetcher  prefetch willneed | async       -> WillneedPrefetcher / AsyncPrefetcher
-//   (into the cache)
+//   source      packed folder (streammoe.json) -> PackedExpertSource (io pread | direct |
+//                                                 dontneed | uring | mmap)
+//               Hugging Face folder            -> HfExpertSource (io pread | dontneed)
+//                                                 MmapExpertSource (io mmap)
+//   cache       expert-cache lru | lz4         -> LruExpertCache / Lz4ExpertCache around the source
+//   prefetcher  prefetch willneed              -> WillneedPrefetcher (inside a BackgroundPrefetcher
+//                                                 with --overlap pipelined)
+//               prefetch async                 -> CachePrefetcher inside a BackgroundPrefetcher
 // (the predictor that feeds the prefetcher needs the model, so the Engine makes it afterwards).
 // Rules that depend on the folder (packed or not, its expert width, LZ4 files) are checked here,
 // before anything is opened.

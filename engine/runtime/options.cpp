@@ -93,6 +93,13 @@ void EngineOptions::validate() const {
   if (prefill_chunk < 1 || prefill_chunk > 4096) fail("--prefill-chunk {} out of range [1, 4096]", prefill_chunk);
   if (fetch_batch < 0 || fetch_batch > 4096) fail("--fetch-batch {} out of range [0, 4096]", fetch_batch);
   if (io_threads < 0 || io_threads > 256) fail("--io-threads {} out of range [0, 256]", io_threads);
+  if (readahead == Readahead::kOff && io == IoMode::kDirect)
+    fail("--readahead {} with --io {}: O_DIRECT reads bypass the page cache and its readahead (valid: --readahead {})",
+         enum_name(readahead), enum_name(io), enum_name(Readahead::kKernel));
+  if (readahead == Readahead::kOff && expert_cache == ExpertCacheKind::kLz4)
+    fail("--readahead {} with --expert-cache {}: the hint covers the packed expert files, not the LZ4 ones (valid: "
+         "--readahead {})",
+         enum_name(readahead), enum_name(expert_cache), enum_name(Readahead::kKernel));
   if (cache_entries < 0 || cache_bytes < 0) fail("--cache-entries/--cache-bytes must not be negative");
   if (expert_cache == ExpertCacheKind::kNone && (cache_entries > 0 || cache_bytes > 0))
     fail("--cache-entries/--cache-bytes given with --expert-cache none (valid caches: {})",

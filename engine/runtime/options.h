@@ -44,6 +44,7 @@ struct EngineOptions {
   std::filesystem::path expert_stats;            // per-(layer, expert) activation statistics
   IoMode io = IoMode::kPread;                    // how expert bytes are read
   int64_t io_threads = 0;                        // parallel expert reads; 0: one per routed expert
+  Readahead readahead = Readahead::kKernel;      // the kernel's readahead on expert files, or none
   ExpertOrder expert_order = ExpertOrder::kAll;  // compute experts after all K reads, or as each lands
   ExpertCacheKind expert_cache = ExpertCacheKind::kNone;
   int64_t cache_entries = 0;
@@ -81,6 +82,9 @@ struct EngineOptions {
     v.option("expert-stats", expert_stats, "write per-(layer, expert) activation counts and reuse statistics to FILE");
     v.option("io", io, "how expert bytes are read");
     v.option("io-threads", io_threads, "parallel expert reads per layer; 0: one per routed expert");
+    v.option("readahead", readahead,
+             "the kernel's readahead on expert files, or none (a random access hint: each read loads exactly "
+             "its expert's bytes)");
     v.option("expert-order", expert_order,
              "when a layer's routed experts are computed: after all K reads, or each as its read lands (lossless: "
              "the same sums in the same order; only packed pread/direct/dontneed/uring reads without an expert "

@@ -72,7 +72,10 @@ INSTANTIATE_TEST_SUITE_P(
                       "--variant direct-io", "--io mmap", "--io mmap --expert-cache lru --cache-entries 16",
                       "--io mmap --prefetch willneed --predictor temporal", "--prefill-chunk 5", "--prefill-chunk 64 --io direct",
                       "--prefill-chunk 16 --expert-cache lru --cache-entries 24",
-                      "--prefill-chunk 8 --prefetch async --predictor temporal --expert-cache lru --cache-entries 48"));
+                      "--prefill-chunk 8 --prefetch async --predictor temporal --expert-cache lru --cache-entries 48",
+                      "--readahead off", "--readahead off --io dontneed", "--readahead off --io mmap",
+                      "--readahead off --prefetch willneed --predictor early-routing",
+                      "--readahead off --expert-cache lru --cache-entries 16"));
 
 // --expert-order arrival computes each expert as its read lands (pread threads that exclude the
 // caller, io_uring completions one at a time); sources without arrivals (mmap, the caches) keep
@@ -94,7 +97,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 #ifdef STREAMMOE_HAVE_URING
 INSTANTIATE_TEST_SUITE_P(Uring, PackedLossless,
-                         ::testing::Values("--io uring", "--io uring --expert-cache lru --cache-entries 16",
+                         ::testing::Values("--io uring", "--io uring --readahead off",
+                                           "--io uring --expert-cache lru --cache-entries 16",
                                            "--io uring --expert-order arrival",
                                            "--io uring --expert-order arrival --prefill-chunk 7",
                                            "--io uring --expert-order arrival --expert-cache lru --cache-entries 16",
@@ -111,12 +115,20 @@ TEST_P(HfLossless, LogitsAreBitIdenticalToTheBaseline) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EverySwitch, HfLossless,
-                         ::testing::Values("--io mmap", "--io dontneed", "--io-threads 2",
+                         ::testing::Values("--io mmap", "--io dontneed", "--io-threads 2", "--readahead off",
                                            "--expert-cache lru --cache-entries 3", "--expert-order arrival",
                                            "--expert-order arrival --io mmap",
                                            "--prefetch willneed --predictor temporal",
                                            "--prefetch async --predictor early-routing --expert-cache lru "
                                            "--cache-entries 5 --overlap pipelined"));
+
+// --readahead off is a hint on the expert files pread reads; a Hugging Face folder under --io mmap
+// reads its experts through the safetensors mappings, which the hint does not cover.
+TEST_F(Switches, ReadaheadOffRefusesMappedSafetensors) {
+  const CommandResult r = eval(hf_fixture(), "--readahead off --io mmap", "hf_refused.npy");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--readahead off with --io mmap"), std::string::npos) << r.output;
+}
 
 // The expert order is lossless on the int8 path too: each token's x is quantised once, whichever
 // expert lands first.

@@ -159,10 +159,10 @@ TEST(LruExpertCache, PrefetchedEntriesAreCountedUsedOrUnused) {
   EXPECT_EQ(cache.stats().prefetched_experts, 2u);
 }
 
-TEST(LruExpertCache, AsyncPrefetcherFillsTheCacheBeforeTheFetch) {
+TEST(LruExpertCache, BackgroundPrefetcherFillsTheCacheBeforeTheFetch) {
   auto source = std::make_unique<FakeRecordSource>();
   LruExpertCache cache(std::move(source), {ExpertCacheKind::kLru, 8, 0}, 1);
-  AsyncPrefetcher prefetcher(cache);
+  BackgroundPrefetcher prefetcher(std::make_unique<CachePrefetcher>(cache));
   prefetcher.prefetch(1, {2, 5});
   prefetcher.wait();
   const int32_t experts[] = {5, 2};
@@ -170,6 +170,30 @@ TEST(LruExpertCache, AsyncPrefetcherFillsTheCacheBeforeTheFetch) {
   cache.fetch(1, experts, out);
   EXPECT_EQ(cache.stats().cache_hits, 2u);
   EXPECT_EQ(cache.stats().cache_misses, 0u);
+}
+
+// --overlap pipelined runs a prefetcher (willneed advice, cache reads) on a background thread:
+// requests run in order, and a failure comes back at the next wait(), once.
+TEST(BackgroundPrefetcher, RunsRequestsInOrderAndRethrowsAFailureAtWait) {
+  struct Recording : Prefetcher {
+    std::vector<int64_t>* layers;
+    explicit Recording(std::vector<int64_t>* l) : layers(l) {}
+    void prefetch(int64_t layer, std::vector<int32_t>) override {
+      if (layer < 0) fail("advice failed");
+      layers->push_back(layer);
+    }
+  };
+  std::vector<int64_t> layers;
+  BackgroundPrefetcher prefetcher(std::make_unique<Recording>(&layers));
+  for (int64_t layer : {3, 1, 2}) prefetcher.prefetch(layer, {0});
+  prefetcher.wait();
+  EXPECT_EQ(layers, (std::vector<int64_t>{3, 1, 2}));
+  prefetcher.prefetch(-1, {0});
+  EXPECT_THROW(prefetcher.wait(), Error);
+  prefetcher.wait();  // reported once
+  prefetcher.prefetch(4, {0});
+  prefetcher.wait();
+  EXPECT_EQ(layers.back(), 4);
 }
 
 TEST(LruExpertCache, RefusesACacheWithoutCapacity) {
