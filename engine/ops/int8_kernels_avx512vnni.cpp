@@ -66,6 +66,7 @@ void rows_512(const Problem& p, int64_t begin, int64_t end) {
         const int64_t sb0 = g0 / 2;
         int64_t i = 0;
         for (; i + 4 <= n; i += 4) {
+          prefetch_ahead<2 * kSuperBytes>(row + (sb0 + i / 2) * kSuperBytes);
           const __m512i dot0 = superblock_dot(row, sb0 + i / 2, _mm512_setzero_si512());
           const __m512i dot1 = superblock_dot(row, sb0 + i / 2 + 1, _mm512_setzero_si512());
           const __m128 pairs = _mm_loadu_ps(factors + i);
@@ -90,6 +91,7 @@ void rows_512(const Problem& p, int64_t begin, int64_t end) {
         constexpr int kPerGroup = kGroup / 64;
         int64_t i = 0;
         for (; i + 2 <= n; i += 2) {
+          prefetch_ahead<2 * kPerGroup * kSuperBytes>(row + (g0 + i) * kPerGroup * kSuperBytes);
           __m512i dot0 = _mm512_setzero_si512(), dot1 = _mm512_setzero_si512();
           for (int k = 0; k < kPerGroup; ++k) {
             dot0 = superblock_dot(row, (g0 + i) * kPerGroup + k, dot0);
