@@ -10,6 +10,7 @@
 
 #include "engine/ops/avx2_util.h"
 #include "engine/ops/dense_kernels.h"
+#include "engine/ops/prefetch.h"
 #include "engine/util/dtype.h"
 
 namespace streammoe::dense_kernels {
@@ -55,6 +56,7 @@ void rows(const void* weights, int64_t cols, const float* x, float* y, int64_t b
     __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
     int64_t c = 0;
     for (; c + 32 <= cols; c += 32) {
+      prefetch_ahead<32 * kB>(row + c * kB);
       acc0 = _mm256_fmadd_ps(Weights::load8(row + c * kB), _mm256_loadu_ps(x + c), acc0);
       acc1 = _mm256_fmadd_ps(Weights::load8(row + (c + 8) * kB), _mm256_loadu_ps(x + c + 8), acc1);
       acc2 = _mm256_fmadd_ps(Weights::load8(row + (c + 16) * kB), _mm256_loadu_ps(x + c + 16), acc2);

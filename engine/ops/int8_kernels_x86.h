@@ -19,28 +19,13 @@
 
 #include <cstdint>
 
+#include "engine/ops/prefetch.h"
+
 namespace streammoe::int8_kernels {
 namespace {
 
 // Groups whose factors and bias terms are computed per pass (a bounded stack array).
 constexpr int64_t kGroupTile = 256;
-
-// Software prefetch of the weight codes this far ahead of the ones being dotted. The kernels
-// stream each weight once, and a core's demand misses and hardware prefetches keep too few
-// lines in flight to cover the memory latency: one thread of the AVX-512 VNNI kernel read q4
-// 512x2048 expert matrices at 7.6 GB/s, 10.9 with this (2 threads 13.1 -> 18.8 GB/s; the
-// lm_head-sized 32768x2048 13.3 -> 21.4; bench/kernels_bench, cold set). 2-4 KiB ahead with
-// _MM_HINT_T0 measured best, 1 KiB or _MM_HINT_T1 less. Prefetches never fault: the lines past
-// a matrix's end cost only their bandwidth.
-constexpr int64_t kPrefetchBytes = 2048;
-
-// Prefetches the lines kPrefetchBytes past the kBytes of codes at `codes` (issued at the top of
-// a loop iteration that dots those kBytes; at least one line).
-template <int64_t kBytes>
-inline void prefetch_ahead(const uint8_t* codes) {
-  for (int64_t off = 0; off < kBytes; off += 64)
-    _mm_prefetch(reinterpret_cast<const char*>(codes + off + kPrefetchBytes), _MM_HINT_T0);
-}
 
 // 8 bf16 values widened to f32.
 inline __m256 bf16x8_to_f32(const uint16_t* v) {

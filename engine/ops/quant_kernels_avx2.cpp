@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include "engine/ops/avx2_util.h"
+#include "engine/ops/prefetch.h"
 #include "engine/ops/quant_kernels.h"
 #include "engine/util/dtype.h"
 
@@ -84,6 +85,7 @@ void naive_rows(const QuantMatRef& w, const float* permuted_x, float* y, int64_t
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     for (int64_t g = 0; g < groups_per_row; ++g) {
+      prefetch_ahead<1>(w.q + r * words_per_row + g * words_per_group);
       const __m256 scale = _mm256_set1_ps(bf16_to_f32(w.scales[r * groups_per_row + g]));
       const __m256 bias = kSymmetric
                               ? _mm256_setzero_ps()
@@ -111,6 +113,7 @@ void fma_rows(const QuantMatRef& w, const float* permuted_x, const float* group_
     __m256 total = _mm256_setzero_ps();
     float bias_dot = 0.0f;
     for (int64_t g = 0; g < groups_per_row; ++g) {
+      prefetch_ahead<1>(w.q + r * words_per_row + g * words_per_group);
       __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                        _mm256_setzero_ps()};
       for_each_code_vector<kBits, kSymmetric>(
