@@ -14,14 +14,15 @@
 # Results: $PEER/sitting/peer.jsonl (one line per case) and sitting/json/N-CASE.json (streammoe's
 # --metrics-json of each run: phases, prefill counters, peak RSS).
 set -u
-PEER=${PEER:?} SHARED=${SHARED:-$(dirname "$0")/../../../shared}
+HERE=$(cd "$(dirname "$0")" && pwd)  # before the cd below: $0 may be relative
+PEER=${PEER:?} SHARED=${SHARED:-$HERE/../../../shared}
 cd "$PEER"
 export SM_BIN=$PEER/streammoe_bin LB=$PEER/llama-build/bin/llama-bench SHIM=$PEER/libnorepack.so DISK=${DISK:-vda}
 export OUT=${OUT:-$PEER/sitting}
 mkdir -p "$OUT/json"
 n=0
 save() { n=$((n+1)); [ -f "$OUT/sm.json" ] && cp "$OUT/sm.json" "$OUT/json/$n-$1.json"; rm -f "$OUT/sm.json"; }
-PB=$SHARED/peer/peer_bench.sh; PP=$(cd "$(dirname "$0")" && pwd)/peer_pp.sh
+PB=$SHARED/peer/peer_bench.sh; PP=$HERE/peer_pp.sh
 W="--matvec int8 --io mmap"                                          # warm: weights in the page cache
 B="--matvec int8 --predictor early-routing --prefetch willneed"       # budget decode
 Q="--matvec int8 --prefill-chunk 256 --io direct --expert-order arrival --fetch-batch 32 --io-threads 16"

@@ -38,6 +38,9 @@ struct Problem {
 // int8_matvec.cpp (compiled without extra ISA flags).
 Problem problem_of(const QuantMatRef& w, const QuantizedActivation& x, std::span<float> y, bool simd_order);
 
+// Most problems a shared-weight kernel takes at once.
+inline constexpr int kMaxSharedX = 4;
+
 // The reference: per group the exact integer sum of code * activation code, then
 // y = sum_g (scale_g * d_g) * dot_g + bias_g * sum_g, accumulated group by group in f32.
 void rows_scalar(const Problem& p, int64_t begin, int64_t end);
@@ -49,6 +52,9 @@ void rows_avxvnni(const Problem& p, int64_t begin, int64_t end);  // 256-bit vpd
 #endif
 #if defined(STREAMMOE_HAVE_AVX512VNNI)
 void rows_avx512vnni(const Problem& p, int64_t begin, int64_t end);  // 512-bit vpdpbusd
+// The rows of n problems (1 to kMaxSharedX) that share one weight, each superblock of codes
+// unpacked once for all their activations; each y bit-identical to rows_avx512vnni's.
+void rows_avx512vnni_shared(const Problem* ps, int n, int64_t begin, int64_t end);
 #endif
 
 }  // namespace streammoe::int8_kernels

@@ -42,7 +42,7 @@ inline float bf16_value(uint16_t v) {
 // rows, 2048x512 experts, costs as much as a third of the row).
 class RowSums {
  public:
-  explicit RowSums(float* y) : y_(y) {}
+  explicit RowSums(float* y = nullptr) : y_(y) {}
   // Row `row`'s result is the sum of acc's lanes plus scalar.
   void add(int64_t row, __m256 acc, float scalar) {
     if (count_ == 0) first_ = row;

@@ -1,5 +1,7 @@
 #include "engine/ops/int8_matvec.h"
 
+#include <algorithm>
+
 #include "engine/ops/int8_kernels.h"
 #include "engine/util/error.h"
 #include "engine/util/thread_pool.h"
@@ -40,6 +42,19 @@ void quant_matvec_int8_rows(const int8_kernels::Problem& p, KernelIsa isa, int64
     default:
       return int8_kernels::rows_scalar(p, begin, end);
   }
+}
+
+void quant_matvec_int8_rows_shared(std::span<const int8_kernels::Problem> ps, KernelIsa isa, int64_t begin,
+                                   int64_t end) {
+#if defined(STREAMMOE_HAVE_AVX512VNNI)
+  if (isa == KernelIsa::kAvx512Vnni) {
+    for (size_t i = 0; i < ps.size(); i += int8_kernels::kMaxSharedX)
+      int8_kernels::rows_avx512vnni_shared(
+          ps.data() + i, static_cast<int>(std::min<size_t>(int8_kernels::kMaxSharedX, ps.size() - i)), begin, end);
+    return;
+  }
+#endif
+  for (const int8_kernels::Problem& p : ps) quant_matvec_int8_rows(p, isa, begin, end);
 }
 
 void check_int8_matvec_weight(const QuantMatRef& w, const char* what) {

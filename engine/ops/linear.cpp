@@ -25,14 +25,13 @@ int64_t weight_bytes(const LinearRef& w) {
 // the CPUs we run on) beside the batch's activations while every x meets it.
 constexpr int64_t kTileBytes = 64 * 1024;
 
-// Calls rows(i, begin, end) for every product i < n and every tile [begin, end) of W's rows,
-// tiles split over `pool`. Tiles are whole multiples of 8 rows.
-template <typename Rows>
-void over_row_tiles(int64_t rows, size_t n, int64_t row_bytes, ThreadPool* pool, const Rows& rows_of) {
+// Calls tile(begin, end) for every tile [begin, end) of W's rows, tiles split over `pool`. Tiles
+// are whole multiples of 8 rows.
+template <typename Tile>
+void over_row_tiles(int64_t rows, int64_t row_bytes, ThreadPool* pool, const Tile& tile_fn) {
   const int64_t tile = std::max<int64_t>(8, kTileBytes / std::max<int64_t>(row_bytes, 1) / 8 * 8);
   const auto tiles = [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; b += tile)
-      for (size_t i = 0; i < n; ++i) rows_of(i, b, std::min(end, b + tile));
+    for (int64_t b = begin; b < end; b += tile) tile_fn(b, std::min(end, b + tile));
   };
   if (pool && pool->size() > 1) {
     pool->parallel_for(rows, tiles);
@@ -106,8 +105,8 @@ void linear_batch(const LinearRef& w, std::span<SharedActivation* const> xs, std
 
   if (!w.quantized()) {
     const KernelIsa isa = best_kernel_isa();
-    return over_row_tiles(w.rows(), n, row_bytes, pool, [&](size_t i, int64_t b, int64_t e) {
-      dense_matvec_rows(w.dense, xs[i]->values().data(), ys[i].data(), isa, b, e);
+    return over_row_tiles(w.rows(), row_bytes, pool, [&](int64_t b, int64_t e) {
+      for (size_t i = 0; i < n; ++i) dense_matvec_rows(w.dense, xs[i]->values().data(), ys[i].data(), isa, b, e);
     });
   }
   if (path == MatvecPath::kInt8) {
@@ -121,8 +120,9 @@ void linear_batch(const LinearRef& w, std::span<SharedActivation* const> xs, std
     for (size_t i = 0; i < n; ++i)
       problems[i] = int8_kernels::problem_of(w.quant, xs[i]->quantized(w.quant.group_size), ys[i],
                                              isa != KernelIsa::kScalar);
-    return over_row_tiles(w.rows(), n, row_bytes, pool,
-                          [&](size_t i, int64_t b, int64_t e) { quant_matvec_int8_rows(problems[i], isa, b, e); });
+    return over_row_tiles(w.rows(), row_bytes, pool, [&](int64_t b, int64_t e) {
+      quant_matvec_int8_rows_shared(std::span(problems).first(n), isa, b, e);
+    });
   }
   check_quant_mat(w.quant, "linear_batch");
   const KernelIsa isa = best_kernel_isa();
@@ -130,8 +130,8 @@ void linear_batch(const LinearRef& w, std::span<SharedActivation* const> xs, std
   std::vector<PreparedX>& prepared = prepared_buffer;
   if (prepared.size() < n) prepared.resize(n);
   for (size_t i = 0; i < n; ++i) prepare_x(w.quant, xs[i]->values(), mode, isa, &prepared[i]);
-  over_row_tiles(w.rows(), n, row_bytes, pool, [&](size_t i, int64_t b, int64_t e) {
-    quant_matvec_rows(w.quant, prepared[i], ys[i].data(), mode, isa, b, e);
+  over_row_tiles(w.rows(), row_bytes, pool, [&](int64_t b, int64_t e) {
+    for (size_t i = 0; i < n; ++i) quant_matvec_rows(w.quant, prepared[i], ys[i].data(), mode, isa, b, e);
   });
 }
 

@@ -137,16 +137,20 @@ TEST(SharedActivation, ShapeMismatchIsAnError) {
 }
 
 // linear_batch reads W once for a batch of x: every y must equal linear() of its own x, bit for
-// bit, on every path, for weights of many tiles (rows not a multiple of 8) and with threads.
+// bit, on every path, for weights of many tiles (rows not a multiple of 8) and with threads. Five
+// activations: the AVX-512 VNNI shared-weight kernel takes four, then one.
 TEST(LinearBatch, EachOutputIsBitIdenticalToLinearOfItsOwnX) {
   const int64_t cols = 512, rows = 1003;
   const QuantMatrix q4 = random_quant(rows, cols, {4, 64, QuantScheme::kAffine}, 21);
   const QuantMatrix q2 = random_quant(rows, cols, {2, 32, QuantScheme::kAffine}, 22);
   const QuantMatrix q8 = random_quant(rows, cols, {8, 64, QuantScheme::kSymmetric}, 23);
+  const QuantMatrix q4g128 = random_quant(rows, cols, {4, 128, QuantScheme::kAffine}, 25);
+  const QuantMatrix q8g32 = random_quant(rows, cols, {8, 32, QuantScheme::kAffine}, 26);
   const std::vector<float> dense = random_values(rows * cols, 24, 0.1f);
   std::vector<uint16_t> bf16(dense.size());
   for (size_t i = 0; i < dense.size(); ++i) bf16[i] = static_cast<uint16_t>(std::bit_cast<uint32_t>(dense[i]) >> 16);
-  const std::vector<LinearRef> weights = {q4.ref(), q2.ref(), q8.ref(), MatRef{DType::kF32, dense.data(), rows, cols},
+  const std::vector<LinearRef> weights = {q4.ref(), q2.ref(), q8.ref(), q4g128.ref(), q8g32.ref(),
+                                          MatRef{DType::kF32, dense.data(), rows, cols},
                                           MatRef{DType::kBF16, bf16.data(), rows, cols}};
   const size_t n = 5;
   std::vector<std::vector<float>> xv;
