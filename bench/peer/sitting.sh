@@ -4,7 +4,7 @@
 # ../shared/peer/peer_bench.sh (decode) and bench/peer/peer_pp.sh (prompt processing). Needs root
 # (drop_caches, cgroup v1) and the machine to itself (about 25 minutes).
 #
-#   PEER=/work/peer SHARED=../shared bench/peer/sitting.sh
+#   PEER=/work/peer SHARED=../shared [CASES="b8 b4"] bench/peer/sitting.sh
 #
 # $PEER holds what ../shared/peer/README.md's recipe makes, outside the repository:
 #   llama-build/bin/llama-bench, libnorepack.so, q35_20_Q4_0.gguf (20 layers), q35_Q4_0.gguf (40),
@@ -24,14 +24,16 @@ n=0
 save() { n=$((n+1)); [ -f "$OUT/sm.json" ] && cp "$OUT/sm.json" "$OUT/json/$n-$1.json"; rm -f "$OUT/sm.json"; }
 PB=$SHARED/peer/peer_bench.sh; PP=$HERE/peer_pp.sh
 W="--matvec int8 --io mmap"                                          # warm: weights in the page cache
-B="--matvec int8 --predictor early-routing --prefetch willneed"       # budget decode
+B="--matvec int8 --predictor early-routing --prefetch willneed --predict-k 6"  # budget decode
 Q="--matvec int8 --prefill-chunk 256 --io direct --expert-order arrival --fetch-batch 32 --io-threads 16"
+CASES=${CASES:-warm pp64 b8 b4 pp256}  # a subset re-runs only those cases
+has() { [[ " $CASES " == *" $1 "* ]]; }
 date
 export GGUF=$PEER/q35_20_Q4_0.gguf SM_MODEL=$PEER/q35_20_r4   # warm, 20 layers
-for i in 1 2; do $PB lb-warm; save lb-warm; $PB sm-warm $W; save sm-warm; done
-for i in 1 2; do P=64 $PP lb-pp; save lb-pp64; P=64 $PP sm-pp $W --prefill-chunk 64; save sm-pp64; done
+has warm && for i in 1 2; do $PB lb-warm; save lb-warm; $PB sm-warm $W; save sm-warm; done
+has pp64 && for i in 1 2; do P=64 $PP lb-pp; save lb-pp64; P=64 $PP sm-pp $W --prefill-chunk 64; save sm-pp64; done
 export GGUF=$PEER/q35_Q4_0.gguf SM_MODEL=$PEER/q35_40_r4      # 40 layers, cold, memory budget
-for i in 1 2; do $PB lb-budget 8; save lb-b8; $PB sm-budget 8 $B; save sm-b8; done
-for i in 1 2; do $PB lb-budget 4; save lb-b4; $PB sm-budget 4 $B; save sm-b4; done
-for i in 1 2; do P=256 $PP lb-pp-budget 8; save lb-pp256-b8; P=256 $PP sm-pp-budget 8 $Q; save sm-pp256-b8; done
+has b8 && for i in 1 2; do $PB lb-budget 8; save lb-b8; $PB sm-budget 8 $B; save sm-b8; done
+has b4 && for i in 1 2; do $PB lb-budget 4; save lb-b4; $PB sm-budget 4 $B; save sm-b4; done
+has pp256 && for i in 1 2; do P=256 $PP lb-pp-budget 8; save lb-pp256-b8; P=256 $PP sm-pp-budget 8 $Q; save sm-pp256-b8; done
 date

@@ -120,6 +120,10 @@ void EngineOptions::validate() const {
   if (overlap == OverlapMode::kPipelined && prefetch == PrefetchKind::kNone)
     fail("--overlap {} overlaps prefetch reads with compute: needs --prefetch {}", enum_name(overlap),
          kPrefetchNames.join(" or ", PrefetchKind::kNone));
+  if (predict_k < 0 || predict_k > 4096) fail("--predict-k {} out of range [0, 4096]", predict_k);
+  if (predict_k > 0 && predictor == PredictorKind::kNone)
+    fail("--predict-k {} sets how many experts a prediction names: needs a --predictor (valid: {})", predict_k,
+         kPredictorNames.join(", ", PredictorKind::kNone));
   if (predictor == PredictorKind::kOracle && predictor_trace.empty())
     fail("--predictor {} needs --predictor-trace FILE (a --record-routing trace of the same tokens)",
          enum_name(predictor));

@@ -52,6 +52,7 @@ struct EngineOptions {
   PrefetchKind prefetch = PrefetchKind::kNone;
   PredictorKind predictor = PredictorKind::kNone;
   std::filesystem::path predictor_trace;         // routing trace the oracle predictor reads
+  int64_t predict_k = 0;                         // experts a prediction names; 0: the routing's K
   OverlapMode overlap = OverlapMode::kSerial;
   int64_t expert_bits = 0;                       // 0: any; 2 or 4: the folder must be packed so
 
@@ -97,6 +98,8 @@ struct EngineOptions {
              "decision made a layer ahead");
     v.option("predictor", predictor, "how the next MoE layer's experts are predicted");
     v.option("predictor-trace", predictor_trace, "routing trace (--record-routing format) for the oracle predictor");
+    v.option("predict-k", predict_k,
+             "experts per layer a --predictor names (its N most likely; what --prefetch reads), 0: the routing's K");
     v.option("overlap", overlap, "whether prefetch reads overlap the layer's compute");
     v.option("expert-bits", expert_bits,
              "expected expert width of the packed model folder (2 or 4; 0: any); bits are chosen by the "

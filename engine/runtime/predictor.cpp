@@ -10,14 +10,17 @@ namespace {
 
 class TemporalPredictor : public Predictor {
  public:
-  explicit TemporalPredictor(Model& m) : model_(m) {}
+  TemporalPredictor(Model& m, int64_t k) : model_(m), k_(k) {}
   std::vector<int32_t> predict(int64_t, int64_t next, std::span<const float>) override {
     // Still the previous token's routing: the next layer has not run for this token yet.
-    return model_.moe_block(next)->last_routing().experts;
+    std::vector<int32_t> experts = model_.moe_block(next)->last_routing().experts;
+    if (k_ > 0 && experts.size() > static_cast<size_t>(k_)) experts.resize(k_);
+    return experts;
   }
 
  private:
   Model& model_;
+  int64_t k_;
 };
 
 class EarlyRoutingPredictor : public Predictor {
@@ -52,7 +55,7 @@ class OraclePredictor : public Predictor {
 std::unique_ptr<Predictor> make_predictor(PredictorKind kind, Model& model, int64_t k, const RoutingTrace* trace) {
   switch (kind) {
     case PredictorKind::kNone: return nullptr;
-    case PredictorKind::kTemporal: return std::make_unique<TemporalPredictor>(model);
+    case PredictorKind::kTemporal: return std::make_unique<TemporalPredictor>(model, k);
     case PredictorKind::kEarlyRouting: return std::make_unique<EarlyRoutingPredictor>(model, k);
     case PredictorKind::kOracle:
       if (!trace) fail("the oracle predictor needs a routing trace");

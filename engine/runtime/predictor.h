@@ -37,7 +37,8 @@ class Predictor {
   virtual std::vector<int32_t> predict(int64_t pos, int64_t next_layer, std::span<const float> x) = 0;
 };
 
-// Temporal, early-routing (routers called with top-`k`; 0: the model's K) or oracle over `model`
+// Temporal, early-routing or oracle over `model`, each naming its first `k` experts (--predict-k,
+// else --k; 0: the routing's K)
 // (`trace` for oracle; must outlive the predictor).
 std::unique_ptr<Predictor> make_predictor(PredictorKind kind, Model& model, int64_t k, const RoutingTrace* trace);
 

@@ -110,6 +110,22 @@ TEST_F(ReplaySwitches, OraclePredictorKeepsTheFirstKToo) {
   EXPECT_EQ(k4["prefetch"]["requests"].get<int64_t>() * 2, k8["prefetch"]["requests"].get<int64_t>());
 }
 
+// --predict-k N: a prediction names the predictor's N most likely experts. The oracle reading the
+// run's own trace then stays right on all it names (precision 1) and names N of the K routed
+// (recall N/K); the prefetch asks for N experts per layer; the output does not change.
+TEST_F(ReplaySwitches, PredictKNamesTheFirstNOfEachPrediction) {
+  const std::string trace = path("generate.jsonl");
+  const std::string oracle = " --predictor oracle --predictor-trace " + trace +
+                             " --prefetch async --expert-cache lru --cache-entries 100000 --overlap serial";
+  const auto [ids8, k8] = generated("--replay-routing " + trace + oracle);
+  const auto [ids3, k3] = generated("--replay-routing " + trace + oracle + " --predict-k 3");
+  EXPECT_EQ(ids3, ids8);
+  EXPECT_DOUBLE_EQ(k3["predictor"]["precision"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(k3["predictor"]["recall"].get<double>(), 3.0 / 8.0);
+  EXPECT_GT(k8["prefetch"]["requests"].get<int64_t>(), 0);
+  EXPECT_EQ(k3["prefetch"]["requests"].get<int64_t>() * 8, k8["prefetch"]["requests"].get<int64_t>() * 3);
+}
+
 TEST_F(ReplaySwitches, EarlyRoutingPrefetchesTheNextLayersReplayedChoice) {
   const std::string replay = "--replay-routing " + path("generate.jsonl");
   // Serial: each prefetch completes before the layer computes, so the counts do not race.

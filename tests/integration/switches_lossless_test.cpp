@@ -75,7 +75,10 @@ INSTANTIATE_TEST_SUITE_P(
                       "--prefill-chunk 8 --prefetch async --predictor temporal --expert-cache lru --cache-entries 48",
                       "--readahead off", "--readahead off --io dontneed", "--readahead off --io mmap",
                       "--readahead off --prefetch willneed --predictor early-routing",
-                      "--readahead off --expert-cache lru --cache-entries 16"));
+                      "--readahead off --expert-cache lru --cache-entries 16",
+                      "--prefetch willneed --predictor early-routing --predict-k 3",
+                      "--prefetch willneed --predictor temporal --predict-k 2",
+                      "--prefetch async --predictor early-routing --predict-k 12 --expert-cache lru --cache-entries 48"));
 
 // --expert-order arrival computes each expert as its read lands (pread threads that exclude the
 // caller, io_uring completions one at a time); sources without arrivals (mmap, the caches) keep
