@@ -24,7 +24,7 @@ n=0
 save() { n=$((n+1)); [ -f "$OUT/sm.json" ] && cp "$OUT/sm.json" "$OUT/json/$n-$1.json"; rm -f "$OUT/sm.json"; }
 PB=$SHARED/peer/peer_bench.sh; PP=$HERE/peer_pp.sh
 W="--matvec int8 --io mmap"                                          # warm: weights in the page cache
-B="--matvec int8 --predictor early-routing --prefetch willneed --predict-k 6"  # budget decode
+B=${B:-"--matvec int8 --predictor early-routing --prefetch willneed --predict-k 6 --readahead off"}  # budget decode
 Q="--matvec int8 --prefill-chunk 256 --io direct --expert-order arrival --fetch-batch 32 --io-threads 16"
 CASES=${CASES:-warm pp64 b8 b4 pp256}  # a subset re-runs only those cases
 has() { [[ " $CASES " == *" $1 "* ]]; }
