@@ -42,7 +42,8 @@ ExpertFile::ExpertFile(const std::filesystem::path& path, IoMode mode, Readahead
   if (readahead == Readahead::kOff) {
     // posix_fadvise returns the error number rather than setting errno.
     if (const int err = ::posix_fadvise(fd_, 0, 0, POSIX_FADV_RANDOM); err != 0)
-      fail("{}: --readahead off: posix_fadvise(RANDOM) failed: {}", path.string(), std::strerror(err));
+      fail("{}: --readahead off: posix_fadvise(RANDOM) failed: {}", path.string(),
+           std::strerror(err));
     if (mode == IoMode::kMmap && map_ && ::madvise(map_, size_, MADV_RANDOM) != 0)
       fail("{}: --readahead off: madvise(RANDOM) failed: {}", path.string(), std::strerror(errno));
   }

@@ -16,7 +16,8 @@ class ExpertFile {
  public:
   // Error naming the file when it cannot be opened (or O_DIRECT is refused by its filesystem, or
   // the readahead hint by its kernel).
-  ExpertFile(const std::filesystem::path& path, IoMode mode, Readahead readahead = Readahead::kKernel);
+  ExpertFile(const std::filesystem::path& path, IoMode mode,
+             Readahead readahead = Readahead::kKernel);
   ~ExpertFile();
   ExpertFile(ExpertFile&& other) noexcept;
   ExpertFile& operator=(ExpertFile&&) = delete;

@@ -33,8 +33,10 @@ enum class Readahead {
 };
 
 inline constexpr NameTable<Readahead, 2> kReadaheadNames{{{
-    {Readahead::kKernel, "kernel", "the kernel's readahead heuristics (the device's read_ahead_kb)"},
-    {Readahead::kOff, "off", "posix_fadvise(RANDOM) on expert files: a read loads exactly its bytes"},
+    {Readahead::kKernel, "kernel",
+     "the kernel's readahead heuristics (the device's read_ahead_kb)"},
+    {Readahead::kOff, "off",
+     "posix_fadvise(RANDOM) on expert files: a read loads exactly its bytes"},
 }}};
 constexpr const auto& name_table(Readahead) { return kReadaheadNames; }
 

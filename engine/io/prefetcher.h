@@ -65,7 +65,9 @@ class WillneedPrefetcher : public Prefetcher {
 class CachePrefetcher : public Prefetcher {
  public:
   explicit CachePrefetcher(LruExpertCache& cache) : cache_(cache) {}
-  void prefetch(int64_t layer, std::vector<int32_t> experts) override { cache_.prefetch(layer, experts); }
+  void prefetch(int64_t layer, std::vector<int32_t> experts) override {
+    cache_.prefetch(layer, experts);
+  }
 
  private:
   LruExpertCache& cache_;

@@ -73,7 +73,8 @@ void rows_512(const Problem* ps, int64_t begin, int64_t end) {
     for (int64_t g0 = 0; g0 < groups; g0 += kGroupTile) {
       const int64_t n = groups - g0 < kGroupTile ? groups - g0 : kGroupTile;
       for (int x = 0; x < kX; ++x) {
-        const __m256 bias = factors_and_bias<kSymmetric, kOffset>(ps[x], r, g0, n, factors[x], &scalar[x]);
+        const __m256 bias =
+            factors_and_bias<kSymmetric, kOffset>(ps[x], r, g0, n, factors[x], &scalar[x]);
         acc1[x] = _mm512_add_ps(acc1[x], _mm512_zextps256_ps512(bias));
       }
       if constexpr (kGroup == 32) {
@@ -81,7 +82,8 @@ void rows_512(const Problem* ps, int64_t begin, int64_t end) {
         int64_t i = 0;
         for (; i + 4 <= n; i += 4) {
           prefetch_ahead<2 * kSuperBytes>(row + (sb0 + i / 2) * kSuperBytes);
-          const __m512i codes0 = codes_at(row, sb0 + i / 2), codes1 = codes_at(row, sb0 + i / 2 + 1);
+          const __m512i codes0 = codes_at(row, sb0 + i / 2),
+                        codes1 = codes_at(row, sb0 + i / 2 + 1);
           for (int x = 0; x < kX; ++x) {
             const __m512i dot0 = dot(codes0, x, sb0 + i / 2, _mm512_setzero_si512());
             const __m512i dot1 = dot(codes1, x, sb0 + i / 2 + 1, _mm512_setzero_si512());
@@ -97,15 +99,16 @@ void rows_512(const Problem* ps, int64_t begin, int64_t end) {
           const __m512i codes = codes_at(row, sb0 + i / 2);
           for (int x = 0; x < kX; ++x) {
             const __m512i d = dot(codes, x, sb0 + i / 2, _mm512_setzero_si512());
-            const __m128 pair = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(factors[x] + i)));
+            const __m128 pair =
+                _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(factors[x] + i)));
             acc0[x] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pattern, _mm512_castps128_ps512(pair)),
                                       _mm512_cvtepi32_ps(d), acc0[x]);
           }
         }
         if (i < n) {  // the last 32 columns of a row of 64n + 32
           for (int x = 0; x < kX; ++x) {
-            const int32_t d = tail32_dot<kBits, kSymmetric, kOffset>(row + superblocks * kSuperBytes,
-                                                                     ps[x].x_codes + superblocks * 64);
+            const int32_t d = tail32_dot<kBits, kSymmetric, kOffset>(
+                row + superblocks * kSuperBytes, ps[x].x_codes + superblocks * 64);
             scalar[x] += factors[x][i] * static_cast<float>(d);
           }
         }
@@ -125,8 +128,10 @@ void rows_512(const Problem* ps, int64_t begin, int64_t end) {
             }
           }
           for (int x = 0; x < kX; ++x) {
-            acc0[x] = _mm512_fmadd_ps(_mm512_set1_ps(factors[x][i]), _mm512_cvtepi32_ps(dot0[x]), acc0[x]);
-            acc1[x] = _mm512_fmadd_ps(_mm512_set1_ps(factors[x][i + 1]), _mm512_cvtepi32_ps(dot1[x]), acc1[x]);
+            acc0[x] = _mm512_fmadd_ps(_mm512_set1_ps(factors[x][i]), _mm512_cvtepi32_ps(dot0[x]),
+                                      acc0[x]);
+            acc1[x] = _mm512_fmadd_ps(_mm512_set1_ps(factors[x][i + 1]),
+                                      _mm512_cvtepi32_ps(dot1[x]), acc1[x]);
           }
         }
         if (i < n) {
@@ -138,7 +143,8 @@ void rows_512(const Problem* ps, int64_t begin, int64_t end) {
             for (int x = 0; x < kX; ++x) d[x] = dot(codes, x, sb, d[x]);
           }
           for (int x = 0; x < kX; ++x)
-            acc0[x] = _mm512_fmadd_ps(_mm512_set1_ps(factors[x][i]), _mm512_cvtepi32_ps(d[x]), acc0[x]);
+            acc0[x] =
+                _mm512_fmadd_ps(_mm512_set1_ps(factors[x][i]), _mm512_cvtepi32_ps(d[x]), acc0[x]);
         }
       }
     }
@@ -173,10 +179,14 @@ void rows_avx512vnni(const Problem& p, int64_t begin, int64_t end) { by_format<1
 
 void rows_avx512vnni_shared(const Problem* ps, int n, int64_t begin, int64_t end) {
   switch (n) {
-    case 1: return by_format<1>(ps, begin, end);
-    case 2: return by_format<2>(ps, begin, end);
-    case 3: return by_format<3>(ps, begin, end);
-    default: return by_format<4>(ps, begin, end);
+    case 1:
+      return by_format<1>(ps, begin, end);
+    case 2:
+      return by_format<2>(ps, begin, end);
+    case 3:
+      return by_format<3>(ps, begin, end);
+    default:
+      return by_format<4>(ps, begin, end);
   }
 }
 

@@ -233,7 +233,8 @@ void rows_256(const Problem& p, int64_t begin, int64_t end) {
         }
       } else {
         for (; i + 2 <= n; i += 2) {
-          prefetch_ahead<2 * (kGroup / 64) * kSuperBytes>(row + (g0 + i) * (kGroup / 64) * kSuperBytes);
+          prefetch_ahead<2 * (kGroup / 64) * kSuperBytes>(row +
+                                                          (g0 + i) * (kGroup / 64) * kSuperBytes);
           add_group(row, g0 + i, factors + i, acc0);
           add_group(row, g0 + i + 1, factors + i + 1, acc1);
         }

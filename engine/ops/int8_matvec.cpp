@@ -44,13 +44,14 @@ void quant_matvec_int8_rows(const int8_kernels::Problem& p, KernelIsa isa, int64
   }
 }
 
-void quant_matvec_int8_rows_shared(std::span<const int8_kernels::Problem> ps, KernelIsa isa, int64_t begin,
-                                   int64_t end) {
+void quant_matvec_int8_rows_shared(std::span<const int8_kernels::Problem> ps, KernelIsa isa,
+                                   int64_t begin, int64_t end) {
 #if defined(STREAMMOE_HAVE_AVX512VNNI)
   if (isa == KernelIsa::kAvx512Vnni) {
     for (size_t i = 0; i < ps.size(); i += int8_kernels::kMaxSharedX)
       int8_kernels::rows_avx512vnni_shared(
-          ps.data() + i, static_cast<int>(std::min<size_t>(int8_kernels::kMaxSharedX, ps.size() - i)), begin, end);
+          ps.data() + i,
+          static_cast<int>(std::min<size_t>(int8_kernels::kMaxSharedX, ps.size() - i)), begin, end);
     return;
   }
 #endif

@@ -41,8 +41,8 @@ void quant_matvec_int8_rows(const int8_kernels::Problem& p, KernelIsa isa, int64
 // The same rows of problems that share one weight (its codes, scales and biases; the tokens of a
 // chunk meeting one matrix): where the ISA has a shared-weight kernel (AVX-512 VNNI) the codes
 // are unpacked once for several activations. Each y is bit-identical to its problem alone.
-void quant_matvec_int8_rows_shared(std::span<const int8_kernels::Problem> ps, KernelIsa isa, int64_t begin,
-                                   int64_t end);
+void quant_matvec_int8_rows_shared(std::span<const int8_kernels::Problem> ps, KernelIsa isa,
+                                   int64_t begin, int64_t end);
 
 // Throws Error naming `what` unless the int8 kernels take w (groups of 32, 64 or 128).
 void check_int8_matvec_weight(const QuantMatRef& w, const char* what);

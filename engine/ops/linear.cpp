@@ -106,7 +106,8 @@ void linear_batch(const LinearRef& w, std::span<SharedActivation* const> xs, std
   if (!w.quantized()) {
     const KernelIsa isa = best_kernel_isa();
     return over_row_tiles(w.rows(), row_bytes, pool, [&](int64_t b, int64_t e) {
-      for (size_t i = 0; i < n; ++i) dense_matvec_rows(w.dense, xs[i]->values().data(), ys[i].data(), isa, b, e);
+      for (size_t i = 0; i < n; ++i)
+        dense_matvec_rows(w.dense, xs[i]->values().data(), ys[i].data(), isa, b, e);
     });
   }
   if (path == MatvecPath::kInt8) {
@@ -131,7 +132,8 @@ void linear_batch(const LinearRef& w, std::span<SharedActivation* const> xs, std
   if (prepared.size() < n) prepared.resize(n);
   for (size_t i = 0; i < n; ++i) prepare_x(w.quant, xs[i]->values(), mode, isa, &prepared[i]);
   over_row_tiles(w.rows(), row_bytes, pool, [&](int64_t b, int64_t e) {
-    for (size_t i = 0; i < n; ++i) quant_matvec_rows(w.quant, prepared[i], ys[i].data(), mode, isa, b, e);
+    for (size_t i = 0; i < n; ++i)
+      quant_matvec_rows(w.quant, prepared[i], ys[i].data(), mode, isa, b, e);
   });
 }
 

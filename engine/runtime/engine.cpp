@@ -40,7 +40,8 @@ Engine::Engine(const std::filesystem::path& folder, const EngineOptions& options
   if (!options_.replay_routing.empty()) replay_ = RoutingTrace::load(options_.replay_routing);
   if (!options_.record_routing.empty()) recorder_.emplace(options_.record_routing, config_, folder);
   if (options_.predictor == PredictorKind::kOracle) oracle_ = RoutingTrace::load(options_.predictor_trace);
-  predictor_ = make_predictor(options_.predictor, *model_, options_.predict_k > 0 ? options_.predict_k : options_.k,
+  predictor_ = make_predictor(options_.predictor, *model_,
+                              options_.predict_k > 0 ? options_.predict_k : options_.k,
                               oracle_ ? &*oracle_ : nullptr);
   routing_ = std::make_unique<RoutingPolicy>(
       *model_, options_.routing, options_.k, replay_ ? &*replay_ : nullptr,

@@ -77,9 +77,11 @@ void check_hf_folder(const std::filesystem::path& folder, const EngineOptions& o
         folder.string(), enum_name(o.expert_cache), enum_name(o.io), enum_name(o.io),
         enum_name(ExpertCacheKind::kNone), enum_name(IoMode::kPread));
   if (o.io == IoMode::kMmap && o.readahead == Readahead::kOff)
-    fail("{}: --readahead {} with --io {}: the hint covers expert files read by pread, not the safetensors "
-         "mappings; use --io {}",
-         folder.string(), enum_name(o.readahead), enum_name(o.io), one_of<IoMode>(std::span(kHfIoModes).first(2)));
+    fail(
+        "{}: --readahead {} with --io {}: the hint covers expert files read by pread, not the "
+        "safetensors mappings; use --io {}",
+        folder.string(), enum_name(o.readahead), enum_name(o.io),
+        one_of<IoMode>(std::span(kHfIoModes).first(2)));
   if (o.io == IoMode::kMmap && o.prefetch == PrefetchKind::kWillneed)
     fail(
         "{}: --prefetch {} with --io {}: mapped experts have no file ranges to advise; use --io {}",

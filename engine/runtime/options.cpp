@@ -94,12 +94,16 @@ void EngineOptions::validate() const {
   if (fetch_batch < 0 || fetch_batch > 4096) fail("--fetch-batch {} out of range [0, 4096]", fetch_batch);
   if (io_threads < 0 || io_threads > 256) fail("--io-threads {} out of range [0, 256]", io_threads);
   if (readahead == Readahead::kOff && io == IoMode::kDirect)
-    fail("--readahead {} with --io {}: O_DIRECT reads bypass the page cache and its readahead (valid: --readahead {})",
-         enum_name(readahead), enum_name(io), enum_name(Readahead::kKernel));
+    fail(
+        "--readahead {} with --io {}: O_DIRECT reads bypass the page cache and its readahead "
+        "(valid: --readahead {})",
+        enum_name(readahead), enum_name(io), enum_name(Readahead::kKernel));
   if (readahead == Readahead::kOff && expert_cache == ExpertCacheKind::kLz4)
-    fail("--readahead {} with --expert-cache {}: the hint covers the packed expert files, not the LZ4 ones (valid: "
-         "--readahead {})",
-         enum_name(readahead), enum_name(expert_cache), enum_name(Readahead::kKernel));
+    fail(
+        "--readahead {} with --expert-cache {}: the hint covers the packed expert files, not the "
+        "LZ4 ones (valid: "
+        "--readahead {})",
+        enum_name(readahead), enum_name(expert_cache), enum_name(Readahead::kKernel));
   if (cache_entries < 0 || cache_bytes < 0) fail("--cache-entries/--cache-bytes must not be negative");
   if (expert_cache == ExpertCacheKind::kNone && (cache_entries > 0 || cache_bytes > 0))
     fail("--cache-entries/--cache-bytes given with --expert-cache none (valid caches: {})",
@@ -122,8 +126,8 @@ void EngineOptions::validate() const {
          kPrefetchNames.join(" or ", PrefetchKind::kNone));
   if (predict_k < 0 || predict_k > 4096) fail("--predict-k {} out of range [0, 4096]", predict_k);
   if (predict_k > 0 && predictor == PredictorKind::kNone)
-    fail("--predict-k {} sets how many experts a prediction names: needs a --predictor (valid: {})", predict_k,
-         kPredictorNames.join(", ", PredictorKind::kNone));
+    fail("--predict-k {} sets how many experts a prediction names: needs a --predictor (valid: {})",
+         predict_k, kPredictorNames.join(", ", PredictorKind::kNone));
   if (predictor == PredictorKind::kOracle && predictor_trace.empty())
     fail("--predictor {} needs --predictor-trace FILE (a --record-routing trace of the same tokens)",
          enum_name(predictor));

@@ -84,7 +84,8 @@ struct EngineOptions {
     v.option("io", io, "how expert bytes are read");
     v.option("io-threads", io_threads, "parallel expert reads per layer; 0: one per routed expert");
     v.option("readahead", readahead,
-             "the kernel's readahead on expert files, or none (a random access hint: each read loads exactly "
+             "the kernel's readahead on expert files, or none (a random access hint: each read "
+             "loads exactly "
              "its expert's bytes)");
     v.option("expert-order", expert_order,
              "when a layer's routed experts are computed: after all K reads, or each as its read lands (lossless: "
@@ -99,7 +100,8 @@ struct EngineOptions {
     v.option("predictor", predictor, "how the next MoE layer's experts are predicted");
     v.option("predictor-trace", predictor_trace, "routing trace (--record-routing format) for the oracle predictor");
     v.option("predict-k", predict_k,
-             "experts per layer a --predictor names (its N most likely; what --prefetch reads), 0: the routing's K");
+             "experts per layer a --predictor names (its N most likely; what --prefetch reads), 0: "
+             "the routing's K");
     v.option("overlap", overlap, "whether prefetch reads overlap the layer's compute");
     v.option("expert-bits", expert_bits,
              "expected expert width of the packed model folder (2 or 4; 0: any); bits are chosen by the "

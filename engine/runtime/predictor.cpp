@@ -55,7 +55,8 @@ class OraclePredictor : public Predictor {
 std::unique_ptr<Predictor> make_predictor(PredictorKind kind, Model& model, int64_t k, const RoutingTrace* trace) {
   switch (kind) {
     case PredictorKind::kNone: return nullptr;
-    case PredictorKind::kTemporal: return std::make_unique<TemporalPredictor>(model, k);
+    case PredictorKind::kTemporal:
+      return std::make_unique<TemporalPredictor>(model, k);
     case PredictorKind::kEarlyRouting: return std::make_unique<EarlyRoutingPredictor>(model, k);
     case PredictorKind::kOracle:
       if (!trace) fail("the oracle predictor needs a routing trace");

@@ -57,9 +57,12 @@ TEST(CliContract, OptionsCheckJudgesSwitchesAsARunWould) {
   expect_one_line_error(run("options --check threads=0"), 1, "--threads 0 out of range");
   expect_one_line_error(run("options --check cache-entries=8"), 1, "--expert-cache none");
   expect_one_line_error(run("options --check io=floppy"), 1, "floppy");
-  expect_one_line_error(run("options --check readahead=off io=direct"), 1, "--readahead off with --io direct");
-  expect_one_line_error(run("options --check predict-k=6"), 1, "--predict-k 6 sets how many experts");
-  expect_one_line_error(run("options --check predict-k=-1 predictor=temporal"), 1, "--predict-k -1 out of range");
+  expect_one_line_error(run("options --check readahead=off io=direct"), 1,
+                        "--readahead off with --io direct");
+  expect_one_line_error(run("options --check predict-k=6"), 1,
+                        "--predict-k 6 sets how many experts");
+  expect_one_line_error(run("options --check predict-k=-1 predictor=temporal"), 1,
+                        "--predict-k -1 out of range");
   expect_one_line_error(run("options --check readahead=off expert-cache=lz4 cache-entries=8"), 1,
                         "--readahead off with --expert-cache lz4");
   expect_one_line_error(run("options --check threads"), 1, "'threads' is not NAME=VALUE");

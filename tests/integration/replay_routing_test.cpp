@@ -115,15 +115,17 @@ TEST_F(ReplaySwitches, OraclePredictorKeepsTheFirstKToo) {
 // (recall N/K); the prefetch asks for N experts per layer; the output does not change.
 TEST_F(ReplaySwitches, PredictKNamesTheFirstNOfEachPrediction) {
   const std::string trace = path("generate.jsonl");
-  const std::string oracle = " --predictor oracle --predictor-trace " + trace +
-                             " --prefetch async --expert-cache lru --cache-entries 100000 --overlap serial";
+  const std::string oracle =
+      " --predictor oracle --predictor-trace " + trace +
+      " --prefetch async --expert-cache lru --cache-entries 100000 --overlap serial";
   const auto [ids8, k8] = generated("--replay-routing " + trace + oracle);
   const auto [ids3, k3] = generated("--replay-routing " + trace + oracle + " --predict-k 3");
   EXPECT_EQ(ids3, ids8);
   EXPECT_DOUBLE_EQ(k3["predictor"]["precision"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(k3["predictor"]["recall"].get<double>(), 3.0 / 8.0);
   EXPECT_GT(k8["prefetch"]["requests"].get<int64_t>(), 0);
-  EXPECT_EQ(k3["prefetch"]["requests"].get<int64_t>() * 8, k8["prefetch"]["requests"].get<int64_t>() * 3);
+  EXPECT_EQ(k3["prefetch"]["requests"].get<int64_t>() * 8,
+            k8["prefetch"]["requests"].get<int64_t>() * 3);
 }
 
 TEST_F(ReplaySwitches, EarlyRoutingPrefetchesTheNextLayersReplayedChoice) {

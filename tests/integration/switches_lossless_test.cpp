@@ -56,29 +56,34 @@ TEST_P(PackedLossless, LogitsAreBitIdenticalToTheBaseline) {
 
 INSTANTIATE_TEST_SUITE_P(
     EverySwitch, PackedLossless,
-    ::testing::Values("--io pread", "--io direct", "--io dontneed", "--io-threads 1", "--io-threads 3",
-                      "--expert-cache lru --cache-entries 1", "--expert-cache lru --cache-entries 64",
-                      "--expert-cache lru --cache-entries 100000", "--expert-cache lru --cache-bytes 1000000",
-                      "--expert-cache lru --cache-entries 16 --io direct",
-                      "--expert-cache lz4 --cache-entries 1", "--expert-cache lz4 --cache-entries 200",
-                      "--expert-cache lz4 --cache-bytes 500000",
-                      "--predictor temporal", "--predictor early-routing",
-                      "--prefetch willneed --predictor temporal",
-                      "--prefetch willneed --predictor early-routing --overlap pipelined",
-                      "--prefetch async --predictor temporal --expert-cache lru --cache-entries 48",
-                      "--prefetch async --predictor early-routing --expert-cache lru --cache-entries 48 --overlap pipelined",
-                      "--prefetch async --predictor early-routing --expert-cache lz4 --cache-entries 8 --overlap pipelined",
-                      "--variant lru-cache", "--variant lz4-cache", "--variant prefetch-willneed",
-                      "--variant direct-io", "--io mmap", "--io mmap --expert-cache lru --cache-entries 16",
-                      "--io mmap --prefetch willneed --predictor temporal", "--prefill-chunk 5", "--prefill-chunk 64 --io direct",
-                      "--prefill-chunk 16 --expert-cache lru --cache-entries 24",
-                      "--prefill-chunk 8 --prefetch async --predictor temporal --expert-cache lru --cache-entries 48",
-                      "--readahead off", "--readahead off --io dontneed", "--readahead off --io mmap",
-                      "--readahead off --prefetch willneed --predictor early-routing",
-                      "--readahead off --expert-cache lru --cache-entries 16",
-                      "--prefetch willneed --predictor early-routing --predict-k 3",
-                      "--prefetch willneed --predictor temporal --predict-k 2",
-                      "--prefetch async --predictor early-routing --predict-k 12 --expert-cache lru --cache-entries 48"));
+    ::testing::Values(
+        "--io pread", "--io direct", "--io dontneed", "--io-threads 1", "--io-threads 3",
+        "--expert-cache lru --cache-entries 1", "--expert-cache lru --cache-entries 64",
+        "--expert-cache lru --cache-entries 100000", "--expert-cache lru --cache-bytes 1000000",
+        "--expert-cache lru --cache-entries 16 --io direct", "--expert-cache lz4 --cache-entries 1",
+        "--expert-cache lz4 --cache-entries 200", "--expert-cache lz4 --cache-bytes 500000",
+        "--predictor temporal", "--predictor early-routing",
+        "--prefetch willneed --predictor temporal",
+        "--prefetch willneed --predictor early-routing --overlap pipelined",
+        "--prefetch async --predictor temporal --expert-cache lru --cache-entries 48",
+        "--prefetch async --predictor early-routing --expert-cache lru --cache-entries 48 "
+        "--overlap pipelined",
+        "--prefetch async --predictor early-routing --expert-cache lz4 --cache-entries 8 --overlap "
+        "pipelined",
+        "--variant lru-cache", "--variant lz4-cache", "--variant prefetch-willneed",
+        "--variant direct-io", "--io mmap", "--io mmap --expert-cache lru --cache-entries 16",
+        "--io mmap --prefetch willneed --predictor temporal", "--prefill-chunk 5",
+        "--prefill-chunk 64 --io direct",
+        "--prefill-chunk 16 --expert-cache lru --cache-entries 24",
+        "--prefill-chunk 8 --prefetch async --predictor temporal --expert-cache lru "
+        "--cache-entries 48",
+        "--readahead off", "--readahead off --io dontneed", "--readahead off --io mmap",
+        "--readahead off --prefetch willneed --predictor early-routing",
+        "--readahead off --expert-cache lru --cache-entries 16",
+        "--prefetch willneed --predictor early-routing --predict-k 3",
+        "--prefetch willneed --predictor temporal --predict-k 2",
+        "--prefetch async --predictor early-routing --predict-k 12 --expert-cache lru "
+        "--cache-entries 48"));
 
 // --expert-order arrival computes each expert as its read lands (pread threads that exclude the
 // caller, io_uring completions one at a time); sources without arrivals (mmap, the caches) keep
@@ -99,14 +104,15 @@ INSTANTIATE_TEST_SUITE_P(
                       "--expert-order arrival --prefill-chunk 16 --expert-cache lru --cache-entries 24"));
 
 #ifdef STREAMMOE_HAVE_URING
-INSTANTIATE_TEST_SUITE_P(Uring, PackedLossless,
-                         ::testing::Values("--io uring", "--io uring --readahead off",
-                                           "--io uring --expert-cache lru --cache-entries 16",
-                                           "--io uring --expert-order arrival",
-                                           "--io uring --expert-order arrival --prefill-chunk 7",
-                                           "--io uring --expert-order arrival --expert-cache lru --cache-entries 16",
-                                           "--io uring --prefetch async --predictor temporal --expert-cache lru "
-                                           "--cache-entries 64 --overlap pipelined"));
+INSTANTIATE_TEST_SUITE_P(
+    Uring, PackedLossless,
+    ::testing::Values("--io uring", "--io uring --readahead off",
+                      "--io uring --expert-cache lru --cache-entries 16",
+                      "--io uring --expert-order arrival",
+                      "--io uring --expert-order arrival --prefill-chunk 7",
+                      "--io uring --expert-order arrival --expert-cache lru --cache-entries 16",
+                      "--io uring --prefetch async --predictor temporal --expert-cache lru "
+                      "--cache-entries 64 --overlap pipelined"));
 #endif
 
 TEST_P(HfLossless, LogitsAreBitIdenticalToTheBaseline) {
@@ -117,13 +123,14 @@ TEST_P(HfLossless, LogitsAreBitIdenticalToTheBaseline) {
   EXPECT_TRUE(base == got) << GetParam();
 }
 
-INSTANTIATE_TEST_SUITE_P(EverySwitch, HfLossless,
-                         ::testing::Values("--io mmap", "--io dontneed", "--io-threads 2", "--readahead off",
-                                           "--expert-cache lru --cache-entries 3", "--expert-order arrival",
-                                           "--expert-order arrival --io mmap",
-                                           "--prefetch willneed --predictor temporal",
-                                           "--prefetch async --predictor early-routing --expert-cache lru "
-                                           "--cache-entries 5 --overlap pipelined"));
+INSTANTIATE_TEST_SUITE_P(
+    EverySwitch, HfLossless,
+    ::testing::Values("--io mmap", "--io dontneed", "--io-threads 2", "--readahead off",
+                      "--expert-cache lru --cache-entries 3", "--expert-order arrival",
+                      "--expert-order arrival --io mmap",
+                      "--prefetch willneed --predictor temporal",
+                      "--prefetch async --predictor early-routing --expert-cache lru "
+                      "--cache-entries 5 --overlap pipelined"));
 
 // --readahead off is a hint on the expert files pread reads; a Hugging Face folder under --io mmap
 // reads its experts through the safetensors mappings, which the hint does not cover.

@@ -149,7 +149,11 @@ TEST(LinearBatch, EachOutputIsBitIdenticalToLinearOfItsOwnX) {
   const std::vector<float> dense = random_values(rows * cols, 24, 0.1f);
   std::vector<uint16_t> bf16(dense.size());
   for (size_t i = 0; i < dense.size(); ++i) bf16[i] = static_cast<uint16_t>(std::bit_cast<uint32_t>(dense[i]) >> 16);
-  const std::vector<LinearRef> weights = {q4.ref(), q2.ref(), q8.ref(), q4g128.ref(), q8g32.ref(),
+  const std::vector<LinearRef> weights = {q4.ref(),
+                                          q2.ref(),
+                                          q8.ref(),
+                                          q4g128.ref(),
+                                          q8g32.ref(),
                                           MatRef{DType::kF32, dense.data(), rows, cols},
                                           MatRef{DType::kBF16, bf16.data(), rows, cols}};
   const size_t n = 5;
