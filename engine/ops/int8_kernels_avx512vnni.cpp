@@ -177,6 +177,8 @@ void by_format(const Problem* ps, int64_t begin, int64_t end) {
 
 void rows_avx512vnni(const Problem& p, int64_t begin, int64_t end) { by_format<1>(&p, begin, end); }
 
+static_assert(kMaxSharedX == 4, "rows_avx512vnni_shared instantiates 1 to 4 activations");
+
 void rows_avx512vnni_shared(const Problem* ps, int n, int64_t begin, int64_t end) {
   switch (n) {
     case 1:

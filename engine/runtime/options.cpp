@@ -101,8 +101,7 @@ void EngineOptions::validate() const {
   if (readahead == Readahead::kOff && expert_cache == ExpertCacheKind::kLz4)
     fail(
         "--readahead {} with --expert-cache {}: the hint covers the packed expert files, not the "
-        "LZ4 ones (valid: "
-        "--readahead {})",
+        "LZ4 ones (valid: --readahead {})",
         enum_name(readahead), enum_name(expert_cache), enum_name(Readahead::kKernel));
   if (cache_entries < 0 || cache_bytes < 0) fail("--cache-entries/--cache-bytes must not be negative");
   if (expert_cache == ExpertCacheKind::kNone && (cache_entries > 0 || cache_bytes > 0))

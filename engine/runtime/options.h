@@ -85,8 +85,7 @@ struct EngineOptions {
     v.option("io-threads", io_threads, "parallel expert reads per layer; 0: one per routed expert");
     v.option("readahead", readahead,
              "the kernel's readahead on expert files, or none (a random access hint: each read "
-             "loads exactly "
-             "its expert's bytes)");
+             "loads exactly its expert's bytes)");
     v.option("expert-order", expert_order,
              "when a layer's routed experts are computed: after all K reads, or each as its read lands (lossless: "
              "the same sums in the same order; only packed pread/direct/dontneed/uring reads without an expert "

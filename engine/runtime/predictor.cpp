@@ -8,14 +8,18 @@
 namespace streammoe {
 namespace {
 
+// The first k of a prediction's experts (k <= 0: all of them).
+std::vector<int32_t> first_n(std::vector<int32_t> experts, int64_t k) {
+  if (k > 0 && experts.size() > static_cast<size_t>(k)) experts.resize(k);
+  return experts;
+}
+
 class TemporalPredictor : public Predictor {
  public:
   TemporalPredictor(Model& m, int64_t k) : model_(m), k_(k) {}
   std::vector<int32_t> predict(int64_t, int64_t next, std::span<const float>) override {
     // Still the previous token's routing: the next layer has not run for this token yet.
-    std::vector<int32_t> experts = model_.moe_block(next)->last_routing().experts;
-    if (k_ > 0 && experts.size() > static_cast<size_t>(k_)) experts.resize(k_);
-    return experts;
+    return first_n(model_.moe_block(next)->last_routing().experts, k_);
   }
 
  private:
@@ -40,9 +44,7 @@ class OraclePredictor : public Predictor {
   OraclePredictor(const RoutingTrace& t, int64_t k) : trace_(t), k_(k) {}
   std::vector<int32_t> predict(int64_t pos, int64_t next, std::span<const float>) override {
     // With --k the run routes to the first k of the trace's choices (a replay is cut the same way).
-    std::vector<int32_t> experts = trace_.at(pos, next).experts;
-    if (k_ > 0 && experts.size() > static_cast<size_t>(k_)) experts.resize(k_);
-    return experts;
+    return first_n(trace_.at(pos, next).experts, k_);
   }
 
  private:
